@@ -1,0 +1,52 @@
+# Switchboard: `make run` starts the whole platform locally; `make test` runs the suite.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The test suite runs against real PostgreSQL and Redis (design.md §3).
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
+TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+TEST_ENV := DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	CELERY_BROKER_URL=$(TEST_REDIS_URL) PASSWORD_HASHERS=fast-for-tests \
+	REQUIRE_EMAIL_VERIFICATION=true LIVEKIT_URL=http://127.0.0.1:1 \
+	SECURE_SSL_REDIRECT=false
+
+.PHONY: install run test test-fast lint fmt bench faults services-check clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m tools.run_local
+
+services-check: $(STAMP)
+	@$(BIN)/python -m tools.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+
+test: $(STAMP) services-check
+	$(TEST_ENV) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy telephony
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) services-check
+	$(TEST_ENV) $(BIN)/python -m bench
+
+faults: $(STAMP) services-check
+	$(TEST_ENV) $(BIN)/pytest -p no:cacheprovider -m faults tests/faults
+
+clean:
+	rm -rf $(VENV) var staticfiles

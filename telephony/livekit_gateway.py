@@ -1,0 +1,484 @@
+"""The thin LiveKit SIP client: the only module that imports livekit.api.
+
+Each method maps onto one `livekit.SIP` Twirp call, is bounded by asyncio.wait_for
+(livekit-api applies no timeout of its own, see shared/livekit-sip.md §2.4), runs with
+failover off (the SDK's replays would be creates we never hear of), and classifies every
+failure as transient (retry with backoff) or permanent (a human must act). It knows nothing
+about Django models: it takes and returns small frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import aiohttp
+from google.protobuf.message import DecodeError
+from livekit import api
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONFLICT_TRUNK = "Conflicting inbound SIP Trunks"
+CONFLICT_RULE = "Dispatch rule for the same trunk"
+
+# Twirp codes whose outcome is unknown or that clear by themselves: retry.
+_TRANSIENT_CODES = {
+    "unavailable",
+    "resource_exhausted",
+    "internal",
+    "unknown",
+    "deadline_exceeded",
+    "canceled",
+    "aborted",
+    "dataloss",
+}
+
+
+# --- Errors -------------------------------------------------------------------------------
+
+
+class LiveKitError(Exception):
+    """Base of every gateway failure. `sentence` is safe to show to a person."""
+
+    permanent = False
+
+    def __init__(
+        self,
+        sentence: str,
+        *,
+        code: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str = "",
+    ) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+
+class LiveKitTransientError(LiveKitError):
+    """Connection errors, timeouts, 408, 429, 5xx, malformed replies: try again later."""
+
+
+class LiveKitPermanentError(LiveKitError):
+    """Bad requests and refusals: retrying the same call cannot help."""
+
+    permanent = True
+
+
+class LiveKitAuthError(LiveKitPermanentError):
+    """LiveKit refused the platform's credentials (401) or grant (403)."""
+
+
+class LiveKitConflictError(LiveKitPermanentError):
+    """invalid_argument because another trunk or rule already holds the same key."""
+
+
+class LiveKitNotFoundError(LiveKitPermanentError):
+    """The object does not exist (not_found)."""
+
+
+# --- Data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrunkSpec:
+    """The inbound trunk Switchboard wants LiveKit to hold."""
+
+    name: str
+    metadata: str
+    numbers: tuple[str, ...]
+    allowed_addresses: tuple[str, ...] = ()
+    auth_username: str = ""
+    auth_password: str = field(default="", repr=False)
+    krisp_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteTrunk(TrunkSpec):
+    trunk_id: str = ""
+
+    def as_spec(self) -> TrunkSpec:
+        return TrunkSpec(
+            name=self.name,
+            metadata=self.metadata,
+            numbers=self.numbers,
+            allowed_addresses=self.allowed_addresses,
+            auth_username=self.auth_username,
+            auth_password=self.auth_password,
+            krisp_enabled=self.krisp_enabled,
+        )
+
+
+@dataclass(frozen=True)
+class AgentDispatch:
+    agent_name: str
+    metadata: str
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An individual-room dispatch rule with explicit agent dispatch."""
+
+    name: str
+    metadata: str
+    trunk_ids: tuple[str, ...]
+    room_prefix: str
+    hide_phone_number: bool
+    agents: tuple[AgentDispatch, ...]
+    attributes: tuple[tuple[str, str], ...] = ()
+    pin: str = ""
+    numbers: tuple[str, ...] = ()
+    inbound_numbers: tuple[str, ...] = ()
+    rule_type: str = "individual"
+
+
+@dataclass(frozen=True)
+class RemoteRule(RuleSpec):
+    rule_id: str = ""
+
+    def as_spec(self) -> RuleSpec:
+        return RuleSpec(
+            name=self.name,
+            metadata=self.metadata,
+            trunk_ids=self.trunk_ids,
+            room_prefix=self.room_prefix,
+            hide_phone_number=self.hide_phone_number,
+            agents=self.agents,
+            attributes=self.attributes,
+            pin=self.pin,
+            numbers=self.numbers,
+            inbound_numbers=self.inbound_numbers,
+            rule_type=self.rule_type,
+        )
+
+
+@dataclass
+class CallInfo:
+    """What the transport saw of the last call: for events and Retry-After."""
+
+    request_id: str = ""
+    retry_after: float | None = None
+    status: int | None = None
+
+
+_last_call: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
+    "livekit_last_call", default=None
+)
+
+
+def parse_metadata(metadata: str) -> dict[str, Any]:
+    try:
+        value = json.loads(metadata) if metadata else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# --- Conversions --------------------------------------------------------------------------
+
+
+def _trunk_info(spec: TrunkSpec) -> api.SIPInboundTrunkInfo:
+    return api.SIPInboundTrunkInfo(
+        name=spec.name,
+        metadata=spec.metadata,
+        numbers=list(spec.numbers),
+        allowed_addresses=list(spec.allowed_addresses),
+        auth_username=spec.auth_username,
+        auth_password=spec.auth_password,
+        krisp_enabled=spec.krisp_enabled,
+    )
+
+
+def _remote_trunk(info: Any) -> RemoteTrunk:
+    return RemoteTrunk(
+        trunk_id=info.sip_trunk_id,
+        name=info.name,
+        metadata=info.metadata,
+        numbers=tuple(info.numbers),
+        allowed_addresses=tuple(info.allowed_addresses),
+        auth_username=info.auth_username,
+        auth_password=info.auth_password,
+        krisp_enabled=info.krisp_enabled,
+    )
+
+
+def _rule_info(spec: RuleSpec) -> api.SIPDispatchRuleInfo:
+    if spec.rule_type != "individual":
+        raise ValueError(f"unsupported rule type {spec.rule_type!r}")
+    rule = api.SIPDispatchRule(
+        dispatch_rule_individual=api.SIPDispatchRuleIndividual(
+            room_prefix=spec.room_prefix, pin=spec.pin
+        )
+    )
+    return api.SIPDispatchRuleInfo(
+        rule=rule,
+        name=spec.name,
+        metadata=spec.metadata,
+        trunk_ids=list(spec.trunk_ids),
+        hide_phone_number=spec.hide_phone_number,
+        attributes=dict(spec.attributes),
+        numbers=list(spec.numbers),
+        inbound_numbers=list(spec.inbound_numbers),
+        room_config=api.RoomConfiguration(
+            agents=[
+                api.RoomAgentDispatch(agent_name=a.agent_name, metadata=a.metadata)
+                for a in spec.agents
+            ]
+        ),
+    )
+
+
+def _remote_rule(info: Any) -> RemoteRule:
+    kind = info.rule.WhichOneof("rule") or ""
+    prefix, pin, rule_type = "", "", kind.removeprefix("dispatch_rule_")
+    if kind == "dispatch_rule_individual":
+        prefix = info.rule.dispatch_rule_individual.room_prefix
+        pin = info.rule.dispatch_rule_individual.pin
+    elif kind == "dispatch_rule_callee":
+        prefix = info.rule.dispatch_rule_callee.room_prefix
+        pin = info.rule.dispatch_rule_callee.pin
+    elif kind == "dispatch_rule_direct":
+        pin = info.rule.dispatch_rule_direct.pin
+    return RemoteRule(
+        rule_id=info.sip_dispatch_rule_id,
+        name=info.name,
+        metadata=info.metadata,
+        trunk_ids=tuple(info.trunk_ids),
+        room_prefix=prefix,
+        hide_phone_number=info.hide_phone_number,
+        agents=tuple(
+            AgentDispatch(agent_name=a.agent_name, metadata=a.metadata)
+            for a in info.room_config.agents
+        ),
+        attributes=tuple(sorted(info.attributes.items())),
+        pin=pin,
+        numbers=tuple(info.numbers),
+        inbound_numbers=tuple(info.inbound_numbers),
+        rule_type=rule_type,
+    )
+
+
+# --- Error classification -----------------------------------------------------------------
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: BaseException, info: CallInfo | None = None) -> LiveKitError:
+    """Map anything a LiveKit call raised to a transient or permanent LiveKitError."""
+    info = info or CallInfo()
+    common: dict[str, Any] = {"request_id": info.request_id, "retry_after": info.retry_after}
+    if isinstance(exc, LiveKitError):
+        return exc
+    if isinstance(exc, api.ServerError):
+        code, status, msg = exc.code, exc.status, exc.message
+        common.update(code=code, status=status)
+        if status == 401 or code == "unauthenticated":
+            return LiveKitAuthError(
+                "LiveKit rejected Switchboard's API credentials. An operator must check "
+                "LIVEKIT_API_KEY and LIVEKIT_API_SECRET.",
+                **common,
+            )
+        if status == 403 or code == "permission_denied":
+            return LiveKitAuthError(
+                "LiveKit refused the request: the API key lacks the SIP admin permission.",
+                **common,
+            )
+        if code == "not_found":
+            return LiveKitNotFoundError("The LiveKit object no longer exists.", **common)
+        if status in (408, 429) or status >= 500 or code in _TRANSIENT_CODES:
+            return LiveKitTransientError(
+                f"LiveKit is temporarily unavailable ({status} {code}); retrying.", **common
+            )
+        if code == "invalid_argument" and (CONFLICT_TRUNK in msg or CONFLICT_RULE in msg):
+            return LiveKitConflictError(msg[:500], **common)
+        return LiveKitPermanentError(
+            f"LiveKit rejected the request ({code}): {msg[:300]}", **common
+        )
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return LiveKitTransientError("LiveKit did not answer in time; retrying.", **common)
+    if isinstance(exc, (aiohttp.ClientError, ConnectionError, OSError)):
+        return LiveKitTransientError("LiveKit could not be reached; retrying.", **common)
+    if isinstance(exc, DecodeError):
+        return LiveKitTransientError("LiveKit sent a reply that could not be read.", **common)
+    return LiveKitTransientError(f"Unexpected error talking to LiveKit ({type(exc).__name__}).")
+
+
+# --- The gateway --------------------------------------------------------------------------
+
+
+class LiveKitGateway:
+    """Synchronous facade over livekit-api for Celery workers and Django views."""
+
+    def __init__(self, url: str, api_key: str, api_secret: str, timeout: float = 10.0) -> None:
+        self.url = url
+        self.api_key = api_key
+        self._api_secret = api_secret
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls) -> LiveKitGateway:
+        from django.conf import settings
+
+        return cls(
+            settings.LIVEKIT_URL,
+            settings.LIVEKIT_API_KEY,
+            settings.LIVEKIT_API_SECRET,
+            settings.LIVEKIT_TIMEOUT_SECONDS,
+        )
+
+    def __repr__(self) -> str:  # never shows the secret
+        return f"LiveKitGateway(url={self.url!r}, api_key={self.api_key!r})"
+
+    @property
+    def last_call(self) -> CallInfo:
+        return _last_call.get() or CallInfo()
+
+    def _run(self, method: str, fn: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
+        info = CallInfo()
+        _last_call.set(info)
+        started = time.monotonic()
+        try:
+            return asyncio.run(self._call(fn, info))
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            err = classify(exc, info)
+            logger.warning(
+                "livekit %s failed: %s status=%s code=%s request_id=%s in %.0f ms",
+                method,
+                type(err).__name__,
+                err.status,
+                err.code,
+                info.request_id,
+                (time.monotonic() - started) * 1000,
+            )
+            raise err from None
+
+    async def _call(self, fn: Callable[[api.LiveKitAPI], Awaitable[T]], info: CallInfo) -> T:
+        async def on_start(_s: Any, _c: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            info.request_id = params.headers.get("X-Livekit-Request-Id", "")
+
+        async def on_end(_s: Any, _c: Any, params: aiohttp.TraceRequestEndParams) -> None:
+            info.status = params.response.status
+            info.retry_after = _retry_after(params.response.headers.get("Retry-After"))
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(on_start)
+        trace.on_request_end.append(on_end)
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            lk = api.LiveKitAPI(
+                self.url, self.api_key, self._api_secret, session=session, failover=False
+            )
+            return await asyncio.wait_for(fn(lk), timeout=self.timeout)
+
+    # Reference: https://docs.livekit.io/sip/api/#listsipinboundtrunk
+    def list_inbound_trunks(
+        self,
+        *,
+        numbers: Sequence[str] = (),
+        trunk_ids: Sequence[str] = (),
+        after_id: str = "",
+        limit: int = 0,
+    ) -> list[RemoteTrunk]:
+        req = api.ListSIPInboundTrunkRequest(numbers=list(numbers), trunk_ids=list(trunk_ids))
+        if after_id or limit:
+            req.page.after_id = after_id
+            req.page.limit = limit
+        resp = self._run("ListSIPInboundTrunk", lambda lk: lk.sip.list_inbound_trunk(req))
+        # OSS omits missing IDs; Cloud may return empty placeholders. Drop those.
+        return [_remote_trunk(t) for t in resp.items if t.sip_trunk_id]
+
+    # Reference: https://docs.livekit.io/sip/api/#createsipinboundtrunk
+    def create_inbound_trunk(self, spec: TrunkSpec) -> RemoteTrunk:
+        req = api.CreateSIPInboundTrunkRequest(trunk=_trunk_info(spec))
+        info = self._run("CreateSIPInboundTrunk", lambda lk: lk.sip.create_inbound_trunk(req))
+        return _remote_trunk(info)
+
+    # Reference: https://docs.livekit.io/sip/api/#updatesipinboundtrunk (replace arm)
+    def replace_inbound_trunk(self, trunk_id: str, spec: TrunkSpec) -> RemoteTrunk:
+        info = _trunk_info(spec)
+        out = self._run(
+            "UpdateSIPInboundTrunk", lambda lk: lk.sip.update_inbound_trunk(trunk_id, info)
+        )
+        return _remote_trunk(out)
+
+    # Reference: https://docs.livekit.io/sip/api/#deletesiptrunk
+    def delete_trunk(self, trunk_id: str) -> None:
+        req = api.DeleteSIPTrunkRequest(sip_trunk_id=trunk_id)
+        try:
+            self._run("DeleteSIPTrunk", lambda lk: lk.sip.delete_trunk(req))
+        except LiveKitNotFoundError:
+            return
+
+    # Reference: https://docs.livekit.io/sip/api/#listsipdispatchrule
+    def list_dispatch_rules(
+        self,
+        *,
+        rule_ids: Sequence[str] = (),
+        trunk_ids: Sequence[str] = (),
+        after_id: str = "",
+        limit: int = 0,
+    ) -> list[RemoteRule]:
+        req = api.ListSIPDispatchRuleRequest(
+            dispatch_rule_ids=list(rule_ids), trunk_ids=list(trunk_ids)
+        )
+        if after_id or limit:
+            req.page.after_id = after_id
+            req.page.limit = limit
+        resp = self._run("ListSIPDispatchRule", lambda lk: lk.sip.list_dispatch_rule(req))
+        return [_remote_rule(r) for r in resp.items if r.sip_dispatch_rule_id]
+
+    # Reference: https://docs.livekit.io/sip/api/#createsipdispatchrule
+    def create_dispatch_rule(self, spec: RuleSpec) -> RemoteRule:
+        req = api.CreateSIPDispatchRuleRequest(dispatch_rule=_rule_info(spec))
+        info = self._run("CreateSIPDispatchRule", lambda lk: lk.sip.create_dispatch_rule(req))
+        return _remote_rule(info)
+
+    # Reference: https://docs.livekit.io/sip/api/#updatesipdispatchrule (replace arm)
+    def replace_dispatch_rule(self, rule_id: str, spec: RuleSpec) -> RemoteRule:
+        info = _rule_info(spec)
+        out = self._run(
+            "UpdateSIPDispatchRule", lambda lk: lk.sip.update_dispatch_rule(rule_id, info)
+        )
+        return _remote_rule(out)
+
+    # Reference: https://docs.livekit.io/sip/api/#deletesipdispatchrule
+    def delete_dispatch_rule(self, rule_id: str) -> None:
+        req = api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule_id)
+        try:
+            self._run("DeleteSIPDispatchRule", lambda lk: lk.sip.delete_dispatch_rule(req))
+        except LiveKitNotFoundError:
+            return
+
+
+def get_gateway() -> LiveKitGateway:
+    """The gateway named by settings.LIVEKIT_GATEWAY (tests swap in fakes this way)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    cls = import_string(settings.LIVEKIT_GATEWAY)
+    return cls.from_settings()  # type: ignore[no-any-return]

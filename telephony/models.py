@@ -1,0 +1,221 @@
+"""Phone numbers, carrier (trunk) settings, agent configuration and provisioning state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from telephony.crypto import EncryptedTextField
+from telephony.validators import E164_RE
+from tenants.models import Clinic
+
+
+class ClinicScopedQuerySet(models.QuerySet):
+    def for_clinic(self, clinic: Clinic) -> ClinicScopedQuerySet:
+        return self.filter(clinic=clinic)
+
+
+ClinicScopedManager = models.Manager.from_queryset(ClinicScopedQuerySet)
+
+
+class PhoneNumber(models.Model):
+    """A DID the clinic's carrier routes to LiveKit. One number belongs to one clinic."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="phone_numbers")
+    e164 = models.CharField("phone number", max_length=16, unique=True)
+    label = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        ordering: ClassVar = ["e164"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(e164__regex=E164_RE), name="phonenumber_e164_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+class TrunkSettings(models.Model):
+    """What the clinic's carrier needs: where calls come from, and optional SIP auth."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="trunk_settings")
+    allowed_addresses = models.JSONField(default=list, blank=True)
+    auth_username = models.CharField(max_length=120, blank=True)
+    auth_password = EncryptedTextField(blank=True)
+    krisp_enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    def __str__(self) -> str:
+        return f"Carrier settings for {self.clinic}"
+
+    @property
+    def has_auth(self) -> bool:
+        return bool(self.auth_username and self.auth_password)
+
+
+DEFAULT_GREETING = "Thank you for calling {clinic}. How can I help you today?"
+DEFAULT_INSTRUCTIONS = (
+    "You are the friendly, professional receptionist of {clinic}, a dental practice. "
+    "Help callers book, move or cancel appointments, answer questions about opening hours, "
+    "location, services and insurance, and take a message when you cannot help. "
+    "Ask for the caller's name, date of birth and a call-back number before booking. "
+    "Never give medical advice or diagnoses; for severe pain, swelling, bleeding or trauma, "
+    "tell the caller to seek emergency care now. Keep answers short and clear, speak "
+    "naturally, and confirm details back to the caller."
+)
+
+
+class AgentConfig(models.Model):
+    """How the clinic's receptionist behaves. `version` is bumped on every change."""
+
+    class Language(models.TextChoices):
+        EN_US = "en-US", "English (US)"
+        EN_GB = "en-GB", "English (UK)"
+        ES_ES = "es-ES", "Spanish"
+        FR_FR = "fr-FR", "French"
+        DE_DE = "de-DE", "German"
+
+    class Voice(models.TextChoices):
+        ALLOY = "alloy", "Alloy (neutral)"
+        ASH = "ash", "Ash (calm)"
+        CORAL = "coral", "Coral (warm)"
+        SAGE = "sage", "Sage (bright)"
+
+    class SttModel(models.TextChoices):
+        DEEPGRAM_NOVA3 = "deepgram/nova-3", "Deepgram Nova-3"
+        OPENAI_WHISPER = "openai/whisper-1", "OpenAI Whisper"
+
+    class LlmModel(models.TextChoices):
+        GPT_4O_MINI = "openai/gpt-4o-mini", "OpenAI GPT-4o mini"
+        GPT_4_1 = "openai/gpt-4.1", "OpenAI GPT-4.1"
+
+    class TtsModel(models.TextChoices):
+        OPENAI_TTS = "openai/gpt-4o-mini-tts", "OpenAI TTS"
+        CARTESIA_SONIC = "cartesia/sonic-2", "Cartesia Sonic"
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="agent_config")
+    agent_name = models.CharField(max_length=64, blank=True, help_text="Blank: platform default.")
+    greeting = models.CharField(max_length=500)
+    instructions = models.TextField(max_length=8000)
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN_US)
+    voice = models.CharField(max_length=16, choices=Voice.choices, default=Voice.CORAL)
+    stt_model = models.CharField(
+        max_length=40, choices=SttModel.choices, default=SttModel.DEEPGRAM_NOVA3
+    )
+    llm_model = models.CharField(
+        max_length=40, choices=LlmModel.choices, default=LlmModel.GPT_4O_MINI
+    )
+    tts_model = models.CharField(
+        max_length=40, choices=TtsModel.choices, default=TtsModel.OPENAI_TTS
+    )
+    recording_consent_required = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    def __str__(self) -> str:
+        return f"Agent for {self.clinic} (v{self.version})"
+
+    @property
+    def effective_agent_name(self) -> str:
+        return self.agent_name or settings.LIVEKIT_AGENT_NAME
+
+
+class Provisioning(models.Model):
+    """The clinic's LiveKit objects and how far reconcile has brought them.
+
+    `generation` is bumped in the same transaction as every change LiveKit must follow;
+    reconcile sets `observed_generation` when LiveKit holds that generation.
+    """
+
+    class State(models.TextChoices):
+        NEW = "new", "Not live yet"
+        PENDING = "pending", "Pending"
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        RETRYING = "retrying", "Retrying"
+        FAILED = "failed", "Failed"
+        DEPROVISIONING = "deprovisioning", "Deprovisioning"
+        DEPROVISIONED = "deprovisioned", "Deprovisioned"
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="provisioning")
+    generation = models.PositiveBigIntegerField(default=0)
+    observed_generation = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    trunk_id = models.CharField(max_length=64, blank=True, db_index=True)
+    dispatch_rule_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Create intents: written and committed before a create call, cleared when its outcome
+    # is known. An intent found at the start of a run means "the last create may have
+    # succeeded": observe and adopt before creating again.
+    trunk_intent = models.UUIDField(null=True, blank=True)
+    trunk_intent_numbers = models.JSONField(default=list, blank=True)
+    trunk_intent_at = models.DateTimeField(null=True, blank=True)
+    rule_intent = models.UUIDField(null=True, blank=True)
+    rule_intent_at = models.DateTimeField(null=True, blank=True)
+    # HMAC of the spec last written upstream: an unchanged spec needs no call.
+    trunk_applied_hash = models.CharField(max_length=64, blank=True)
+    rule_applied_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    last_error_code = models.CharField(max_length=40, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    converged_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"Provisioning of {self.clinic}: {self.state}"
+
+    @property
+    def converged(self) -> bool:
+        return self.observed_generation >= self.generation
+
+
+class ProvisioningEvent(models.Model):
+    """Append-only log of what reconcile did, one row per step (and per operator action)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        SKIPPED = "skipped", "Skipped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="provisioning_events")
+    generation = models.PositiveBigIntegerField(default=0)
+    action = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    detail = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        ordering: ClassVar = ["-at"]
+        indexes: ClassVar = [models.Index(fields=["clinic", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.outcome}"

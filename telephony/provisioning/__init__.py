@@ -1,0 +1,1 @@
+"""Provisioning: the desired LiveKit state of a clinic and the reconcile engine."""

@@ -1,0 +1,124 @@
+"""What LiveKit must hold for a clinic, computed from the database alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+
+from telephony.livekit_gateway import AgentDispatch, RuleSpec, TrunkSpec, parse_metadata
+from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from tenants.models import Clinic
+
+
+def marker(clinic: Clinic) -> str:
+    """The ownership marker in every object's metadata: deployment and clinic."""
+    return json.dumps(
+        {"clinic": str(clinic.pk), "switchboard": settings.SWITCHBOARD_DEPLOYMENT_ID},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def owner_of(metadata: str) -> str | None:
+    """The clinic id an object belongs to, if it carries this deployment's marker."""
+    data = parse_metadata(metadata)
+    if data.get("switchboard") != settings.SWITCHBOARD_DEPLOYMENT_ID:
+        return None
+    clinic = data.get("clinic")
+    return clinic if isinstance(clinic, str) else None
+
+
+def is_ours(metadata: str) -> bool:
+    """Carries a Switchboard marker of this deployment (any clinic)."""
+    return owner_of(metadata) is not None
+
+
+def object_name(clinic: Clinic) -> str:
+    return f"switchboard {clinic.slug}"
+
+
+def agent_metadata(clinic: Clinic, config: AgentConfig) -> str:
+    return json.dumps(
+        {"clinic": str(clinic.pk), "config_version": config.version},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def trunk_spec(clinic: Clinic, numbers: list[str], trunk: TrunkSettings | None) -> TrunkSpec:
+    return TrunkSpec(
+        name=object_name(clinic),
+        metadata=marker(clinic),
+        numbers=tuple(sorted(numbers)),
+        allowed_addresses=tuple(sorted(trunk.allowed_addresses)) if trunk else (),
+        auth_username=trunk.auth_username if trunk and trunk.has_auth else "",
+        auth_password=trunk.auth_password if trunk and trunk.has_auth else "",
+        krisp_enabled=trunk.krisp_enabled if trunk else False,
+    )
+
+
+def rule_spec(clinic: Clinic, trunk_id: str, config: AgentConfig) -> RuleSpec:
+    return RuleSpec(
+        name=object_name(clinic),
+        metadata=marker(clinic),
+        trunk_ids=(trunk_id,),
+        room_prefix=clinic.room_prefix,
+        hide_phone_number=True,
+        agents=(AgentDispatch(config.effective_agent_name, agent_metadata(clinic, config)),),
+        attributes=(("switchboard.clinic", str(clinic.pk)),),
+    )
+
+
+def spec_hash(spec: TrunkSpec | RuleSpec) -> str:
+    """A keyed hash (the password is part of the spec, so never a bare digest)."""
+    payload = json.dumps(asdict(spec), sort_keys=True, default=str).encode()
+    return hmac.new(settings.SECRET_KEY.encode(), payload, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    generation: int
+    clinic: Clinic
+    numbers: tuple[str, ...]
+    trunk_settings: TrunkSettings | None
+    agent_config: AgentConfig | None
+
+    @property
+    def trunk_wanted(self) -> bool:
+        live = self.clinic.state in (Clinic.State.LIVE, Clinic.State.SUSPENDED)
+        return live and bool(self.numbers)
+
+    @property
+    def rule_wanted(self) -> bool:
+        return (
+            self.clinic.state == Clinic.State.LIVE
+            and self.trunk_wanted
+            and self.agent_config is not None
+        )
+
+    def trunk(self) -> TrunkSpec:
+        return trunk_spec(self.clinic, list(self.numbers), self.trunk_settings)
+
+    def rule(self, trunk_id: str) -> RuleSpec:
+        assert self.agent_config is not None
+        return rule_spec(self.clinic, trunk_id, self.agent_config)
+
+
+def load_desired(clinic_id: object) -> DesiredState:
+    """Read the generation first, then the data: data is never older than the generation."""
+    generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
+    clinic = Clinic.objects.get(pk=clinic_id)
+    numbers = tuple(
+        PhoneNumber.objects.for_clinic(clinic).order_by("e164").values_list("e164", flat=True)
+    )
+    return DesiredState(
+        generation=generation,
+        clinic=clinic,
+        numbers=numbers,
+        trunk_settings=TrunkSettings.objects.for_clinic(clinic).first(),
+        agent_config=AgentConfig.objects.for_clinic(clinic).first(),
+    )

@@ -1,0 +1,507 @@
+"""reconcile_clinic: bring LiveKit to the clinic's desired state, one step at a time.
+
+Safe to run any number of times, concurrently and out of order (design.md §5):
+- a lease (compare-and-set with an expiry, renewed before every LiveKit call) lets one run
+  work on a clinic at a time; every write after a LiveKit call is fenced on the lease owner;
+- a create intent is committed before every create, so a run that finds one observes
+  LiveKit (list by numbers / trunk id) and adopts what carries our marker for this clinic
+  instead of creating again;
+- each step does at most one mutating call and records its outcome at once;
+- the run ends when LiveKit holds the generation it read (observed_generation).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.livekit_gateway import (
+    LiveKitConflictError,
+    LiveKitError,
+    LiveKitGateway,
+    LiveKitNotFoundError,
+    LiveKitPermanentError,
+    LiveKitTransientError,
+    RemoteRule,
+    RemoteTrunk,
+    RuleSpec,
+    TrunkSpec,
+    get_gateway,
+)
+from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
+from telephony.provisioning.desired import DesiredState, load_desired, owner_of, spec_hash
+from tenants.models import Clinic
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_STEPS = 16
+State = Provisioning.State
+
+
+class LeaseLost(Exception):
+    """Another run took the clinic over: stop without writing anything."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run did. `retry_in` asks the caller to run again after that many seconds."""
+
+    outcome: str  # converged | busy | retry | failed | noop
+    retry_in: float | None = None
+    detail: str = ""
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, never earlier than LiveKit's Retry-After."""
+    cap = settings.PROVISIONING_BACKOFF_MAX_SECONDS
+    ceiling = min(cap, settings.PROVISIONING_BACKOFF_BASE_SECONDS * (2 ** max(0, attempt - 1)))
+    delay = random.uniform(0, ceiling)  # noqa: S311 (jitter, not cryptography)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def acquire_lease(clinic_id: Any, owner: str) -> bool:
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
+    free = Provisioning.objects.filter(clinic_id=clinic_id).filter(
+        models_q_free(now, owner)
+    )
+    return free.update(lease_owner=owner, lease_until=until) == 1
+
+
+def models_q_free(now: Any, owner: str) -> Any:
+    from django.db.models import Q
+
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
+
+
+def lease_remaining(clinic_id: Any) -> float:
+    until = (
+        Provisioning.objects.filter(clinic_id=clinic_id)
+        .values_list("lease_until", flat=True)
+        .first()
+    )
+    if until is None:
+        return 0.0
+    return max(0.0, (until - timezone.now()).total_seconds())
+
+
+def release_lease(clinic_id: Any, owner: str) -> None:
+    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(
+        lease_owner="", lease_until=None
+    )
+
+
+class Reconciler:
+    def __init__(
+        self, clinic_id: Any, gateway: LiveKitGateway, owner: str, *, verify: bool = False
+    ) -> None:
+        self.clinic_id = clinic_id
+        self.gw = gateway
+        self.owner = owner
+        self.verify = verify
+        self._verified: set[str] = set()
+        self._generation = 0
+
+    # --- fenced persistence ---------------------------------------------------------------
+
+    def _save(self, **fields: Any) -> None:
+        fields.setdefault(
+            "lease_until",
+            timezone.now() + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS),
+        )
+        n = Provisioning.objects.filter(clinic_id=self.clinic_id, lease_owner=self.owner).update(
+            **fields
+        )
+        if n != 1:
+            raise LeaseLost
+
+    def _event(self, action: str, outcome: str = "ok", detail: str = "", **kw: Any) -> None:
+        ProvisioningEvent.objects.create(
+            clinic_id=self.clinic_id,
+            generation=self._generation,
+            action=action,
+            outcome=outcome,
+            detail=detail[:2000],
+            **kw,
+        )
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """Renew the lease, make one LiveKit call, and time it for the event log."""
+        self._save()
+        started = time.monotonic()
+        try:
+            result = fn()
+        except LiveKitError as exc:
+            self._event(
+                action,
+                "error",
+                exc.sentence,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                request_id=exc.request_id,
+            )
+            raise
+        self._last_ms = int((time.monotonic() - started) * 1000)
+        return result
+
+    def _done(self, action: str, detail: str = "") -> None:
+        self._event(
+            action,
+            "ok",
+            detail,
+            duration_ms=getattr(self, "_last_ms", None),
+            request_id=self.gw.last_call.request_id,
+        )
+
+    def _mine(self, metadata: str) -> bool:
+        return owner_of(metadata) == str(self.clinic_id)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> Result:
+        for _ in range(MAX_STEPS):
+            prov = Provisioning.objects.get(clinic_id=self.clinic_id)
+            if prov.state == State.FAILED:
+                return Result("noop", detail="failed; waiting for a retry or a change")
+            if prov.converged and not self.verify and prov.state in (
+                State.ACTIVE,
+                State.DEPROVISIONED,
+                State.NEW,
+            ):
+                return Result("noop")
+            desired = load_desired(self.clinic_id)
+            self._generation = desired.generation
+            working = State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
+            if prov.state != working:
+                self._save(state=working)
+            if not self._step(prov, desired):
+                if self._mark_converged(desired):
+                    return Result("converged")
+        raise LiveKitTransientError("Provisioning needed more steps than expected; continuing.")
+
+    def _step(self, prov: Provisioning, desired: DesiredState) -> bool:
+        """Do at most one upstream mutation. False when nothing is left to do."""
+        if not desired.rule_wanted and (prov.dispatch_rule_id or prov.rule_intent):
+            return self._remove_rule(prov)
+        if desired.trunk_wanted:
+            if self._ensure_trunk(prov, desired.trunk()):
+                return True
+            prov.refresh_from_db()
+            if desired.rule_wanted:
+                return self._ensure_rule(prov, desired.rule(prov.trunk_id))
+            return False
+        if prov.trunk_id or prov.trunk_intent:
+            return self._remove_trunk(prov, desired)
+        return False
+
+    def _mark_converged(self, desired: DesiredState) -> bool:
+        now = timezone.now()
+        final = State.ACTIVE if desired.trunk_wanted else State.DEPROVISIONED
+        with transaction.atomic():
+            n = Provisioning.objects.filter(
+                clinic_id=self.clinic_id, lease_owner=self.owner, generation=desired.generation
+            ).update(
+                observed_generation=desired.generation,
+                state=final,
+                attempts=0,
+                last_error="",
+                last_error_code="",
+                next_attempt_at=None,
+                converged_at=now,
+                last_synced_at=now,
+            )
+            if n and desired.clinic.state == Clinic.State.OFFBOARDED:
+                # The trunk is gone: the numbers are free for other clinics again.
+                PhoneNumber.objects.for_clinic(desired.clinic).delete()
+        if n:
+            self._event("converged", detail=f"state {final}")
+        return n == 1
+
+    # --- trunk ----------------------------------------------------------------------------
+
+    def _ensure_trunk(self, prov: Provisioning, spec: TrunkSpec) -> bool:
+        if not prov.trunk_id:
+            return self._create_trunk(prov, spec)
+        wanted = spec_hash(spec)
+        if self.verify and "trunk" not in self._verified:
+            self._verified.add("trunk")
+            found = self._call(
+                "observe_trunk", lambda: self.gw.list_inbound_trunks(trunk_ids=[prov.trunk_id])
+            )
+            if not found:
+                self._event("drift_repaired", detail=f"trunk {prov.trunk_id} missing; recreating")
+                self._save(trunk_id="", trunk_applied_hash="")
+                return True
+            if not self._mine(found[0].metadata):
+                raise LiveKitPermanentError(
+                    f"Trunk {prov.trunk_id} in LiveKit is not marked as this clinic's; "
+                    "an operator must check it."
+                )
+            if found[0].as_spec() == spec:
+                if prov.trunk_applied_hash != wanted:
+                    self._save(trunk_applied_hash=wanted)
+                return False
+            self._save(trunk_applied_hash="")
+            return True
+        if prov.trunk_applied_hash == wanted:
+            return False
+        try:
+            self._call("update_trunk", lambda: self.gw.replace_inbound_trunk(prov.trunk_id, spec))
+        except LiveKitNotFoundError:
+            self._event("drift_repaired", detail=f"trunk {prov.trunk_id} missing; recreating")
+            self._save(trunk_id="", trunk_applied_hash="")
+            return True
+        except LiveKitConflictError as exc:
+            self._raise_number_conflict(spec, exc)
+        self._save(trunk_applied_hash=wanted)
+        self._done("update_trunk", f"numbers {', '.join(spec.numbers)}")
+        return True
+
+    def _observe_trunks(self, numbers: list[str]) -> list[RemoteTrunk]:
+        return self._call("observe_trunk", lambda: self.gw.list_inbound_trunks(numbers=numbers))
+
+    def _create_trunk(self, prov: Provisioning, spec: TrunkSpec) -> bool:
+        if prov.trunk_intent and self._adopt_trunk(prov, spec):
+            return True
+        self._save(
+            trunk_intent=uuid.uuid4(),
+            trunk_intent_numbers=list(spec.numbers),
+            trunk_intent_at=timezone.now(),
+        )
+        try:
+            remote = self._call("create_trunk", lambda: self.gw.create_inbound_trunk(spec))
+        except LiveKitConflictError as exc:
+            if self._adopt_trunk(prov, spec, intent_numbers=list(spec.numbers)):
+                return True
+            self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
+            self._raise_number_conflict(spec, exc)
+        self._save(
+            trunk_id=remote.trunk_id,
+            trunk_applied_hash=spec_hash(spec),
+            trunk_intent=None,
+            trunk_intent_numbers=[],
+            trunk_intent_at=None,
+        )
+        self._done("create_trunk", f"{remote.trunk_id} with {', '.join(spec.numbers)}")
+        return True
+
+    def _adopt_trunk(
+        self, prov: Provisioning, spec: TrunkSpec, intent_numbers: list[str] | None = None
+    ) -> bool:
+        numbers = sorted(set(spec.numbers) | set(intent_numbers or prov.trunk_intent_numbers))
+        mine = sorted(
+            (t for t in self._observe_trunks(numbers) if self._mine(t.metadata)),
+            key=lambda t: t.trunk_id,
+        )
+        if not mine:
+            return False
+        keep, extra = mine[0], mine[1:]
+        for dup in extra:
+            self._call("delete_trunk", lambda d=dup: self.gw.delete_trunk(d.trunk_id))
+            self._done("duplicate_repaired", f"deleted duplicate trunk {dup.trunk_id}")
+        self._save(
+            trunk_id=keep.trunk_id,
+            trunk_applied_hash=spec_hash(spec) if keep.as_spec() == spec else "",
+            trunk_intent=None,
+            trunk_intent_numbers=[],
+            trunk_intent_at=None,
+        )
+        self._event("adopt_trunk", detail=f"adopted {keep.trunk_id} created by an earlier attempt")
+        return True
+
+    def _raise_number_conflict(self, spec: TrunkSpec, exc: LiveKitError) -> None:
+        holders = self._observe_trunks(list(spec.numbers))
+        others = [t for t in holders if not self._mine(t.metadata) and set(t.numbers) & set(spec.numbers)]
+        if any(owner_of(t.metadata) for t in others):
+            # Another clinic of ours still holds the number (it is being released): wait.
+            raise LiveKitTransientError(
+                "A number is still held by another clinic's trunk that is being updated; "
+                "retrying shortly."
+            )
+        taken = sorted({n for t in others for n in t.numbers} & set(spec.numbers))
+        raise LiveKitConflictError(
+            f"LiveKit already routes {', '.join(taken) or 'one of these numbers'} to a trunk "
+            "that Switchboard does not manage. Remove that trunk in LiveKit, or remove the "
+            "number here, then press Retry.",
+            code=exc.code,
+            status=exc.status,
+        )
+
+    def _remove_trunk(self, prov: Provisioning, desired: DesiredState) -> bool:
+        if prov.trunk_id:
+            trunk_id = prov.trunk_id
+            self._call("delete_trunk", lambda: self.gw.delete_trunk(trunk_id))
+            self._save(trunk_id="", trunk_applied_hash="")
+            self._done("delete_trunk", trunk_id)
+            return True
+        numbers = sorted(set(prov.trunk_intent_numbers) | set(desired.numbers))
+        for trunk in self._observe_trunks(numbers) if numbers else []:
+            if self._mine(trunk.metadata):
+                self._call("delete_trunk", lambda t=trunk: self.gw.delete_trunk(t.trunk_id))
+                self._done("delete_trunk", f"{trunk.trunk_id} (from an unconfirmed create)")
+        self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
+        return True
+
+    # --- dispatch rule --------------------------------------------------------------------
+
+    def _ensure_rule(self, prov: Provisioning, spec: RuleSpec) -> bool:
+        if not prov.dispatch_rule_id:
+            return self._create_rule(prov, spec)
+        wanted = spec_hash(spec)
+        if self.verify and "rule" not in self._verified:
+            self._verified.add("rule")
+            found = self._call(
+                "observe_rule",
+                lambda: self.gw.list_dispatch_rules(rule_ids=[prov.dispatch_rule_id]),
+            )
+            if not found:
+                self._event(
+                    "drift_repaired", detail=f"rule {prov.dispatch_rule_id} missing; recreating"
+                )
+                self._save(dispatch_rule_id="", rule_applied_hash="")
+                return True
+            if found[0].as_spec() == spec:
+                if prov.rule_applied_hash != wanted:
+                    self._save(rule_applied_hash=wanted)
+                return False
+            self._save(rule_applied_hash="")
+            return True
+        if prov.rule_applied_hash == wanted:
+            return False
+        rule_id = prov.dispatch_rule_id
+        try:
+            self._call("update_rule", lambda: self.gw.replace_dispatch_rule(rule_id, spec))
+        except LiveKitNotFoundError:
+            self._event("drift_repaired", detail=f"rule {rule_id} missing; recreating")
+            self._save(dispatch_rule_id="", rule_applied_hash="")
+            return True
+        self._save(rule_applied_hash=wanted)
+        self._done("update_rule", rule_id)
+        return True
+
+    def _create_rule(self, prov: Provisioning, spec: RuleSpec) -> bool:
+        if prov.rule_intent and self._adopt_rule(spec):
+            return True
+        self._save(rule_intent=uuid.uuid4(), rule_intent_at=timezone.now())
+        try:
+            remote = self._call("create_rule", lambda: self.gw.create_dispatch_rule(spec))
+        except LiveKitConflictError:
+            if self._adopt_rule(spec):
+                return True
+            self._save(rule_intent=None, rule_intent_at=None)
+            raise LiveKitConflictError(
+                "LiveKit already has a dispatch rule for this clinic's trunk that Switchboard "
+                "does not manage. Remove it in LiveKit, then press Retry."
+            ) from None
+        self._save(
+            dispatch_rule_id=remote.rule_id,
+            rule_applied_hash=spec_hash(spec),
+            rule_intent=None,
+            rule_intent_at=None,
+        )
+        self._done("create_rule", f"{remote.rule_id} prefix {spec.room_prefix}")
+        return True
+
+    def _observe_rules(self, trunk_ids: tuple[str, ...]) -> list[RemoteRule]:
+        found = self._call(
+            "observe_rule", lambda: self.gw.list_dispatch_rules(trunk_ids=list(trunk_ids))
+        )
+        return sorted((r for r in found if self._mine(r.metadata)), key=lambda r: r.rule_id)
+
+    def _adopt_rule(self, spec: RuleSpec) -> bool:
+        mine = self._observe_rules(spec.trunk_ids)
+        if not mine:
+            return False
+        keep, extra = mine[0], mine[1:]
+        for dup in extra:
+            self._call("delete_rule", lambda d=dup: self.gw.delete_dispatch_rule(d.rule_id))
+            self._done("duplicate_repaired", f"deleted duplicate rule {dup.rule_id}")
+        self._save(
+            dispatch_rule_id=keep.rule_id,
+            rule_applied_hash=spec_hash(spec) if keep.as_spec() == spec else "",
+            rule_intent=None,
+            rule_intent_at=None,
+        )
+        self._event("adopt_rule", detail=f"adopted {keep.rule_id} created by an earlier attempt")
+        return True
+
+    def _remove_rule(self, prov: Provisioning) -> bool:
+        if prov.dispatch_rule_id:
+            rule_id = prov.dispatch_rule_id
+            self._call("delete_rule", lambda: self.gw.delete_dispatch_rule(rule_id))
+            self._save(dispatch_rule_id="", rule_applied_hash="")
+            self._done("delete_rule", rule_id)
+            return True
+        if prov.trunk_id:
+            for rule in self._observe_rules((prov.trunk_id,)):
+                self._call("delete_rule", lambda r=rule: self.gw.delete_dispatch_rule(r.rule_id))
+                self._done("delete_rule", f"{rule.rule_id} (from an unconfirmed create)")
+        self._save(rule_intent=None, rule_intent_at=None)
+        return True
+
+
+# --- failure handling ---------------------------------------------------------------------
+
+
+def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
+    prov = Provisioning.objects.get(clinic_id=clinic_id)
+    attempts = prov.attempts + 1
+    now = timezone.now()
+    fields: dict[str, Any] = {"attempts": attempts, "last_error_code": exc.code or type(exc).__name__}
+    if exc.permanent or attempts >= settings.PROVISIONING_MAX_ATTEMPTS:
+        sentence = exc.sentence
+        if not exc.permanent:
+            sentence = (
+                f"Provisioning failed after {attempts} attempts: {exc.sentence.rstrip('.; retrying')}. "
+                "Press Retry once LiveKit is reachable again."
+            )
+        fields.update(state=State.FAILED, last_error=sentence, next_attempt_at=None)
+        result = Result("failed", detail=sentence)
+    else:
+        delay = backoff_seconds(attempts, exc.retry_after)
+        fields.update(
+            state=State.RETRYING,
+            last_error=exc.sentence,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+        result = Result("retry", retry_in=delay, detail=exc.sentence)
+    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(**fields)
+    logger.info("reconcile %s: %s (%s)", clinic_id, result.outcome, exc.sentence)
+    return result
+
+
+def reconcile_clinic(
+    clinic_id: Any,
+    *,
+    gateway: LiveKitGateway | None = None,
+    owner: str | None = None,
+    verify: bool = False,
+) -> Result:
+    """One reconcile run. Never raises LiveKit errors: they become state and a Result."""
+    owner = owner or uuid.uuid4().hex
+    if not Provisioning.objects.filter(clinic_id=clinic_id).exists():
+        return Result("noop", detail="no such clinic")
+    if not acquire_lease(clinic_id, owner):
+        return Result("busy", retry_in=lease_remaining(clinic_id) + random.uniform(0.1, 1.0))  # noqa: S311
+    try:
+        reconciler = Reconciler(clinic_id, gateway or get_gateway(), owner, verify=verify)
+        try:
+            return reconciler.run()
+        except LeaseLost:
+            return Result("busy", detail="lease taken over by another run")
+        except LiveKitError as exc:
+            return _record_failure(clinic_id, owner, exc)
+    finally:
+        release_lease(clinic_id, owner)

@@ -1,0 +1,310 @@
+"""Writes to a clinic's telephony setup. Every change LiveKit must follow bumps the
+clinic's provisioning generation in the same transaction and enqueues reconcile on commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from telephony.models import (
+    DEFAULT_GREETING,
+    DEFAULT_INSTRUCTIONS,
+    AgentConfig,
+    PhoneNumber,
+    Provisioning,
+    ProvisioningEvent,
+    TrunkSettings,
+)
+from telephony.validators import normalize_e164, validate_address
+from tenants.models import Clinic, User
+
+logger = logging.getLogger(__name__)
+
+MAX_NUMBERS_PER_CLINIC = 50
+MAX_ADDRESSES = 20
+
+
+class ProvisioningError(Exception):
+    """A request that cannot be carried out now, with a sentence for the person."""
+
+    def __init__(self, message: str, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- enqueueing ---------------------------------------------------------------------------
+
+
+def _publish(clinic_id: str, verify: bool) -> None:
+    from telephony.tasks import reconcile_clinic_task
+
+    try:
+        reconcile_clinic_task.apply_async(args=[clinic_id], kwargs={"verify": verify})
+    except Exception:  # the broker is down: the sweeper is the outbox, nothing is lost
+        logger.warning(
+            "could not enqueue reconcile for clinic %s (broker unreachable); "
+            "the provisioning sweeper will pick it up",
+            clinic_id,
+        )
+
+
+def enqueue_reconcile(clinic: Clinic, *, verify: bool = False) -> None:
+    """Like delay_on_commit, but a broker outage never fails the user's request."""
+    clinic_id = str(clinic.pk)
+    transaction.on_commit(lambda: _publish(clinic_id, verify), robust=True)
+
+
+def request_provisioning(
+    clinic: Clinic, *, reason: str, actor: User | None = None, verify: bool = False
+) -> None:
+    """Bump the generation (same transaction as the change) and enqueue reconcile."""
+    if clinic.state == Clinic.State.DRAFT:
+        return
+    now = timezone.now()
+    Provisioning.objects.filter(clinic=clinic).update(
+        generation=F("generation") + 1,
+        state=Provisioning.State.DEPROVISIONING
+        if clinic.state == Clinic.State.OFFBOARDED
+        else Provisioning.State.PENDING,
+        attempts=0,
+        last_error="",
+        last_error_code="",
+        next_attempt_at=now,
+        requested_at=now,
+    )
+    ProvisioningEvent.objects.create(
+        clinic=clinic, action="requested", detail=reason[:500], actor=actor
+    )
+    enqueue_reconcile(clinic, verify=verify)
+
+
+def provisioning_retry(*, clinic: Clinic, actor: User | None = None) -> None:
+    """Retry after a failure (or now, instead of at the next backoff)."""
+    with transaction.atomic():
+        prov = Provisioning.objects.select_for_update().get(clinic=clinic)
+        if prov.converged and prov.state != Provisioning.State.FAILED:
+            return
+        prov.state = (
+            Provisioning.State.DEPROVISIONING
+            if clinic.state == Clinic.State.OFFBOARDED
+            else Provisioning.State.PENDING
+        )
+        prov.attempts = 0
+        prov.next_attempt_at = timezone.now()
+        prov.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
+        ProvisioningEvent.objects.create(clinic=clinic, action="retry_requested", actor=actor)
+        enqueue_reconcile(clinic)
+
+
+def provisioning_reprovision(*, clinic: Clinic, actor: User | None = None) -> None:
+    """Operator action: reconcile now and verify LiveKit's objects, not just our record."""
+    with transaction.atomic():
+        request_provisioning(clinic, reason="re-provision requested", actor=actor, verify=True)
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+def telephony_setup_defaults(*, clinic: Clinic) -> None:
+    """The rows every clinic has from signup: provisioning, carrier and agent settings."""
+    Provisioning.objects.get_or_create(clinic=clinic)
+    TrunkSettings.objects.get_or_create(clinic=clinic)
+    AgentConfig.objects.get_or_create(
+        clinic=clinic,
+        defaults={
+            "greeting": DEFAULT_GREETING.format(clinic=clinic.name),
+            "instructions": DEFAULT_INSTRUCTIONS.format(clinic=clinic.name),
+        },
+    )
+
+
+def phone_number_add(*, clinic: Clinic, number: object, label: str = "") -> PhoneNumber:
+    try:
+        e164 = normalize_e164(number)
+    except ValidationError as exc:
+        raise ValidationError({"e164": exc.messages}) from None
+    if clinic.state == Clinic.State.OFFBOARDED:
+        raise ValidationError({"e164": "This clinic has been offboarded."})
+    if PhoneNumber.objects.filter(e164=e164).exists():
+        raise ValidationError({"e164": _taken_message(clinic, e164)}, code="taken")
+    if PhoneNumber.objects.for_clinic(clinic).count() >= MAX_NUMBERS_PER_CLINIC:
+        raise ValidationError(
+            {"e164": f"A clinic can have at most {MAX_NUMBERS_PER_CLINIC} numbers."}
+        )
+    phone = PhoneNumber(clinic=clinic, e164=e164, label=label.strip())
+    phone.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            phone.save()
+            request_provisioning(clinic, reason=f"number {e164} added")
+    except IntegrityError:
+        # Another clinic claimed the number between the check and the insert.
+        raise ValidationError({"e164": _taken_message(clinic, e164)}, code="taken") from None
+    return phone
+
+
+def _taken_message(clinic: Clinic, e164: str) -> str:
+    if PhoneNumber.objects.filter(e164=e164, clinic=clinic).exists():
+        return f"{e164} is already one of this clinic's numbers."
+    return (
+        f"{e164} is already registered to another clinic on Switchboard. If it is yours, "
+        "contact support."
+    )
+
+
+def phone_number_remove(*, clinic: Clinic, e164: str) -> None:
+    with transaction.atomic():
+        numbers = PhoneNumber.objects.for_clinic(clinic).select_for_update()
+        phone = numbers.filter(e164=e164).first()
+        if phone is None:
+            raise ValidationError({"e164": f"{e164} is not one of this clinic's numbers."})
+        if clinic.state == Clinic.State.LIVE and numbers.count() == 1:
+            raise ValidationError(
+                {
+                    "e164": "A live clinic needs at least one number. Add the new number "
+                    "first, or offboard the clinic."
+                }
+            )
+        phone.delete()
+        request_provisioning(clinic, reason=f"number {e164} removed")
+
+
+def trunk_settings_update(
+    *,
+    clinic: Clinic,
+    allowed_addresses: Iterable[str] | None = None,
+    auth_username: str | None = None,
+    auth_password: str | None = None,
+    krisp_enabled: bool | None = None,
+) -> TrunkSettings:
+    """None leaves a field as it is; an empty password with a username keeps the old one."""
+    with transaction.atomic():
+        ts, _ = TrunkSettings.objects.select_for_update().get_or_create(clinic=clinic)
+        if allowed_addresses is not None:
+            addresses = list(allowed_addresses)
+            if len(addresses) > MAX_ADDRESSES:
+                raise ValidationError(
+                    {"allowed_addresses": f"At most {MAX_ADDRESSES} addresses."}
+                )
+            errors: list[str] = []
+            cleaned: list[str] = []
+            for raw in addresses:
+                try:
+                    cleaned.append(validate_address(str(raw)))
+                except ValidationError as exc:
+                    errors.extend(exc.messages)
+            if errors:
+                raise ValidationError({"allowed_addresses": errors})
+            ts.allowed_addresses = sorted(set(cleaned))
+        if auth_username is not None:
+            ts.auth_username = auth_username.strip()
+            if not ts.auth_username:
+                ts.auth_password = ""
+        if auth_password:
+            ts.auth_password = auth_password
+        if ts.auth_username and not ts.auth_password:
+            raise ValidationError(
+                {"auth_password": "Set a password for the SIP username, or clear the username."}
+            )
+        if krisp_enabled is not None:
+            ts.krisp_enabled = krisp_enabled
+        ts.full_clean()
+        ts.save()
+        request_provisioning(clinic, reason="carrier settings changed")
+    return ts
+
+
+AGENT_FIELDS = (
+    "agent_name",
+    "greeting",
+    "instructions",
+    "language",
+    "voice",
+    "stt_model",
+    "llm_model",
+    "tts_model",
+    "recording_consent_required",
+)
+
+
+def agent_config_update(*, clinic: Clinic, **changes: Any) -> AgentConfig:
+    unknown = set(changes) - set(AGENT_FIELDS)
+    if unknown:
+        raise ValidationError({f: "Unknown field." for f in sorted(unknown)})
+    with transaction.atomic():
+        config = AgentConfig.objects.select_for_update().get(clinic=clinic)
+        changed = False
+        for key, value in changes.items():
+            if value is not None and getattr(config, key) != value:
+                setattr(config, key, value)
+                changed = True
+        if not changed:
+            return config
+        config.version += 1
+        config.full_clean()
+        config.save()
+        request_provisioning(clinic, reason=f"agent settings changed (v{config.version})")
+    return config
+
+
+def go_live_blockers(clinic: Clinic, user: User | None = None) -> list[str]:
+    """What stops the clinic going live, in words the clinic admin can act on."""
+    from django.conf import settings
+
+    blockers = []
+    if not PhoneNumber.objects.for_clinic(clinic).exists():
+        blockers.append("Add at least one phone number.")
+    if not AgentConfig.objects.for_clinic(clinic).exists():
+        blockers.append("Configure the receptionist agent.")
+    if settings.REQUIRE_EMAIL_VERIFICATION and user is not None and not user.email_verified:
+        blockers.append("Verify your email address (check your inbox for the link).")
+    if clinic.state == Clinic.State.OFFBOARDED:
+        blockers.append("This clinic has been offboarded.")
+    return blockers
+
+
+def clinic_go_live(*, clinic: Clinic, actor: User | None) -> None:
+    blockers = go_live_blockers(clinic, actor)
+    if blockers:
+        raise ProvisioningError(" ".join(blockers))
+    with transaction.atomic():
+        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
+        clinic.state = Clinic.State.LIVE
+        request_provisioning(clinic, reason="go live", actor=actor)
+
+
+def clinic_offboard(*, clinic: Clinic, actor: User | None) -> None:
+    """Delete the clinic's LiveKit objects (rule, then trunk) and release its numbers."""
+    if clinic.state == Clinic.State.OFFBOARDED:
+        return
+    with transaction.atomic():
+        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.OFFBOARDED)
+        clinic.state = Clinic.State.OFFBOARDED
+        request_provisioning(clinic, reason="offboard", actor=actor)
+
+
+def clinic_suspend(*, clinic: Clinic, actor: User | None) -> None:
+    """Remove the dispatch rule so calls stop; keep the trunk and all data."""
+    if clinic.state != Clinic.State.LIVE:
+        raise ProvisioningError("Only a live clinic can be suspended.")
+    with transaction.atomic():
+        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.SUSPENDED)
+        clinic.state = Clinic.State.SUSPENDED
+        request_provisioning(clinic, reason="suspend", actor=actor)
+
+
+def clinic_resume(*, clinic: Clinic, actor: User | None) -> None:
+    if clinic.state != Clinic.State.SUSPENDED:
+        raise ProvisioningError("Only a suspended clinic can be resumed.")
+    with transaction.atomic():
+        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
+        clinic.state = Clinic.State.LIVE
+        request_provisioning(clinic, reason="resume", actor=actor)

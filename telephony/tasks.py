@@ -1,0 +1,79 @@
+"""Celery tasks: thin adapters that load by id and call the provisioning engine."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db.models import F, Q
+from django.utils import timezone
+
+from telephony.models import Provisioning
+from telephony.provisioning.reconcile import reconcile_clinic
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = (
+    Provisioning.State.PENDING,
+    Provisioning.State.PROVISIONING,
+    Provisioning.State.RETRYING,
+    Provisioning.State.DEPROVISIONING,
+)
+
+
+@shared_task(
+    bind=True,
+    name="telephony.reconcile_clinic",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> str:
+    """Reconcile one clinic.
+
+    Retry policy: LiveKit failures are recorded on the clinic's Provisioning row by the
+    engine, which answers with a backoff (exponential, full jitter, Retry-After honoured,
+    capped by PROVISIONING_BACKOFF_MAX_SECONDS and PROVISIONING_MAX_ATTEMPTS); this task
+    re-schedules itself for that moment. A busy lease re-schedules after the lease ends.
+    Database outages retry through autoretry_for. The sweeper re-enqueues anything whose
+    message was lost (broker restart, worker SIGKILL), so a lost retry only costs time.
+    """
+    result = reconcile_clinic(clinic_id, verify=verify)
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in, max_retries=None)
+    return result.outcome
+
+
+@shared_task(name="telephony.sweep_provisioning", acks_late=True)
+def sweep_provisioning(limit: int = 500) -> int:
+    """The outbox relay: enqueue every clinic whose LiveKit state lags its generation.
+
+    Picks clinics that are not failed, whose next attempt is due, and whose lease is free,
+    so a change saved while the broker was down, a retry lost with a broker restart or a
+    worker killed mid-task all converge within one sweep interval.
+    """
+    now = timezone.now()
+    due = (
+        Provisioning.objects.filter(observed_generation__lt=F("generation"))
+        .filter(state__in=ACTIVE_STATES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("clinic_id", flat=True)[:limit]
+    )
+    count = 0
+    for clinic_id in due:
+        reconcile_clinic_task.apply_async(args=[str(clinic_id)])
+        count += 1
+    if count:
+        logger.info("sweeper enqueued %d clinic(s)", count)
+    return count
+
+

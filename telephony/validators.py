@@ -1,0 +1,75 @@
+"""Input validation and normalisation shared by forms, serializers and services."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+
+E164_RE = r"^\+[1-9][0-9]{1,14}$"
+MAX_PHONE_INPUT = 64
+_ALLOWED_PHONE_CHARS = re.compile(r"^[0-9+\-(). ]+$")
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+
+
+def normalize_e164(raw: object) -> str:
+    """Return the E.164 form of a phone number in international format, or raise.
+
+    Accepts what people type (`+1 (415) 555-0100`), rejects everything that is not plainly
+    an international number: letters, extensions, tel: URIs, non-ASCII digits, wildcards.
+    """
+    if not isinstance(raw, str):
+        raise ValidationError("Enter the phone number as text, e.g. +14155550100.", "type")
+    value = raw.strip()
+    if not value:
+        raise ValidationError("Enter a phone number, e.g. +14155550100.", "required")
+    if len(value) > MAX_PHONE_INPUT or not _ALLOWED_PHONE_CHARS.match(value):
+        raise ValidationError(
+            "Use digits only, in international format starting with + and the country "
+            "code, e.g. +14155550100 (no letters, extensions or tel: prefixes).",
+            "invalid_chars",
+        )
+    if not value.startswith("+"):
+        raise ValidationError(
+            "Start with + and the country code, e.g. +14155550100.", "no_country_code"
+        )
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            "This is not a phone number; use international format, e.g. +14155550100.",
+            "unparseable",
+        ) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(
+            "This number does not exist in its country's numbering plan; check the digits "
+            "and the country code.",
+            "invalid_number",
+        )
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if not re.match(E164_RE, e164):  # defensive: the library's output is always E.164
+        raise ValidationError("Not an E.164 number.", "invalid_number")
+    return e164
+
+
+def validate_address(raw: str) -> str:
+    """An IPv4/IPv6 address, a CIDR block or a hostname, as LiveKit's allowed_addresses take."""
+    value = raw.strip()
+    if not value:
+        raise ValidationError("Empty address.", "required")
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if _HOSTNAME_RE.match(value) and not value.replace(".", "").isdigit():
+        return value.lower()
+    raise ValidationError(
+        f"{value[:60]!r} is not an IP address, a CIDR block (e.g. 192.0.2.0/24) or a hostname.",
+        "invalid_address",
+    )

@@ -1,0 +1,59 @@
+"""The one place that resolves which clinic a request may touch.
+
+Outsiders (and unknown slugs) get 404, so a clinic's existence is never confirmed;
+members without the needed role get 403. Web views and the API both go through here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework.permissions import BasePermission
+
+from tenants.models import Clinic, Membership
+
+Role = Membership.Role
+# What each action needs: viewers read, admins edit and go live, owners manage members.
+READ, EDIT, MANAGE = "read", "edit", "manage"
+_ALLOWED = {
+    READ: {Role.OWNER, Role.ADMIN, Role.VIEWER},
+    EDIT: {Role.OWNER, Role.ADMIN},
+    MANAGE: {Role.OWNER},
+}
+
+
+def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clinic, Membership]:
+    if not getattr(user, "is_authenticated", False):
+        raise Http404("No such clinic.")
+    membership = (
+        Membership.objects.select_related("clinic")
+        .filter(user=user, clinic__slug=slug)
+        .exclude(clinic__state=Clinic.State.OFFBOARDED)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such clinic.")
+    if membership.role not in _ALLOWED[need]:
+        raise PermissionDenied("Your role in this clinic does not allow this.")
+    return membership.clinic, membership
+
+
+class ClinicPermission(BasePermission):
+    """DRF: resolve the clinic from the URL's `slug`; safe methods read, others edit.
+
+    Views may set `clinic_permission` to MANAGE for owner-only actions.
+    """
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        slug = view.kwargs.get("slug")
+        if slug is None:
+            return True
+        need = getattr(view, "clinic_permission", None)
+        if need is None:
+            need = READ if request.method in ("GET", "HEAD", "OPTIONS") else EDIT
+        clinic, membership = get_clinic_for_user(request.user, slug, need=need)
+        request.clinic = clinic
+        request.membership = membership
+        return True

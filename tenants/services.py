@@ -1,0 +1,174 @@
+"""Writes for users, clinics and memberships."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.text import slugify
+
+from telephony.services import telephony_setup_defaults
+from tenants.models import Clinic, Membership, User
+
+VERIFY_SALT = "switchboard.verify-email"
+VERIFY_MAX_AGE = 3 * 24 * 3600
+MAX_CLINIC_NAME = 120
+
+
+def _lock_prefix_namespace() -> None:
+    """Serialise slug/prefix assignment: "no prefix is a prefix of another" spans rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [0x5B0A_2D])
+
+
+def _base_prefix(name: str) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", slugify(name).lower()).strip("-")
+    base = re.sub(r"-{2,}", "-", base)[:30].strip("-")
+    return base if len(base) >= 3 else f"clinic-{base}".strip("-")
+
+
+def prefix_conflict(prefix: str, *, exclude: Clinic | None = None) -> Clinic | None:
+    """A clinic whose prefix equals, extends or is extended by `prefix`."""
+    heads = [prefix[:i] for i in range(3, len(prefix) + 1)]
+    qs = Clinic.objects.filter(Q(room_prefix__startswith=prefix) | Q(room_prefix__in=heads))
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.first()
+
+
+def _free_prefix(name: str) -> str:
+    """The clinic's name plus a short random tail.
+
+    The tail is what keeps the "no prefix starts another" rule satisfiable: without it the
+    first "Bright" clinic would block every later "Bright Smile" forever.
+    """
+    base = _base_prefix(name)[:34].strip("-")
+    for _ in range(50):
+        tail = get_random_string(4, allowed_chars="abcdefghjkmnpqrstuvwxyz23456789")
+        candidate = f"{base}-{tail}"
+        if not prefix_conflict(candidate) and not Clinic.objects.filter(slug=candidate).exists():
+            return candidate
+    raise RuntimeError("could not find a free room prefix")  # pragma: no cover
+
+
+def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clinic:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"clinic_name": "Enter the clinic's name."})
+    if len(name) > MAX_CLINIC_NAME:
+        raise ValidationError(
+            {"clinic_name": f"Use at most {MAX_CLINIC_NAME} characters for the clinic's name."}
+        )
+    with transaction.atomic():
+        _lock_prefix_namespace()
+        prefix = _free_prefix(name)
+        clinic = Clinic(name=name, slug=prefix, room_prefix=prefix, timezone=timezone_name)
+        clinic.full_clean()
+        clinic.save()
+        Membership.objects.create(clinic=clinic, user=owner, role=Membership.Role.OWNER)
+        telephony_setup_defaults(clinic=clinic)
+    return clinic
+
+
+def clinic_update(
+    *, clinic: Clinic, name: str | None = None, timezone_name: str | None = None,
+    room_prefix: str | None = None,
+) -> Clinic:
+    from telephony.services import request_provisioning
+
+    with transaction.atomic():
+        _lock_prefix_namespace()
+        if name is not None:
+            clinic.name = name.strip()
+        if timezone_name is not None:
+            clinic.timezone = timezone_name
+        prefix_changed = room_prefix is not None and room_prefix != clinic.room_prefix
+        if prefix_changed:
+            assert room_prefix is not None
+            other = prefix_conflict(room_prefix, exclude=clinic)
+            if other is not None:
+                raise ValidationError(
+                    {
+                        "room_prefix": "This room prefix overlaps another clinic's (one may not "
+                        "start with the other); choose a different one."
+                    }
+                )
+            clinic.room_prefix = room_prefix
+        clinic.full_clean(validate_unique=True)
+        clinic.save()
+        if prefix_changed:
+            request_provisioning(clinic, reason=f"room prefix changed to {room_prefix}")
+    return clinic
+
+
+def user_signup(*, email: str, password: str, clinic_name: str) -> tuple[User, Clinic]:
+    """Create the user, their clinic (as owner) and send the verification email."""
+    email = (email or "").strip().lower()
+    errors: dict[str, Any] = {}
+    if not email:
+        errors["email"] = "Enter your email address."
+    elif User.objects.filter(email__iexact=email).exists():
+        errors["email"] = "An account with this email already exists; sign in instead."
+    candidate = User(email=email)
+    try:
+        validate_password(password or "", user=candidate)
+    except ValidationError as exc:
+        errors["password"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password)
+            clinic = clinic_create(owner=user, name=clinic_name)
+    except IntegrityError:
+        raise ValidationError(
+            {"email": "An account with this email already exists; sign in instead."}
+        ) from None
+    transaction.on_commit(lambda: send_verification_email(user), robust=True)
+    return user, clinic
+
+
+def verification_token(user: User) -> str:
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
+
+
+def send_verification_email(user: User) -> None:
+    if user.email_verified:
+        return
+    link = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+        "tenants:verify_email", args=[verification_token(user)]
+    )
+    send_mail(
+        "Confirm your email for Switchboard",
+        f"Welcome to Switchboard.\n\nConfirm your email address to put your receptionist "
+        f"live:\n\n{link}\n\nThe link is valid for 3 days.",
+        None,
+        [user.email],
+    )
+
+
+def user_verify_email(*, token: str) -> User:
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ValidationError("This link has expired; sign in to get a new one.") from None
+    except signing.BadSignature:
+        raise ValidationError("This link is not valid.") from None
+    user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
+    if user is None:
+        raise ValidationError("This link is not valid.")
+    if not user.email_verified:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user
