@@ -1,0 +1,56 @@
+"""Shared fixtures: the three parties (owner, viewer, outsider), API clients, fakes."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, add_member, make_clinic
+from tests.fakes import FakeLiveKitGateway
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@bright.example")
+
+
+@pytest.fixture
+def clinic(owner):
+    return make_clinic(owner, "Bright Smile Dental")
+
+
+@pytest.fixture
+def viewer(clinic):
+    return add_member(clinic, "viewer", UserFactory(email="viewer@bright.example"))
+
+
+@pytest.fixture
+def admin_member(clinic):
+    return add_member(clinic, "admin", UserFactory(email="admin@bright.example"))
+
+
+@pytest.fixture
+def outsider(db):
+    """Owner of another clinic: must see nothing of `clinic`."""
+    user = UserFactory(email="owner@other.example")
+    make_clinic(user, "Other Dental")
+    return user
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def owner_api(api_client, owner):
+    api_client.force_authenticate(owner)
+    return api_client
+
+
+@pytest.fixture
+def fake_gateway(settings):
+    """Swap the LiveKit gateway for an in-memory fake, as settings.LIVEKIT_GATEWAY allows."""
+    FakeLiveKitGateway.reset()
+    settings.LIVEKIT_GATEWAY = "tests.fakes.FakeLiveKitGateway"
+    return FakeLiveKitGateway.shared()
