@@ -9,17 +9,20 @@ A `.env` file in the project root is read when present; real environment variabl
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Where the embedded mode keeps its SQLite files and the emulator its state.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -102,7 +105,7 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-VAR_DIR.mkdir(exist_ok=True)
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'switchboard.sqlite3'}"),
 }
@@ -239,6 +242,7 @@ CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL",
     default=REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}",
 )
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -279,7 +283,7 @@ def _check_timeouts() -> None:
         ("CELERY_TASK_TIME_LIMIT", CELERY_TASK_TIME_LIMIT),
         ("CELERY_BROKER_VISIBILITY_TIMEOUT", CELERY_BROKER_VISIBILITY_TIMEOUT),
     ]
-    for (name_a, a), (name_b, b) in zip(chain, chain[1:], strict=False):
+    for (name_a, a), (name_b, b) in pairwise(chain):
         if not a < b:
             raise ImproperlyConfigured(f"{name_a} ({a}) must be smaller than {name_b} ({b}).")
     if not PROVISIONING_BACKOFF_MAX_SECONDS < CELERY_BROKER_VISIBILITY_TIMEOUT:

@@ -481,4 +481,4 @@ def get_gateway() -> LiveKitGateway:
     from django.utils.module_loading import import_string
 
     cls = import_string(settings.LIVEKIT_GATEWAY)
-    return cls.from_settings()  # type: ignore[no-any-return]
+    return cls.from_settings()

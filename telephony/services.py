@@ -191,9 +191,7 @@ def trunk_settings_update(
         if allowed_addresses is not None:
             addresses = list(allowed_addresses)
             if len(addresses) > MAX_ADDRESSES:
-                raise ValidationError(
-                    {"allowed_addresses": f"At most {MAX_ADDRESSES} addresses."}
-                )
+                raise ValidationError({"allowed_addresses": f"At most {MAX_ADDRESSES} addresses."})
             errors: list[str] = []
             cleaned: list[str] = []
             for raw in addresses:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import F, Q
 from django.utils import timezone
@@ -75,5 +74,3 @@ def sweep_provisioning(limit: int = 500) -> int:
     if count:
         logger.info("sweeper enqueued %d clinic(s)", count)
     return count
-
-

@@ -82,7 +82,10 @@ def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clin
 
 
 def clinic_update(
-    *, clinic: Clinic, name: str | None = None, timezone_name: str | None = None,
+    *,
+    clinic: Clinic,
+    name: str | None = None,
+    timezone_name: str | None = None,
     room_prefix: str | None = None,
 ) -> Clinic:
     from telephony.services import request_provisioning

@@ -151,7 +151,7 @@ class FakeLiveKitGateway:
         for other in self.rules.values():
             if other.rule_id != skip and set(other.trunk_ids) & set(spec.trunk_ids):
                 raise LiveKitConflictError(
-                    f'{CONFLICT_RULE}, inbound number, number, and PIN combination already '
+                    f"{CONFLICT_RULE}, inbound number, number, and PIN combination already "
                     f'exists in dispatch rule "{other.rule_id}"',
                     code="invalid_argument",
                 )

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -108,7 +109,7 @@ class DesiredState:
         return rule_spec(self.clinic, trunk_id, self.agent_config)
 
 
-def load_desired(clinic_id: object) -> DesiredState:
+def load_desired(clinic_id: Any) -> DesiredState:
     """Read the generation first, then the data: data is never older than the generation."""
     generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
     clinic = Clinic.objects.get(pk=clinic_id)

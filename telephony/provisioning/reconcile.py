@@ -19,10 +19,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
@@ -76,15 +78,9 @@ def acquire_lease(clinic_id: Any, owner: str) -> bool:
     now = timezone.now()
     until = now + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
     free = Provisioning.objects.filter(clinic_id=clinic_id).filter(
-        models_q_free(now, owner)
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
     )
     return free.update(lease_owner=owner, lease_until=until) == 1
-
-
-def models_q_free(now: Any, owner: str) -> Any:
-    from django.db.models import Q
-
-    return Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
 
 
 def lease_remaining(clinic_id: Any) -> float:
@@ -175,10 +171,15 @@ class Reconciler:
             prov = Provisioning.objects.get(clinic_id=self.clinic_id)
             if prov.state == State.FAILED:
                 return Result("noop", detail="failed; waiting for a retry or a change")
-            if prov.converged and not self.verify and prov.state in (
-                State.ACTIVE,
-                State.DEPROVISIONED,
-                State.NEW,
+            if (
+                prov.converged
+                and not self.verify
+                and prov.state
+                in (
+                    State.ACTIVE,
+                    State.DEPROVISIONED,
+                    State.NEW,
+                )
             ):
                 return Result("noop")
             desired = load_desired(self.clinic_id)
@@ -186,9 +187,8 @@ class Reconciler:
             working = State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
             if prov.state != working:
                 self._save(state=working)
-            if not self._step(prov, desired):
-                if self._mark_converged(desired):
-                    return Result("converged")
+            if not self._step(prov, desired) and self._mark_converged(desired):
+                return Result("converged")
         raise LiveKitTransientError("Provisioning needed more steps than expected; continuing.")
 
     def _step(self, prov: Provisioning, desired: DesiredState) -> bool:
@@ -309,7 +309,7 @@ class Reconciler:
             return False
         keep, extra = mine[0], mine[1:]
         for dup in extra:
-            self._call("delete_trunk", lambda d=dup: self.gw.delete_trunk(d.trunk_id))
+            self._call("delete_trunk", partial(self.gw.delete_trunk, dup.trunk_id))
             self._done("duplicate_repaired", f"deleted duplicate trunk {dup.trunk_id}")
         self._save(
             trunk_id=keep.trunk_id,
@@ -323,7 +323,9 @@ class Reconciler:
 
     def _raise_number_conflict(self, spec: TrunkSpec, exc: LiveKitError) -> None:
         holders = self._observe_trunks(list(spec.numbers))
-        others = [t for t in holders if not self._mine(t.metadata) and set(t.numbers) & set(spec.numbers)]
+        others = [
+            t for t in holders if not self._mine(t.metadata) and set(t.numbers) & set(spec.numbers)
+        ]
         if any(owner_of(t.metadata) for t in others):
             # Another clinic of ours still holds the number (it is being released): wait.
             raise LiveKitTransientError(
@@ -349,7 +351,7 @@ class Reconciler:
         numbers = sorted(set(prov.trunk_intent_numbers) | set(desired.numbers))
         for trunk in self._observe_trunks(numbers) if numbers else []:
             if self._mine(trunk.metadata):
-                self._call("delete_trunk", lambda t=trunk: self.gw.delete_trunk(t.trunk_id))
+                self._call("delete_trunk", partial(self.gw.delete_trunk, trunk.trunk_id))
                 self._done("delete_trunk", f"{trunk.trunk_id} (from an unconfirmed create)")
         self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
         return True
@@ -426,7 +428,7 @@ class Reconciler:
             return False
         keep, extra = mine[0], mine[1:]
         for dup in extra:
-            self._call("delete_rule", lambda d=dup: self.gw.delete_dispatch_rule(d.rule_id))
+            self._call("delete_rule", partial(self.gw.delete_dispatch_rule, dup.rule_id))
             self._done("duplicate_repaired", f"deleted duplicate rule {dup.rule_id}")
         self._save(
             dispatch_rule_id=keep.rule_id,
@@ -446,7 +448,7 @@ class Reconciler:
             return True
         if prov.trunk_id:
             for rule in self._observe_rules((prov.trunk_id,)):
-                self._call("delete_rule", lambda r=rule: self.gw.delete_dispatch_rule(r.rule_id))
+                self._call("delete_rule", partial(self.gw.delete_dispatch_rule, rule.rule_id))
                 self._done("delete_rule", f"{rule.rule_id} (from an unconfirmed create)")
         self._save(rule_intent=None, rule_intent_at=None)
         return True
@@ -459,12 +461,16 @@ def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
     prov = Provisioning.objects.get(clinic_id=clinic_id)
     attempts = prov.attempts + 1
     now = timezone.now()
-    fields: dict[str, Any] = {"attempts": attempts, "last_error_code": exc.code or type(exc).__name__}
+    fields: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error_code": exc.code or type(exc).__name__,
+    }
     if exc.permanent or attempts >= settings.PROVISIONING_MAX_ATTEMPTS:
         sentence = exc.sentence
         if not exc.permanent:
+            reason = exc.sentence.removesuffix("; retrying.").removesuffix(".")
             sentence = (
-                f"Provisioning failed after {attempts} attempts: {exc.sentence.rstrip('.; retrying')}. "
+                f"Provisioning failed after {attempts} attempts: {reason}. "
                 "Press Retry once LiveKit is reachable again."
             )
         fields.update(state=State.FAILED, last_error=sentence, next_attempt_at=None)

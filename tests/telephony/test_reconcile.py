@@ -57,9 +57,7 @@ def test_a_second_run_makes_no_calls(live_clinic, fake_gateway):
 
 
 def test_lost_reply_is_adopted_not_created_twice(live_clinic, fake_gateway):
-    fake_gateway.fail(
-        "create_inbound_trunk", LiveKitTransientError("reply lost"), commit=True
-    )
+    fake_gateway.fail("create_inbound_trunk", LiveKitTransientError("reply lost"), commit=True)
 
     first = reconcile_clinic(live_clinic.pk)
     assert first.outcome == "retry"
@@ -72,9 +70,7 @@ def test_lost_reply_is_adopted_not_created_twice(live_clinic, fake_gateway):
 
 
 def test_lost_rule_reply_is_adopted(live_clinic, fake_gateway):
-    fake_gateway.fail(
-        "create_dispatch_rule", LiveKitTransientError("reply lost"), commit=True
-    )
+    fake_gateway.fail("create_dispatch_rule", LiveKitTransientError("reply lost"), commit=True)
     reconcile_clinic(live_clinic.pk)
     reconcile_clinic(live_clinic.pk)
 
@@ -130,7 +126,9 @@ def test_conflict_with_our_own_trunk_for_this_clinic_adopts(live_clinic, fake_ga
     assert len(fake_gateway.trunks) == 1
 
 
-def test_editing_numbers_updates_the_trunk(live_clinic, fake_gateway, django_capture_on_commit_callbacks):
+def test_editing_numbers_updates_the_trunk(
+    live_clinic, fake_gateway, django_capture_on_commit_callbacks
+):
     reconcile_clinic(live_clinic.pk)
     services.phone_number_remove(clinic=live_clinic, e164=A)
     fake_gateway.calls.clear()
@@ -168,9 +166,7 @@ def test_offboarding_deletes_rule_then_trunk_and_frees_numbers(live_clinic, owne
 
 
 def test_offboard_during_unconfirmed_create_leaves_no_orphan(live_clinic, owner, fake_gateway):
-    fake_gateway.fail(
-        "create_inbound_trunk", LiveKitTransientError("reply lost"), commit=True
-    )
+    fake_gateway.fail("create_inbound_trunk", LiveKitTransientError("reply lost"), commit=True)
     reconcile_clinic(live_clinic.pk)
     services.clinic_offboard(clinic=live_clinic, actor=owner)
 

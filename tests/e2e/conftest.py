@@ -1,0 +1,181 @@
+"""Real parts for acceptance tests: the emulator and a `celery worker` as subprocesses,
+PostgreSQL and Redis over real connections, the platform served over HTTP (live_server).
+
+The worker runs against pytest-django's test database (data is committed: these tests use
+transactional_db) and a queue of its own, so concurrent test runs never share messages.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.db import connection
+from telephony.emulator.testing import EmulatorProcess
+
+from config.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+EMULATOR_KEY = "devkey"
+EMULATOR_SECRET = "e2e-secret-for-the-emulator-0123456789abcdef"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll a condition (never a bare sleep): return its first truthy value or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(api_key=EMULATOR_KEY, api_secret=EMULATOR_SECRET) as emu:
+        yield emu
+
+
+@pytest.fixture
+def livekit(emulator: EmulatorProcess, settings: Any) -> EmulatorProcess:
+    """A clean emulator, and this process's gateway pointed at it."""
+    emulator.reset()
+    emulator.clear_faults()
+    settings.LIVEKIT_URL = emulator.url
+    settings.LIVEKIT_API_KEY = EMULATOR_KEY
+    settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
+    settings.LIVEKIT_IS_EMULATOR = True
+    return emulator
+
+
+class Worker:
+    """A `celery -A config worker` subprocess with its output kept for assertions."""
+
+    def __init__(self, env: dict[str, str], queue_name: str, concurrency: int = 2) -> None:
+        self.queue_name = queue_name
+        self.lines: list[str] = []
+        self._ready: queue.Queue[bool] = queue.Queue()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queue_name,
+                "-c",
+                str(concurrency),
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"e2e-{queue_name}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+        try:
+            self._ready.get(timeout=60)
+        except queue.Empty:
+            self.stop()
+            raise RuntimeError(
+                "celery worker did not start:\n" + "".join(self.lines[-40:])
+            ) from None
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if " ready." in line:
+                self._ready.put(True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def worker_env(emulator_url: str, queue_name: str) -> dict[str, str]:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DEBUG="true",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_BROKER_URL=django_settings.CELERY_BROKER_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue_name,
+        LIVEKIT_URL=emulator_url,
+        LIVEKIT_API_KEY=EMULATOR_KEY,
+        LIVEKIT_API_SECRET=EMULATOR_SECRET,
+        LIVEKIT_TIMEOUT_SECONDS="3",
+        PROVISIONING_LEASE_SECONDS="10",
+        PROVISIONING_BACKOFF_BASE_SECONDS="0.2",
+        PROVISIONING_BACKOFF_MAX_SECONDS="2",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def worker(
+    transactional_db: None, emulator: EmulatorProcess, livekit: EmulatorProcess
+) -> Iterator[Worker]:
+    """A fresh worker per test, on a queue of its own; this process publishes to it."""
+    queue_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue_name
+    w = Worker(worker_env(emulator.url, queue_name), queue_name)
+    try:
+        yield w
+    finally:
+        w.stop()
+        celery_app.conf.task_default_queue = previous
+
+
+class Api:
+    """The platform's HTTP API over a real socket, as a script would use it."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/") + "/api/v1"
+        self.session = requests.Session()
+
+    def auth(self, token: str) -> None:
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def __call__(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self.session.request(method, f"{self.base}/{path.lstrip('/')}", timeout=30, **kw)
+
+
+@pytest.fixture
+def api(live_server: Any) -> Api:
+    return Api(live_server.url)

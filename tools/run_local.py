@@ -1,0 +1,167 @@
+"""`make run`: the whole platform in the foreground, on a fresh machine.
+
+Starts the LiveKit emulator (unless LIVEKIT_URL is set), migrates, then runs the web
+server, a Celery worker and Celery beat. Output is prefixed per process; Ctrl-C (or
+SIGTERM) stops all of them. Embedded defaults: SQLite and Celery's SQLAlchemy transport
+on SQLite under var/; DATABASE_URL, CELERY_BROKER_URL / REDIS_URL and LIVEKIT_URL switch
+each part to the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_LIVEKIT_SECRET = "devsecret-switchboard-emulator-0123456789abcdef"  # noqa: S105 (public dev value)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "true")
+    env.setdefault("REQUIRE_EMAIL_VERIFICATION", "false")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _pump(name: str, proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdout is not None
+    for raw in iter(proc.stdout.readline, b""):
+        sys.stdout.write(f"[{name:8}] {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = False
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(  # noqa: S603 (our own commands)
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append((name, proc))
+        threading.Thread(target=_pump, args=(name, proc), daemon=True).start()
+        return proc
+
+    def stop(self) -> None:
+        self.stopping = True
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def watch(self) -> int:
+        while not self.stopping:
+            for name, proc in self.procs:
+                code = proc.poll()
+                if code is not None:
+                    print(f"[run     ] {name} exited with {code}; stopping everything")
+                    return 1
+            time.sleep(0.5)
+        return 0
+
+
+def main() -> int:
+    env = _env()
+    py = sys.executable
+    web_port = env.get("WEB_PORT", "8000")
+    sup = Supervisor()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    if not env.get("LIVEKIT_URL"):
+        port = env.get("EMULATOR_PORT", "7880")
+        var = Path(env.get("VAR_DIR", ROOT / "var"))
+        var.mkdir(parents=True, exist_ok=True)
+        env["LIVEKIT_URL"] = f"http://127.0.0.1:{port}"
+        env.setdefault("LIVEKIT_API_SECRET", DEV_LIVEKIT_SECRET)
+        env["LIVEKIT_IS_EMULATOR"] = "true"
+        sup.start(
+            "emulator",
+            [
+                py,
+                "-m",
+                "telephony.emulator",
+                "--port",
+                port,
+                "--api-key",
+                env.get("LIVEKIT_API_KEY", "devkey"),
+                "--api-secret",
+                env["LIVEKIT_API_SECRET"],
+                "--state",
+                str(var / "emulator-state.json"),
+            ],
+            env,
+        )
+    migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
+    if migrate.returncode != 0:
+        sup.stop()
+        return migrate.returncode
+    print(
+        f"[run     ] Switchboard on http://127.0.0.1:{web_port}/  (LiveKit: {env['LIVEKIT_URL']})"
+    )
+    print(
+        "[run     ] staff console: create a login with `.venv/bin/python manage.py createsuperuser`"
+    )
+    sup.start("web", [py, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"], env)
+    sup.start(
+        "worker",
+        [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "-c",
+            env.get("WORKER_CONCURRENCY", "2"),
+        ],
+        env,
+    )
+    sup.start(
+        "beat",
+        [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "-l",
+            "info",
+            "-s",
+            str(Path(env.get("VAR_DIR", ROOT / "var")) / "celerybeat-schedule"),
+        ],
+        env,
+    )
+    code = sup.watch()
+    sup.stop()
+    print("[run     ] stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
