@@ -222,6 +222,10 @@ LIVEKIT_SIP_URI = env.str("LIVEKIT_SIP_URI", default="sip:127.0.0.1:5060")
 LIVEKIT_AGENT_NAME = env.str("LIVEKIT_AGENT_NAME", default="switchboard-receptionist")
 LIVEKIT_TIMEOUT_SECONDS = env.float("LIVEKIT_TIMEOUT_SECONDS", default=10.0)
 LIVEKIT_GATEWAY = env.str("LIVEKIT_GATEWAY", default="telephony.livekit_gateway.LiveKitGateway")
+# One upstream budget for all workers (LiveKit documents 1,000 requests/minute/project).
+LIVEKIT_RATE_LIMIT_PER_MINUTE = env.float("LIVEKIT_RATE_LIMIT_PER_MINUTE", default=1000.0)
+LIVEKIT_RATE_LIMIT_BURST = env.float("LIVEKIT_RATE_LIMIT_BURST", default=20.0)
+LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS", default=5.0)
 # Whether LIVEKIT_URL points at Switchboard's own emulator (enables the emulator call
 # simulation for test calls). `make run` sets it when it starts the emulator.
 LIVEKIT_IS_EMULATOR = _bool("LIVEKIT_IS_EMULATOR", False)
@@ -291,10 +295,17 @@ def _check_timeouts() -> None:
             "PROVISIONING_BACKOFF_MAX_SECONDS must be smaller than "
             "CELERY_BROKER_VISIBILITY_TIMEOUT, or retries would be redelivered twice."
         )
-    if not LIVEKIT_TIMEOUT_SECONDS * 2 < PROVISIONING_LEASE_SECONDS:
+    if not (LIVEKIT_TIMEOUT_SECONDS + LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS) * 1.5 < (
+        PROVISIONING_LEASE_SECONDS
+    ):
         raise ImproperlyConfigured(
-            "PROVISIONING_LEASE_SECONDS must exceed twice LIVEKIT_TIMEOUT_SECONDS: the lease "
-            "is renewed before every LiveKit call and must outlive one call."
+            "PROVISIONING_LEASE_SECONDS must exceed 1.5 x (LIVEKIT_TIMEOUT_SECONDS + "
+            "LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS): the lease is renewed before every LiveKit "
+            "call and must outlive the wait for a token plus the call."
+        )
+    if LIVEKIT_RATE_LIMIT_PER_MINUTE <= 0 or LIVEKIT_RATE_LIMIT_BURST < 1:
+        raise ImproperlyConfigured(
+            "LIVEKIT_RATE_LIMIT_PER_MINUTE must be positive and LIVEKIT_RATE_LIMIT_BURST >= 1."
         )
 
 

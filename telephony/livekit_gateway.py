@@ -23,6 +23,8 @@ import aiohttp
 from google.protobuf.message import DecodeError
 from livekit import api
 
+from telephony.ratelimit import Limiter, RateLimited, get_limiter
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -297,12 +299,14 @@ def classify(exc: BaseException, info: CallInfo | None = None) -> LiveKitError:
         code, status, msg = exc.code, exc.status, exc.message
         common.update(code=code, status=status)
         if status == 401 or code == "unauthenticated":
+            common["code"] = "unauthenticated"
             return LiveKitAuthError(
                 "LiveKit rejected Switchboard's API credentials. An operator must check "
                 "LIVEKIT_API_KEY and LIVEKIT_API_SECRET.",
                 **common,
             )
         if status == 403 or code == "permission_denied":
+            common["code"] = "permission_denied"
             return LiveKitAuthError(
                 "LiveKit refused the request: the API key lacks the SIP admin permission.",
                 **common,
@@ -333,11 +337,19 @@ def classify(exc: BaseException, info: CallInfo | None = None) -> LiveKitError:
 class LiveKitGateway:
     """Synchronous facade over livekit-api for Celery workers and Django views."""
 
-    def __init__(self, url: str, api_key: str, api_secret: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        timeout: float = 10.0,
+        limiter: Limiter | None = None,
+    ) -> None:
         self.url = url
         self.api_key = api_key
         self._api_secret = api_secret
         self.timeout = timeout
+        self.limiter = limiter
 
     @classmethod
     def from_settings(cls) -> LiveKitGateway:
@@ -348,6 +360,7 @@ class LiveKitGateway:
             settings.LIVEKIT_API_KEY,
             settings.LIVEKIT_API_SECRET,
             settings.LIVEKIT_TIMEOUT_SECONDS,
+            limiter=get_limiter(),
         )
 
     def __repr__(self) -> str:  # never shows the secret
@@ -360,6 +373,15 @@ class LiveKitGateway:
     def _run(self, method: str, fn: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
         info = CallInfo()
         _last_call.set(info)
+        if self.limiter is not None:
+            try:
+                self.limiter.acquire()
+            except RateLimited as exc:
+                raise LiveKitTransientError(
+                    "Switchboard is pacing its calls to LiveKit (API rate limit); retrying.",
+                    code="local_rate_limit",
+                    retry_after=exc.wait,
+                ) from None
         started = time.monotonic()
         try:
             return asyncio.run(self._call(fn, info))
@@ -367,6 +389,9 @@ class LiveKitGateway:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             err = classify(exc, info)
+            if err.status == 429 and self.limiter is not None:
+                # Honour LiveKit's Retry-After for every process, not just this call.
+                self.limiter.block_for(err.retry_after or 1.0)
             logger.warning(
                 "livekit %s failed: %s status=%s code=%s request_id=%s in %.0f ms",
                 method,

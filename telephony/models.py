@@ -219,3 +219,53 @@ class ProvisioningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.outcome}"
+
+
+class UpstreamStatus(models.Model):
+    """One row (pk=1): LiveKit-wide conditions that concern every clinic.
+
+    When LiveKit rejects the platform's credentials, provisioning stops calling for
+    everyone until the configuration (URL, key or secret) changes: the fingerprint of the
+    rejected configuration is kept here and compared with the running one.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    auth_failed_fingerprint = models.CharField(max_length=64, blank=True)
+    auth_failed_at = models.DateTimeField(null=True, blank=True)
+    auth_failed_detail = models.TextField(blank=True)
+    last_drift_scan_at = models.DateTimeField(null=True, blank=True)
+    last_drift_scan = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "LiveKit status"
+        verbose_name_plural = "LiveKit status"
+
+    def __str__(self) -> str:
+        return "LiveKit status"
+
+    @classmethod
+    def load(cls) -> UpstreamStatus:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class OrphanObject(models.Model):
+    """A LiveKit object with our marker that no live clinic claims (seen by the drift scan)."""
+
+    class Kind(models.TextChoices):
+        TRUNK = "trunk", "Inbound trunk"
+        RULE = "rule", "Dispatch rule"
+
+    object_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    clinic_ref = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

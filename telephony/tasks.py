@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from telephony.models import Provisioning
+from telephony.provisioning.circuit import resume_after_config_change
 from telephony.provisioning.reconcile import reconcile_clinic
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ def sweep_provisioning(limit: int = 500) -> int:
     so a change saved while the broker was down, a retry lost with a broker restart or a
     worker killed mid-task all converge within one sweep interval.
     """
+    resumed = resume_after_config_change()
+    if resumed:
+        logger.warning("LiveKit credentials accepted again: resuming %d clinic(s)", resumed)
     now = timezone.now()
     due = (
         Provisioning.objects.filter(observed_generation__lt=F("generation"))

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
+    LiveKitAuthError,
     LiveKitConflictError,
     LiveKitError,
     LiveKitGateway,
@@ -41,6 +42,7 @@ from telephony.livekit_gateway import (
     get_gateway,
 )
 from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
+from telephony.provisioning.circuit import auth_blocked, open_circuit
 from telephony.provisioning.desired import DesiredState, load_desired, owner_of, spec_hash
 from tenants.models import Clinic
 
@@ -109,6 +111,7 @@ class Reconciler:
         self.owner = owner
         self.verify = verify
         self._verified: set[str] = set()
+        self._circuit_checked = False
         self._generation = 0
 
     # --- fenced persistence ---------------------------------------------------------------
@@ -137,6 +140,11 @@ class Reconciler:
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Renew the lease, make one LiveKit call, and time it for the event log."""
         self._save()
+        if not self._circuit_checked:
+            self._circuit_checked = True
+            blocked = auth_blocked()
+            if blocked:
+                raise LiveKitAuthError(blocked, code="circuit_open")
         started = time.monotonic()
         try:
             result = fn()
@@ -461,6 +469,8 @@ def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
     prov = Provisioning.objects.get(clinic_id=clinic_id)
     attempts = prov.attempts + 1
     now = timezone.now()
+    if isinstance(exc, LiveKitAuthError) and exc.code != "circuit_open":
+        open_circuit(exc.sentence)
     fields: dict[str, Any] = {
         "attempts": attempts,
         "last_error_code": exc.code or type(exc).__name__,

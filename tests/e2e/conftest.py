@@ -139,6 +139,7 @@ def worker_env(emulator_url: str, queue_name: str) -> dict[str, str]:
         LIVEKIT_API_SECRET=EMULATOR_SECRET,
         LIVEKIT_TIMEOUT_SECONDS="3",
         PROVISIONING_LEASE_SECONDS="10",
+        LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS="2",
         PROVISIONING_BACKOFF_BASE_SECONDS="0.2",
         PROVISIONING_BACKOFF_MAX_SECONDS="2",
         PYTHONUNBUFFERED="1",

@@ -204,3 +204,32 @@ def test_permanent_conflict_is_not_retried_by_a_duplicate_message(live_clinic, f
 
     assert reconcile_clinic(live_clinic.pk).outcome == "noop"
     assert fake_gateway.calls == []
+
+
+def test_a_401_pauses_every_clinic_until_the_configuration_changes(
+    live_clinic, owner, fake_gateway, settings
+):
+    from telephony.livekit_gateway import LiveKitAuthError
+    from telephony.tasks import sweep_provisioning
+    from tests.factories import make_clinic
+
+    other = make_clinic(owner, "Second Clinic")
+    services.phone_number_add(clinic=other, number="+14155550109")
+    services.clinic_go_live(clinic=other, actor=owner)
+    fake_gateway.fail("create_inbound_trunk", LiveKitAuthError("bad key", code="unauthenticated"))
+
+    assert reconcile_clinic(live_clinic.pk).outcome == "failed"
+    fake_gateway.calls.clear()
+    assert reconcile_clinic(other.pk).outcome == "failed"
+    assert fake_gateway.calls == []  # the second clinic never called LiveKit
+    assert "paused for all clinics" in prov(other).last_error
+
+    # Same configuration: the sweeper leaves them alone.
+    sweep_provisioning.apply(kwargs={"limit": 0})
+    assert prov(live_clinic).state == "failed"
+    # The operator fixes the secret: the sweeper resumes both, and they converge.
+    settings.LIVEKIT_API_SECRET = "a-new-secret-0123456789abcdef0123456789"
+    sweep_provisioning.apply(kwargs={"limit": 0})
+    assert {prov(live_clinic).state, prov(other).state} == {"pending"}
+    assert reconcile_clinic(live_clinic.pk).outcome == "converged"
+    assert reconcile_clinic(other.pk).outcome == "converged"
