@@ -240,6 +240,9 @@ PROVISIONING_BACKOFF_BASE_SECONDS = env.float("PROVISIONING_BACKOFF_BASE_SECONDS
 PROVISIONING_BACKOFF_MAX_SECONDS = env.float("PROVISIONING_BACKOFF_MAX_SECONDS", default=300.0)
 PROVISIONING_LEASE_SECONDS = env.float("PROVISIONING_LEASE_SECONDS", default=30.0)
 PROVISIONING_SWEEP_SECONDS = env.float("PROVISIONING_SWEEP_SECONDS", default=30.0)
+DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
+DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
+ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
@@ -275,6 +278,10 @@ CELERY_BEAT_SCHEDULE = {
     "provisioning-sweeper": {
         "task": "telephony.sweep_provisioning",
         "schedule": PROVISIONING_SWEEP_SECONDS,
+    },
+    "drift-scan": {
+        "task": "telephony.drift_scan",
+        "schedule": DRIFT_SCAN_SECONDS,
     },
 }
 

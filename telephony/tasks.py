@@ -78,3 +78,19 @@ def sweep_provisioning(limit: int = 500) -> int:
     if count:
         logger.info("sweeper enqueued %d clinic(s)", count)
     return count
+
+
+@shared_task(name="telephony.drift_scan", acks_late=True, ignore_result=True)
+def drift_scan() -> dict[str, object]:
+    """Compare LiveKit's trunks and rules with the database (list pages, not clinics).
+
+    No retries: the next scheduled scan is the retry. A scan that fails upstream is logged.
+    """
+    from telephony.livekit_gateway import LiveKitError
+    from telephony.provisioning.drift import scan
+
+    try:
+        return scan()
+    except LiveKitError as exc:
+        logger.warning("drift scan skipped: %s", exc.sentence)
+        return {"error": exc.sentence}

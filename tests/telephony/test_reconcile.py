@@ -233,3 +233,63 @@ def test_a_401_pauses_every_clinic_until_the_configuration_changes(
     assert {prov(live_clinic).state, prov(other).state} == {"pending"}
     assert reconcile_clinic(live_clinic.pk).outcome == "converged"
     assert reconcile_clinic(other.pk).outcome == "converged"
+
+
+def test_the_drift_scan_repairs_changed_and_missing_objects_and_ignores_foreign(
+    live_clinic, owner, fake_gateway, settings
+):
+    from telephony.provisioning.drift import scan
+    from tests.factories import make_clinic
+
+    settings.DRIFT_SCAN_PAGE_SIZE = 2
+    second = make_clinic(owner, "Second Clinic")
+    services.phone_number_add(clinic=second, number="+14155550109")
+    services.clinic_go_live(clinic=second, actor=owner)
+    for c in (live_clinic, second):
+        reconcile_clinic(c.pk)
+    foreign = fake_gateway.create_inbound_trunk(
+        TrunkSpec(name="not ours", metadata="{}", numbers=("+14155550177",))
+    )
+    fake_gateway.tamper_trunk(prov(live_clinic).trunk_id, numbers=(A,))
+    del fake_gateway.rules[prov(second).dispatch_rule_id]
+    fake_gateway.calls.clear()
+
+    report = scan(fake_gateway)
+
+    assert report["drift_count"] == 2 and report["foreign_ignored"] == 1
+    lists = [c for c in fake_gateway.calls if c.startswith("list")]
+    assert fake_gateway.calls == lists  # the scan itself only reads
+    assert len(lists) <= 5  # pages of 2, not one call per clinic
+    for c in (live_clinic, second):
+        reconcile_clinic(c.pk, verify=True)
+    trunk = fake_gateway.trunks[prov(live_clinic).trunk_id]
+    assert trunk.numbers == (A, B)
+    assert prov(second).dispatch_rule_id in fake_gateway.rules
+    assert foreign.trunk_id in fake_gateway.trunks
+    assert scan(fake_gateway)["drift_count"] == 0
+
+
+def test_orphans_are_reported_then_deleted_after_the_grace_period(
+    live_clinic, fake_gateway, settings
+):
+    from telephony.models import OrphanObject
+    from telephony.provisioning.desired import load_desired, marker
+    from telephony.provisioning.drift import scan
+
+    reconcile_clinic(live_clinic.pk)
+    spec = load_desired(live_clinic.pk).trunk()
+    stray = fake_gateway.create_inbound_trunk(
+        TrunkSpec(name="stray", metadata=marker(live_clinic), numbers=("+14155550188",))
+    )
+    assert spec.metadata == stray.metadata
+
+    settings.ORPHAN_GRACE_SECONDS = 3600
+    assert scan(fake_gateway)["orphans"] == 1
+    assert stray.trunk_id in fake_gateway.trunks  # within the grace period: kept
+    settings.ORPHAN_GRACE_SECONDS = 0
+    report = scan(fake_gateway)
+
+    assert report["orphans_deleted"] == 1
+    assert stray.trunk_id not in fake_gateway.trunks
+    assert prov(live_clinic).trunk_id in fake_gateway.trunks
+    assert OrphanObject.objects.get(object_id=stray.trunk_id).deleted_at is not None

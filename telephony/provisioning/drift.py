@@ -1,0 +1,197 @@
+"""The drift scan: page through every trunk and dispatch rule in LiveKit and compare.
+
+One pass costs a handful of list calls (pages, not clinics). For every live, converged
+clinic it checks that LiveKit still holds exactly what reconcile last wrote (by the keyed
+hash of the spec); a missing or changed object re-provisions the clinic with verification.
+Objects that carry this deployment's marker but belong to no live clinic are orphans: they
+are recorded, and deleted once they have been orphaned for ORPHAN_GRACE_SECONDS (a create
+still in flight is never one: clinics with an open intent or a held lease are skipped).
+Objects without our marker are counted and never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.livekit_gateway import LiveKitGateway, RemoteRule, RemoteTrunk, get_gateway
+from telephony.models import OrphanObject, Provisioning, ProvisioningEvent, UpstreamStatus
+from telephony.provisioning.desired import owner_of, spec_hash
+from tenants.models import Clinic
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T", RemoteTrunk, RemoteRule)
+
+
+def _pages(
+    fetch: Callable[..., list[T]], key: Callable[[T], str], size: int
+) -> tuple[list[T], int]:
+    """Every item, paging with after_id (works whether or not LiveKit honours limit)."""
+    items: list[T] = []
+    after, calls = "", 0
+    while True:
+        page = fetch(after_id=after, limit=size)
+        calls += 1
+        items.extend(page)
+        if not page or len(page) < size:
+            return items, calls
+        after = key(page[-1])
+
+
+def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
+    gw = gateway or get_gateway()
+    size = settings.DRIFT_SCAN_PAGE_SIZE
+    trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
+    rules, rule_calls = _pages(gw.list_dispatch_rules, lambda r: r.rule_id, size)
+    remote_trunks = {t.trunk_id: t for t in trunks}
+    remote_rules = {r.rule_id: r for r in rules}
+
+    provs = list(
+        Provisioning.objects.select_related("clinic").only(
+            "clinic__state",
+            "clinic__slug",
+            "trunk_id",
+            "dispatch_rule_id",
+            "trunk_applied_hash",
+            "rule_applied_hash",
+            "generation",
+            "observed_generation",
+            "state",
+            "trunk_intent",
+            "rule_intent",
+            "lease_until",
+        )
+    )
+    drifted = _find_drift(provs, remote_trunks, remote_rules)
+    for prov, reason in drifted:
+        _repair(prov, reason)
+    orphans, deleted = _orphans(gw, provs, trunks, rules)
+    report = {
+        "at": timezone.now().isoformat(),
+        "trunks_seen": len(trunks),
+        "rules_seen": len(rules),
+        "upstream_calls": trunk_calls + rule_calls,
+        "drifted": [f"{p.clinic.slug}: {reason}" for p, reason in drifted][:200],
+        "drift_count": len(drifted),
+        "orphans": orphans,
+        "orphans_deleted": deleted,
+        "foreign_ignored": sum(1 for o in [*trunks, *rules] if owner_of(o.metadata) is None),
+    }
+    UpstreamStatus.load()
+    UpstreamStatus.objects.filter(pk=1).update(
+        last_drift_scan_at=timezone.now(), last_drift_scan=report
+    )
+    logger.info(
+        "drift scan: %d trunks, %d rules, %d drifted, %d orphans (%d deleted), %d calls",
+        len(trunks),
+        len(rules),
+        len(drifted),
+        orphans,
+        deleted,
+        report["upstream_calls"],
+    )
+    return report
+
+
+def _find_drift(
+    provs: list[Provisioning],
+    remote_trunks: dict[str, RemoteTrunk],
+    remote_rules: dict[str, RemoteRule],
+) -> list[tuple[Provisioning, str]]:
+    drifted = []
+    for p in provs:
+        settled = p.state == Provisioning.State.ACTIVE and p.observed_generation >= p.generation
+        if not settled or p.clinic.state not in (Clinic.State.LIVE, Clinic.State.SUSPENDED):
+            continue
+        reason = ""
+        if p.trunk_id:
+            trunk = remote_trunks.get(p.trunk_id)
+            if trunk is None:
+                reason = f"trunk {p.trunk_id} is missing"
+            elif spec_hash(trunk.as_spec()) != p.trunk_applied_hash:
+                reason = f"trunk {p.trunk_id} was changed outside Switchboard"
+        if not reason and p.dispatch_rule_id:
+            rule = remote_rules.get(p.dispatch_rule_id)
+            if rule is None:
+                reason = f"dispatch rule {p.dispatch_rule_id} is missing"
+            elif spec_hash(rule.as_spec()) != p.rule_applied_hash:
+                reason = f"dispatch rule {p.dispatch_rule_id} was changed outside Switchboard"
+        if not reason and p.clinic.state == Clinic.State.LIVE and not p.dispatch_rule_id:
+            reason = "the dispatch rule is missing"
+        if reason:
+            drifted.append((p, reason))
+    return drifted
+
+
+def _repair(prov: Provisioning, reason: str) -> None:
+    from telephony.services import request_provisioning
+
+    with transaction.atomic():
+        ProvisioningEvent.objects.create(
+            clinic=prov.clinic, generation=prov.generation, action="drift_detected", detail=reason
+        )
+        request_provisioning(prov.clinic, reason=f"drift: {reason}", verify=True)
+
+
+def _orphans(
+    gw: LiveKitGateway,
+    provs: list[Provisioning],
+    trunks: list[RemoteTrunk],
+    rules: list[RemoteRule],
+) -> tuple[int, int]:
+    now = timezone.now()
+    claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs}
+    busy = {
+        str(p.clinic_id)
+        for p in provs
+        if p.trunk_intent or p.rule_intent or (p.lease_until and p.lease_until > now)
+    }
+    found: list[tuple[str, str, str, str]] = []
+    for kind, items in (("rule", rules), ("trunk", trunks)):
+        for obj in items:
+            clinic_ref = owner_of(obj.metadata)
+            oid = obj.trunk_id if isinstance(obj, RemoteTrunk) else obj.rule_id
+            if clinic_ref is None or oid in claimed or clinic_ref in busy:
+                continue
+            found.append((kind, oid, clinic_ref, obj.name))
+    seen_ids = [oid for _, oid, _, _ in found]
+    OrphanObject.objects.filter(deleted_at__isnull=True).exclude(object_id__in=seen_ids).update(
+        deleted_at=now
+    )
+    grace = now - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
+    deleted = 0
+    for kind, oid, clinic_ref, name in found:  # rules first: a trunk's rule goes before it
+        orphan, created = OrphanObject.objects.get_or_create(
+            object_id=oid, defaults={"kind": kind, "clinic_ref": clinic_ref, "name": name[:200]}
+        )
+        if not created:
+            OrphanObject.objects.filter(pk=orphan.pk).update(last_seen_at=now, deleted_at=None)
+        if created or orphan.first_seen_at > grace:
+            continue
+        if kind == "rule":
+            gw.delete_dispatch_rule(oid)
+        else:
+            gw.delete_trunk(oid)
+        OrphanObject.objects.filter(pk=orphan.pk).update(deleted_at=now)
+        if _is_uuid(clinic_ref) and Clinic.objects.filter(pk=clinic_ref).exists():
+            ProvisioningEvent.objects.create(
+                clinic_id=clinic_ref, action="orphan_deleted", detail=f"{kind} {oid}"
+            )
+        deleted += 1
+    return len(found), deleted
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
