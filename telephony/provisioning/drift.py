@@ -83,7 +83,7 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
         "drift_count": len(drifted),
         "orphans": orphans,
         "orphans_deleted": deleted,
-        "foreign_ignored": sum(1 for o in [*trunks, *rules] if owner_of(o.metadata) is None),
+        "foreign_ignored": _foreign(trunks) + _foreign(rules),
     }
     UpstreamStatus.load()
     UpstreamStatus.objects.filter(pk=1).update(
@@ -195,3 +195,7 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _foreign(items: list[RemoteTrunk] | list[RemoteRule]) -> int:
+    return sum(1 for item in items if owner_of(item.metadata) is None)
