@@ -54,7 +54,7 @@ DEBUG = _bool("DEBUG", False)
 _DEV_SECRET_KEY = "dev-insecure-switchboard-secret-key-change-me-0123456789"  # noqa: S105
 _DEV_FIELD_KEY = "ArvQez2lLCclS9cX-cmT266T0HvrUzARyUJe-Rz34Fo="
 # The emulator's documented default secret (docs/emulator.md): >= 32 bytes for PyJWT.
-_DEV_LIVEKIT_SECRET = "devsecret-switchboard-emulator-0123456789abcdef"  # noqa: S105
+_DEV_LIVEKIT_SECRET = "switchboard-emulator-dev-secret-0123456789"  # noqa: S105
 
 SECRET_KEY = _required("SECRET_KEY", _DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])

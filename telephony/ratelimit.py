@@ -18,7 +18,8 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 # KEYS: bucket, blocked-until. ARGV: rate (tokens/s), burst, max wait (s).
-# Returns the seconds to wait for the reserved token ("-1" = refused: would wait too long).
+# Returns the seconds to wait for the reserved token, or minus the wait when it would
+# exceed the maximum (refused: nothing is reserved).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -34,7 +35,7 @@ if tokens < 1 then wait = (1 - tokens) / rate end
 if blocked > now + wait then wait = blocked - now end
 if wait > max_wait then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-  return '-1'
+  return tostring(-wait)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
@@ -135,7 +136,7 @@ class RedisLimiter:
             return self._fallback.reserve()
         wait = float(raw)
         if wait < 0:
-            raise RateLimited(None)
+            raise RateLimited(-wait)
         return wait
 
     def acquire(self) -> float:

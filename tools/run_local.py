@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_LIVEKIT_SECRET = "devsecret-switchboard-emulator-0123456789abcdef"  # noqa: S105 (public dev value)
+DEV_LIVEKIT_SECRET = "switchboard-emulator-dev-secret-0123456789"  # noqa: S105 (public dev value)
 
 
 def _env() -> dict[str, str]:

@@ -23,9 +23,9 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 from django.db import connection
-from telephony.emulator.testing import EmulatorProcess
 
 from config.celery import app as celery_app
+from telephony.emulator.testing import EmulatorControl, EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_KEY = "devkey"
@@ -51,15 +51,15 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture
-def livekit(emulator: EmulatorProcess, settings: Any) -> EmulatorProcess:
-    """A clean emulator, and this process's gateway pointed at it."""
-    emulator.reset()
-    emulator.clear_faults()
+def livekit(emulator: EmulatorProcess, settings: Any) -> EmulatorControl:
+    """A clean emulator (its control plane), and this process's gateway pointed at it."""
+    emulator.control.clear_faults()
+    emulator.control.reset()
     settings.LIVEKIT_URL = emulator.url
     settings.LIVEKIT_API_KEY = EMULATOR_KEY
     settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
     settings.LIVEKIT_IS_EMULATOR = True
-    return emulator
+    return emulator.control
 
 
 class Worker:
