@@ -88,7 +88,7 @@ def clinic_overview(*, clinic: Clinic, events: int = RECENT_EVENTS) -> ClinicOve
 def state_sentence(provisioning: Provisioning) -> str:
     sentence = STATE_SENTENCES.get(provisioning.state, provisioning.get_state_display())
     if provisioning.state == State.RETRYING and provisioning.attempts:
-        sentence += f" (attempt {provisioning.attempts})"
+        sentence = f"{sentence[:-1]} (attempt {provisioning.attempts})."
     return sentence
 
 

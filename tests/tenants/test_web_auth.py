@@ -14,7 +14,11 @@ from tests.tenants.web_helpers import dashboard_url, errors_for, setup_url
 
 pytestmark = pytest.mark.django_db
 
-SIGNUP = {"email": "dr.lee@smile.example", "password": "tooth-fairy-2931", "clinic_name": "Lee Dental"}
+SIGNUP = {
+    "email": "dr.lee@smile.example",
+    "password": "tooth-fairy-2931",
+    "clinic_name": "Lee Dental",
+}
 
 
 def test_landing_explains_and_links_to_signup(client):
@@ -108,7 +112,10 @@ def test_login_with_wrong_password_shows_an_error(client, owner):
     )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
-    assert b"correct email" in response.content.lower() or b"enter a correct" in response.content.lower()
+    assert (
+        b"correct email" in response.content.lower()
+        or b"enter a correct" in response.content.lower()
+    )
 
 
 def test_login_rotates_the_session_key(client, owner):
@@ -156,7 +163,9 @@ def test_unverified_user_sees_banner_and_can_resend(client, settings):
 
 def test_resend_ignores_an_offsite_next(client):
     client.force_login(UserFactory(email_verified_at=None))
-    response = client.post(reverse("tenants:verify_email_resend"), {"next": "https://evil.example/"})
+    response = client.post(
+        reverse("tenants:verify_email_resend"), {"next": "https://evil.example/"}
+    )
     assert response["Location"] == reverse("tenants:home")
 
 

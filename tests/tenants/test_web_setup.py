@@ -181,8 +181,11 @@ def test_carrier_settings_save_addresses_and_auth(owner_client, clinic):
 def test_carrier_rejects_bad_address_and_stores_nothing(owner_client, clinic):
     response = owner_client.post(
         setup_url(clinic, "carrier"),
-        {"allowed_addresses": "192.0.2.10\nnot an address!", "auth_username": "bright",
-         "auth_password": SECRET},
+        {
+            "allowed_addresses": "192.0.2.10\nnot an address!",
+            "auth_username": "bright",
+            "auth_password": SECRET,
+        },
     )
     assert response.status_code == 400
     assert "not an IP address" in errors_for(response, "allowed_addresses")[0]
@@ -215,7 +218,11 @@ def test_sip_password_is_write_only(owner_client, clinic, viewer, client):
     # An error on another field must not echo the submitted password either.
     response = owner_client.post(
         setup_url(clinic, "carrier"),
-        {"allowed_addresses": "bad address!", "auth_username": "bright", "auth_password": "new-" + SECRET},
+        {
+            "allowed_addresses": "bad address!",
+            "auth_username": "bright",
+            "auth_password": "new-" + SECRET,
+        },
     )
     assert SECRET not in response.content.decode()
 
@@ -223,7 +230,9 @@ def test_sip_password_is_write_only(owner_client, clinic, viewer, client):
 def test_blank_password_keeps_the_stored_one(owner_client, clinic):
     form = {"allowed_addresses": "", "auth_username": "bright", "auth_password": SECRET}
     owner_client.post(setup_url(clinic, "carrier"), form)
-    owner_client.post(setup_url(clinic, "carrier"), {**form, "auth_password": "", "krisp_enabled": ""})
+    owner_client.post(
+        setup_url(clinic, "carrier"), {**form, "auth_password": "", "krisp_enabled": ""}
+    )
     ts = TrunkSettings.objects.for_clinic(clinic).get()
     assert ts.auth_password == SECRET
     assert ts.krisp_enabled is False
@@ -253,18 +262,28 @@ def test_agent_settings_save_and_bump_version(owner_client, clinic):
     config = AgentConfig.objects.for_clinic(clinic).get()
     assert config.version == before + 1
     assert (config.greeting, config.language, config.voice) == (
-        "Hello from Bright Smile!", "en-GB", "sage",
+        "Hello from Bright Smile!",
+        "en-GB",
+        "sage",
     )
     assert (config.stt_model, config.llm_model, config.tts_model) == (
-        "openai/whisper-1", "openai/gpt-4.1", "cartesia/sonic-2",
+        "openai/whisper-1",
+        "openai/gpt-4.1",
+        "cartesia/sonic-2",
     )
     assert config.recording_consent_required is False
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("greeting", ""), ("greeting", "x" * 501), ("language", "xx-XX"), ("voice", "robot"),
-     ("llm_model", "evil/model"), ("instructions", "")],
+    [
+        ("greeting", ""),
+        ("greeting", "x" * 501),
+        ("language", "xx-XX"),
+        ("voice", "robot"),
+        ("llm_model", "evil/model"),
+        ("instructions", ""),
+    ],
 )
 def test_agent_settings_reject_bad_input_and_store_nothing(owner_client, clinic, field, value):
     before = AgentConfig.objects.for_clinic(clinic).get()
@@ -275,11 +294,14 @@ def test_agent_settings_reject_bad_input_and_store_nothing(owner_client, clinic,
     assert (after.version, after.greeting) == (before.version, before.greeting)
 
 
-def test_editing_a_live_clinic_reprovisions(owner_client, clinic, django_capture_on_commit_callbacks):
+def test_editing_a_live_clinic_reprovisions(
+    owner_client, clinic, django_capture_on_commit_callbacks
+):
     Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
     generation = Provisioning.objects.for_clinic(clinic).get().generation
-    with mock.patch("telephony.services._publish") as publish, django_capture_on_commit_callbacks(
-        execute=True
+    with (
+        mock.patch("telephony.services._publish") as publish,
+        django_capture_on_commit_callbacks(execute=True),
     ):
         owner_client.post(setup_url(clinic, "agent"), AGENT)
     prov = Provisioning.objects.for_clinic(clinic).get()
@@ -327,9 +349,10 @@ def test_go_live_puts_the_clinic_live_and_enqueues_reconcile(
     owner_client, clinic, django_capture_on_commit_callbacks
 ):
     phone_number_add(clinic=clinic, number="+14155550100")
-    with mock.patch("telephony.services._publish") as publish, django_capture_on_commit_callbacks(
-        execute=True
-    ) as callbacks:
+    with (
+        mock.patch("telephony.services._publish") as publish,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
         response = owner_client.post(reverse("tenants:go_live", args=[clinic.slug]))
     assert response["Location"] == dashboard_url(clinic)
     clinic.refresh_from_db()
@@ -365,6 +388,6 @@ def test_viewer_sees_steps_without_edit_controls(client, clinic, viewer):
         assert response.status_code == 200, step
         body = response.content.decode()
         assert "view-only access" in body
-        assert "<form method=\"post\" novalidate" not in body, step
+        assert '<form method="post" novalidate' not in body, step
         assert "Go live</button>" not in body
         assert "Remove</button>" not in body
