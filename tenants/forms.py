@@ -37,13 +37,21 @@ def add_service_errors(
         form.add_error(field if field in form.fields else None, errors)
 
 
+class WebForm(forms.Form):
+    """Our forms' base: labels without Django's trailing colon."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 @cache
 def timezone_choices() -> list[tuple[str, str]]:
     names = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
     return [(z, z.replace("_", " ")) for z in names]
 
 
-class SignupForm(forms.Form):
+class SignupForm(WebForm):
     email = forms.EmailField(
         label="Work email",
         max_length=254,
@@ -66,17 +74,18 @@ class LoginForm(AuthenticationForm):
     """Django's login form, labelled for email sign-in."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["username"].label = "Email"
         self.fields["username"].widget.attrs.update({"autocomplete": "email", "type": "email"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 
 
-class ClinicNameForm(forms.Form):
+class ClinicNameForm(WebForm):
     clinic_name = forms.CharField(label="Clinic name", max_length=MAX_CLINIC_NAME)
 
 
-class ClinicDetailsForm(forms.Form):
+class ClinicDetailsForm(WebForm):
     name = forms.CharField(label="Clinic name", max_length=MAX_CLINIC_NAME)
     timezone = forms.ChoiceField(
         label="Time zone",
@@ -88,7 +97,7 @@ class ClinicDetailsForm(forms.Form):
         self.fields["timezone"].choices = timezone_choices()  # type: ignore[attr-defined]
 
 
-class PhoneNumberAddForm(forms.Form):
+class PhoneNumberAddForm(WebForm):
     e164 = forms.CharField(
         label="Phone number",
         max_length=64,
@@ -103,11 +112,11 @@ class PhoneNumberAddForm(forms.Form):
     )
 
 
-class PhoneNumberRemoveForm(forms.Form):
+class PhoneNumberRemoveForm(WebForm):
     e164 = forms.CharField(max_length=16)
 
 
-class CarrierSettingsForm(forms.Form):
+class CarrierSettingsForm(WebForm):
     allowed_addresses = forms.CharField(
         label="Carrier addresses",
         required=False,
@@ -133,12 +142,20 @@ class CarrierSettingsForm(forms.Form):
     )
     krisp_enabled = forms.BooleanField(label="Noise cancellation (Krisp)", required=False)
 
+    def __init__(self, *args: Any, password_set: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["auth_password"].help_text = (
+            "A password is set. Leave this empty to keep it, or type a new one to replace it."
+            if password_set
+            else "No password is set."
+        )
+
     def clean_allowed_addresses(self) -> list[str]:
         raw = self.cleaned_data.get("allowed_addresses") or ""
         return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
-class AgentSettingsForm(forms.Form):
+class AgentSettingsForm(WebForm):
     greeting = forms.CharField(
         label="Greeting",
         max_length=500,
@@ -161,7 +178,7 @@ class AgentSettingsForm(forms.Form):
     )
 
 
-class OffboardForm(forms.Form):
+class OffboardForm(WebForm):
     confirm_name = forms.CharField(
         label="Type the clinic's name to confirm",
         max_length=MAX_CLINIC_NAME + 10,

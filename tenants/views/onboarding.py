@@ -127,7 +127,9 @@ def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
         "auth_username": ts.auth_username,
         "krisp_enabled": ts.krisp_enabled,
     }
-    form = CarrierSettingsForm(_bound(request), initial=initial)
+    form = CarrierSettingsForm(
+        _bound(request), initial=initial, password_set=bool(ts.auth_password)
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
