@@ -281,3 +281,23 @@ def test_only_the_owner_sees_the_offboard_link(client, clinic, admin_member):
     )
     clinic.refresh_from_db()
     assert clinic.state == Clinic.State.DRAFT
+
+
+def test_status_json_query_count_is_constant(owner_client, clinic, django_assert_max_num_queries):
+    for i in range(12):
+        ProvisioningEvent.objects.create(clinic=clinic, action=f"step_{i}")
+    with django_assert_max_num_queries(7):
+        data = owner_client.get(_status_url(clinic)).json()
+    assert len(data["events"]) == 10
+
+
+def test_pages_use_only_assets_served_by_the_app(owner_client, clinic):
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    body = owner_client.get(dashboard_url(clinic)).content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|svg))"', body)
+    assert assets and all(a.startswith("/static/") for a in assets), assets
+    for asset in assets:
+        assert finders.find(asset.removeprefix("/static/")), asset
