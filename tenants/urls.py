@@ -1,4 +1,29 @@
 """Server-rendered web pages: signup, onboarding and the clinic dashboard."""
 
+from django.urls import path
+
+from tenants.views import auth, dashboard, onboarding
+
 app_name = "tenants"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", auth.landing, name="landing"),
+    path("signup/", auth.signup, name="signup"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("verify-email/resend/", auth.verify_email_resend, name="verify_email_resend"),
+    path("verify-email/<str:token>/", auth.verify_email, name="verify_email"),
+    path("home/", auth.home, name="home"),
+    path("clinics/<slug:slug>/", dashboard.dashboard, name="dashboard"),
+    path("clinics/<slug:slug>/status.json", dashboard.status_json, name="status"),
+    path("clinics/<slug:slug>/retry/", dashboard.retry, name="retry"),
+    path("clinics/<slug:slug>/offboard/", dashboard.offboard, name="offboard"),
+    path("clinics/<slug:slug>/go-live/", onboarding.go_live, name="go_live"),
+    path("clinics/<slug:slug>/setup/", onboarding.setup_start, name="setup_start"),
+    path(
+        "clinics/<slug:slug>/setup/numbers/remove/",
+        onboarding.number_remove,
+        name="number_remove",
+    ),
+    path("clinics/<slug:slug>/setup/<slug:step>/", onboarding.setup_step, name="setup"),
+]

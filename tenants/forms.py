@@ -1,0 +1,196 @@
+"""Web forms: they validate and normalise input only; services decide and write.
+
+Deeper rules (password strength, E.164 numbers, duplicates across clinics, address
+syntax) live in the services, which raise ValidationError dicts naming the field;
+`add_service_errors` puts those messages next to the matching field.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from telephony.models import AgentConfig
+from tenants.services import MAX_CLINIC_NAME
+
+
+def add_service_errors(
+    form: forms.Form, exc: ValidationError, aliases: dict[str, str] | None = None
+) -> None:
+    """Attach a service's ValidationError to the form, field by field.
+
+    Services name fields by their own vocabulary (`clinic_name`, `e164`, ...); `aliases`
+    maps a service name to a form field. Anything the form has no field for is shown as a
+    form-wide error rather than dropped.
+    """
+    aliases = aliases or {}
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, errors in exc.message_dict.items():
+        field = aliases.get(name, name)
+        form.add_error(field if field in form.fields else None, errors)
+
+
+class WebForm(forms.Form):
+    """Our forms' base: labels without Django's trailing colon."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    names = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+    return [(z, z.replace("_", " ")) for z in names]
+
+
+class SignupForm(WebForm):
+    email = forms.EmailField(
+        label="Work email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        help_text="At least 8 characters; not a common password and not all digits.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    clinic_name = forms.CharField(
+        label="Clinic name",
+        max_length=MAX_CLINIC_NAME,
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, labelled for email sign-in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email"
+        self.fields["username"].widget.attrs.update({"autocomplete": "email", "type": "email"})
+        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+class ClinicNameForm(WebForm):
+    clinic_name = forms.CharField(label="Clinic name", max_length=MAX_CLINIC_NAME)
+
+
+class ClinicDetailsForm(WebForm):
+    name = forms.CharField(label="Clinic name", max_length=MAX_CLINIC_NAME)
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Used for opening hours and call times.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = timezone_choices()  # type: ignore[attr-defined]
+
+
+class PhoneNumberAddForm(WebForm):
+    e164 = forms.CharField(
+        label="Phone number",
+        max_length=64,
+        help_text="International format with the country code, e.g. +1 415 555 0100.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    label = forms.CharField(
+        label="Label (optional)",
+        max_length=60,
+        required=False,
+        help_text="For you, e.g. “Front desk”.",
+    )
+
+
+class PhoneNumberRemoveForm(WebForm):
+    e164 = forms.CharField(max_length=16)
+
+
+class CarrierSettingsForm(WebForm):
+    allowed_addresses = forms.CharField(
+        label="Carrier addresses",
+        required=False,
+        help_text="One per line: the IP addresses, CIDR blocks (e.g. 192.0.2.0/24) or "
+        "hostnames your carrier sends calls from. Leave empty to accept calls from any "
+        "address (then set a SIP username and password).",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )
+    auth_username = forms.CharField(
+        label="SIP username (optional)",
+        max_length=120,
+        required=False,
+        help_text="Clear it to turn SIP authentication off.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    auth_password = forms.CharField(
+        label="SIP password",
+        max_length=200,
+        required=False,
+        strip=False,
+        # Write-only: the stored password is never rendered back, not even on an error.
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+    krisp_enabled = forms.BooleanField(label="Noise cancellation (Krisp)", required=False)
+
+    def __init__(self, *args: Any, password_set: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["auth_password"].help_text = (
+            "A password is set. Leave this empty to keep it, or type a new one to replace it."
+            if password_set
+            else "No password is set."
+        )
+
+    def clean_allowed_addresses(self) -> list[str]:
+        raw = self.cleaned_data.get("allowed_addresses") or ""
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+class AgentSettingsForm(WebForm):
+    greeting = forms.CharField(
+        label="Greeting",
+        max_length=500,
+        help_text="The first thing callers hear.",
+    )
+    instructions = forms.CharField(
+        label="Instructions",
+        max_length=8000,
+        help_text="How the receptionist behaves. A dental-receptionist default is filled in.",
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    language = forms.ChoiceField(label="Language", choices=AgentConfig.Language.choices)
+    voice = forms.ChoiceField(label="Voice", choices=AgentConfig.Voice.choices)
+    stt_model = forms.ChoiceField(label="Speech recognition", choices=AgentConfig.SttModel.choices)
+    llm_model = forms.ChoiceField(label="Language model", choices=AgentConfig.LlmModel.choices)
+    tts_model = forms.ChoiceField(label="Speech synthesis", choices=AgentConfig.TtsModel.choices)
+    recording_consent_required = forms.BooleanField(
+        label="Ask callers for consent before recording",
+        required=False,
+    )
+
+
+class OffboardForm(WebForm):
+    confirm_name = forms.CharField(
+        label="Type the clinic's name to confirm",
+        max_length=MAX_CLINIC_NAME + 10,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, clinic_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic_name = clinic_name
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"].strip()
+        if value.casefold() != self.clinic_name.strip().casefold():
+            raise ValidationError("This does not match the clinic's name.")
+        return value

@@ -1,0 +1,160 @@
+"""Read-only queries for the web pages: what a user may see, and a clinic at a glance.
+
+Every query here names the clinic (``for_clinic`` or a membership filter), so a page can
+never show another tenant's rows. The dashboard runs a fixed number of queries however
+many numbers or events the clinic has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from telephony.models import (
+    AgentConfig,
+    PhoneNumber,
+    Provisioning,
+    ProvisioningEvent,
+    TrunkSettings,
+)
+from tenants.models import Clinic, Membership, User
+
+RECENT_EVENTS = 10
+
+State = Provisioning.State
+
+# What each provisioning state means, for the clinic admin (not for the operator).
+STATE_SENTENCES: dict[str, str] = {
+    State.NEW: "Not live yet. Finish the setup and press Go live.",
+    State.PENDING: "Your latest changes are queued and will be applied in a moment.",
+    State.PROVISIONING: "Setting up your phone line with LiveKit…",
+    State.ACTIVE: "Live: calls to your numbers are answered by your receptionist.",
+    State.RETRYING: "LiveKit could not be reached just now; trying again automatically.",
+    State.FAILED: "Setting up your phone line failed. See the error below.",
+    State.DEPROVISIONING: "Removing your phone line from LiveKit…",
+    State.DEPROVISIONED: "Your phone line has been removed.",
+}
+
+# States in which reconcile is finished (or waiting for a person): the page stops polling.
+SETTLED_STATES = frozenset({State.NEW, State.ACTIVE, State.FAILED, State.DEPROVISIONED})
+
+
+def clinic_memberships_for_user(*, user: User) -> list[Membership]:
+    """The user's memberships in clinics that still exist, clinics loaded, by name."""
+    return list(
+        Membership.objects.filter(user=user)
+        .exclude(clinic__state=Clinic.State.OFFBOARDED)
+        .select_related("clinic")
+        .order_by("clinic__name")
+    )
+
+
+@dataclass(frozen=True)
+class ClinicOverview:
+    clinic: Clinic
+    provisioning: Provisioning
+    trunk_settings: TrunkSettings
+    agent_config: AgentConfig
+    numbers: list[PhoneNumber]
+    events: list[ProvisioningEvent]
+
+    @property
+    def state_sentence(self) -> str:
+        return state_sentence(self.provisioning)
+
+    @property
+    def settled(self) -> bool:
+        return self.provisioning.state in SETTLED_STATES
+
+    @property
+    def sip_uri(self) -> str:
+        return settings.LIVEKIT_SIP_URI
+
+
+def clinic_overview(*, clinic: Clinic, events: int = RECENT_EVENTS) -> ClinicOverview:
+    """Everything the dashboard and the review page show, in a constant number of queries."""
+    return ClinicOverview(
+        clinic=clinic,
+        provisioning=Provisioning.objects.for_clinic(clinic).get(),
+        trunk_settings=TrunkSettings.objects.for_clinic(clinic).get(),
+        agent_config=AgentConfig.objects.for_clinic(clinic).get(),
+        numbers=list(PhoneNumber.objects.for_clinic(clinic).order_by("e164")),
+        events=list(ProvisioningEvent.objects.for_clinic(clinic).order_by("-at")[:events]),
+    )
+
+
+def state_sentence(provisioning: Provisioning) -> str:
+    sentence = STATE_SENTENCES.get(provisioning.state, provisioning.get_state_display())
+    if provisioning.state == State.RETRYING and provisioning.attempts:
+        sentence = f"{sentence[:-1]} (attempt {provisioning.attempts})."
+    return sentence
+
+
+def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
+    """The JSON the dashboard polls. Never includes secrets (no carrier auth at all)."""
+    prov = Provisioning.objects.for_clinic(clinic).get()
+    events = ProvisioningEvent.objects.for_clinic(clinic).order_by("-at")[:RECENT_EVENTS]
+    return {
+        "clinic": clinic.slug,
+        "clinic_state": clinic.state,
+        "state": prov.state,
+        "state_label": prov.get_state_display(),
+        "state_sentence": state_sentence(prov),
+        "settled": prov.state in SETTLED_STATES,
+        "converged": prov.converged,
+        "trunk_id": prov.trunk_id,
+        "dispatch_rule_id": prov.dispatch_rule_id,
+        "last_error": prov.last_error,
+        "attempts": prov.attempts,
+        "next_attempt_at": prov.next_attempt_at.isoformat() if prov.next_attempt_at else None,
+        "generation": prov.generation,
+        "observed_generation": prov.observed_generation,
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "outcome": e.outcome,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    }
+
+
+# --- guided setup -----------------------------------------------------------------------
+
+SETUP_STEPS: list[tuple[str, str]] = [
+    ("details", "Clinic details"),
+    ("numbers", "Phone numbers"),
+    ("carrier", "Carrier settings"),
+    ("agent", "Receptionist"),
+    ("review", "Review and go live"),
+]
+STEP_SLUGS = [slug for slug, _ in SETUP_STEPS]
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    slug: str
+    title: str
+    status: str  # "done", "todo" or "optional"
+
+    @property
+    def status_label(self) -> str:
+        return {"done": "Done", "todo": "To do", "optional": "Optional"}[self.status]
+
+
+def setup_progress(*, overview: ClinicOverview) -> list[SetupStep]:
+    """Each setup step and whether it is done, from what is stored (nothing extra is kept)."""
+    ts = overview.trunk_settings
+    live = overview.clinic.state == Clinic.State.LIVE
+    status = {
+        "details": "done" if overview.clinic.name else "todo",
+        "numbers": "done" if overview.numbers else "todo",
+        "carrier": "done" if (ts.allowed_addresses or ts.auth_username) else "optional",
+        "agent": "done" if overview.agent_config.greeting else "todo",
+        "review": "done" if live else "todo",
+    }
+    return [SetupStep(slug, title, status[slug]) for slug, title in SETUP_STEPS]

@@ -1,0 +1,1 @@
+"""Server-rendered pages, split by sub-domain: auth, onboarding (guided setup), dashboard."""

@@ -1,0 +1,67 @@
+"""The clinic dashboard, its JSON status (polled while provisioning runs), retry, offboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from telephony.services import clinic_offboard, provisioning_retry
+from tenants.access import MANAGE, get_clinic_for_user
+from tenants.forms import OffboardForm
+from tenants.selectors import clinic_overview, provisioning_status, setup_progress
+from tenants.views.common import clinic_for_request, current_user
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    clinic, membership = clinic_for_request(request, slug)
+    overview = clinic_overview(clinic=clinic)
+    context = {
+        "clinic": clinic,
+        "membership": membership,
+        "can_edit": membership.can_edit,
+        "can_manage": membership.can_manage,
+        "overview": overview,
+        "steps": setup_progress(overview=overview),
+    }
+    return render(request, "tenants/dashboard.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def status_json(request: HttpRequest, slug: str) -> JsonResponse:
+    clinic, _ = clinic_for_request(request, slug)
+    return JsonResponse(provisioning_status(clinic=clinic))
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, slug: str) -> HttpResponse:
+    clinic, _ = clinic_for_request(request, slug)
+    provisioning_retry(clinic=clinic, actor=current_user(request))
+    messages.success(request, "Trying again now. This page updates as it happens.")
+    return redirect("tenants:dashboard", slug=clinic.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def offboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """Owner only, for looking at the confirmation page too: it is a destructive flow."""
+    clinic, membership = get_clinic_for_user(request.user, slug, need=MANAGE)
+    form = OffboardForm(request.POST if request.method == "POST" else None, clinic_name=clinic.name)
+    if request.method == "POST" and form.is_valid():
+        clinic_offboard(clinic=clinic, actor=current_user(request))
+        messages.success(
+            request,
+            f"{clinic.name} has been offboarded. Its phone line is being removed and its "
+            "numbers are released.",
+        )
+        return redirect("tenants:home")
+    context = {"clinic": clinic, "membership": membership, "form": form}
+    return render(request, "tenants/offboard.html", context, status=400 if form.errors else 200)
