@@ -46,7 +46,7 @@ bench: $(STAMP) services-check
 	$(TEST_ENV) $(BIN)/python -m bench
 
 faults: $(STAMP) services-check
-	$(TEST_ENV) $(BIN)/pytest -p no:cacheprovider -m faults tests/faults
+	$(TEST_ENV) FAULTS_PG_CLUSTER="$$(ls /etc/postgresql) main" $(BIN)/pytest -p no:cacheprovider -m faults tests/e2e
 
 clean:
 	rm -rf $(VENV) var staticfiles
