@@ -25,10 +25,24 @@ def stored(control):
 
 
 def test_status_with_retry_after_then_recovery_after_count(emu, lk, control):
-    control.add_faults([{"method": CREATE, "action": "status", "status": 429, "code": "resource_exhausted",
-                         "retry_after": 5, "count": 1}])  # fmt: skip
-    status, headers, body = twirp(emu.url, CREATE, create_req().SerializeToString(),
-                                  auth="Bearer " + token(emu.api_key, emu.api_secret))  # fmt: skip
+    control.add_faults(
+        [
+            {
+                "method": CREATE,
+                "action": "status",
+                "status": 429,
+                "code": "resource_exhausted",
+                "retry_after": 5,
+                "count": 1,
+            }
+        ]
+    )
+    status, headers, body = twirp(
+        emu.url,
+        CREATE,
+        create_req().SerializeToString(),
+        auth="Bearer " + token(emu.api_key, emu.api_secret),
+    )
     assert (status, headers.get("Retry-After")) == (429, "5") and b"resource_exhausted" in body
     assert lk(lambda c: c.sip.create_inbound_trunk(create_req(1))).sip_trunk_id  # count used up
     assert stored(control) == 1
@@ -62,7 +76,9 @@ def test_commit_then_status_stores_and_fails(lk, control):
     control.add_faults([{"method": CREATE, "action": "commit_then_status", "status": 408}])
     with pytest.raises(api.TwirpError) as caught:
         lk(lambda c: c.sip.create_inbound_trunk(create_req()))
-    assert (caught.value.status, caught.value.code) == (408, "deadline_exceeded") and stored(control) == 1
+    assert (caught.value.status, caught.value.code) == (408, "deadline_exceeded") and stored(
+        control
+    ) == 1
 
 
 def test_malformed_body_stores_and_breaks_the_client_decode(lk, control):
@@ -89,7 +105,9 @@ def test_latency_is_applied_and_logged(lk, control):
 
 
 def test_probability_zero_and_expired_duration_never_fire(lk, control):
-    control.add_faults([{"action": "status", "probability": 0.0}, {"action": "status", "duration_s": 0}])
+    control.add_faults(
+        [{"action": "status", "probability": 0.0}, {"action": "status", "duration_s": 0}]
+    )
     assert lk(lambda c: c.sip.create_inbound_trunk(create_req())).sip_trunk_id
 
 
@@ -113,7 +131,8 @@ def test_toctou_delay_lets_concurrent_conflicting_creates_both_succeed(emu, cont
     async def race():
         async with api.LiveKitAPI(emu.url, emu.api_key, emu.api_secret) as lk:
             return await asyncio.gather(
-                *(lk.sip.create_inbound_trunk(create_req(7)) for _ in range(2)), return_exceptions=True
+                *(lk.sip.create_inbound_trunk(create_req(7)) for _ in range(2)),
+                return_exceptions=True,
             )
 
     outcomes = asyncio.run(race())  # without the delay the event loop serialises check and store

@@ -23,8 +23,14 @@ from .helpers import direct_rule, inbound, individual_rule, raw
 
 
 def test_help_documents_every_flag():
-    result = subprocess.run([sys.executable, "-m", "telephony.emulator", "--help"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "telephony.emulator", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     for action in build_parser()._actions:
         for flag in action.option_strings:
             assert flag in result.stdout
@@ -39,19 +45,32 @@ def test_signals_stop_it_cleanly(tmp_path, sig):
 
 def test_secret_comes_from_the_environment_when_the_flag_is_absent(tmp_path):
     env_secret = "from-the-environment-0123456789-abcdef"
-    with EmulatorProcess(api_secret=None, env={"LIVEKIT_API_SECRET": env_secret}, log_dir=tmp_path) as emu:
-        assert run_api(emu, lambda c: c.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())).items == []
+    with EmulatorProcess(
+        api_secret=None, env={"LIVEKIT_API_SECRET": env_secret}, log_dir=tmp_path
+    ) as emu:
+        assert (
+            run_api(emu, lambda c: c.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())).items
+            == []
+        )
 
 
 def test_state_survives_a_restart(tmp_path):
     state = tmp_path / "state.json"
     with EmulatorProcess(api_secret=SECRET, state=state, log_dir=tmp_path) as emu:
-        trunk = run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+15550006000"], name="kept")))
-        rule = run_api(emu, lambda c: c.sip.create_dispatch_rule(individual_rule([trunk.sip_trunk_id])))
+        trunk = run_api(
+            emu, lambda c: c.sip.create_inbound_trunk(inbound(["+15550006000"], name="kept"))
+        )
+        rule = run_api(
+            emu, lambda c: c.sip.create_dispatch_rule(individual_rule([trunk.sip_trunk_id]))
+        )
     with EmulatorProcess(api_secret=SECRET, state=state, log_dir=tmp_path) as emu:
-        items = run_api(emu, lambda c: c.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())).items
+        items = run_api(
+            emu, lambda c: c.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
+        ).items
         assert list(items) == [trunk]
-        rules = run_api(emu, lambda c: c.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())).items
+        rules = run_api(
+            emu, lambda c: c.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
+        ).items
         assert list(rules) == [rule]
         with pytest.raises(api.TwirpError):  # indexes rebuilt: the conflict is still seen
             run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["15550006000"])))
@@ -59,8 +78,12 @@ def test_state_survives_a_restart(tmp_path):
 
 def test_kill_9_during_writes_leaves_a_loadable_state_file(tmp_path):
     state = tmp_path / "state.json"
-    emu = EmulatorProcess(api_secret=SECRET, state=state, log_dir=tmp_path,
-                          extra_args=["--state-flush-interval", "0.005"]).start()  # fmt: skip
+    emu = EmulatorProcess(
+        api_secret=SECRET,
+        state=state,
+        log_dir=tmp_path,
+        extra_args=["--state-flush-interval", "0.005"],
+    ).start()
 
     async def writer():
         async with api.LiveKitAPI(emu.url, emu.api_key, emu.api_secret) as lk:
@@ -79,7 +102,12 @@ def test_kill_9_during_writes_leaves_a_loadable_state_file(tmp_path):
 
 
 def test_unconfirmed_choices_behind_flags(tmp_path):
-    flags = ["--honour-list-limit", "--strict-update-conflicts", "--set-timestamps", "--require-trunk-for-calls"]
+    flags = [
+        "--honour-list-limit",
+        "--strict-update-conflicts",
+        "--set-timestamps",
+        "--require-trunk-for-calls",
+    ]
     with EmulatorProcess(api_secret=SECRET, extra_args=flags, log_dir=tmp_path) as emu:
         t1 = run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+15550007000"])))
         t2 = run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+15550007001"])))
@@ -87,14 +115,22 @@ def test_unconfirmed_choices_behind_flags(tmp_path):
         page = api.ListSIPInboundTrunkRequest(page=api.Pagination(limit=1))
         assert len(run_api(emu, lambda c: c.sip.list_inbound_trunk(page)).items) == 1
         with pytest.raises(api.TwirpError) as caught:  # the OSS update gap is closed
-            run_api(emu, lambda c: c.sip.update_inbound_trunk(
-                t2.sip_trunk_id, api.SIPInboundTrunkInfo(numbers=["+15550007000"])))  # fmt: skip
+            run_api(
+                emu,
+                lambda c: c.sip.update_inbound_trunk(
+                    t2.sip_trunk_id, api.SIPInboundTrunkInfo(numbers=["+15550007000"])
+                ),
+            )
         assert caught.value.code == "invalid_argument"
         r2 = run_api(emu, lambda c: c.sip.create_dispatch_rule(individual_rule(["ST_b"])))
         run_api(emu, lambda c: c.sip.create_dispatch_rule(individual_rule(["ST_a"])))
         with pytest.raises(api.TwirpError):
-            run_api(emu, lambda c: c.sip.update_dispatch_rule_fields(
-                r2.sip_dispatch_rule_id, trunk_ids=api.ListUpdate(set=["ST_a"])))  # fmt: skip
+            run_api(
+                emu,
+                lambda c: c.sip.update_dispatch_rule_fields(
+                    r2.sip_dispatch_rule_id, trunk_ids=api.ListUpdate(set=["ST_a"])
+                ),
+            )
         run_api(emu, lambda c: c.sip.create_dispatch_rule(direct_rule("catchall")))
         assert emu.control.call("+1", "+19999999999")["result"] == "no_trunk"
 
@@ -114,8 +150,12 @@ def test_control_plane_refuses_non_loopback_peers(tmp_path, flags, expected):
     address = _non_loopback_ip()
     if address is None:
         pytest.skip("no non-loopback address on this machine")
-    with EmulatorProcess(api_secret=SECRET, host="0.0.0.0", extra_args=flags, log_dir=tmp_path) as emu:  # noqa: S104
-        assert raw(f"http://{address}:{emu.port}", "/_emulator/healthz", method="GET")[0] == expected
+    with EmulatorProcess(
+        api_secret=SECRET, host="0.0.0.0", extra_args=flags, log_dir=tmp_path
+    ) as emu:
+        assert (
+            raw(f"http://{address}:{emu.port}", "/_emulator/healthz", method="GET")[0] == expected
+        )
         assert raw(f"http://127.0.0.1:{emu.port}", "/_emulator/healthz", method="GET")[0] == 200
 
 
@@ -158,18 +198,30 @@ def test_webhooks_are_signed_like_livekit(tmp_path):
     try:
         with EmulatorProcess(api_secret=SECRET, webhook_url=url, log_dir=tmp_path) as emu:
             t = run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+15550008000"])))
-            run_api(emu, lambda c: c.sip.create_dispatch_rule(individual_rule([t.sip_trunk_id], prefix="wh")))
+            run_api(
+                emu,
+                lambda c: c.sip.create_dispatch_rule(
+                    individual_rule([t.sip_trunk_id], prefix="wh")
+                ),
+            )
             result = emu.control.call("+15557654321", "+15550008000")
             emu.control.wait_for(lambda: len(receiver.received) >= 4)
     finally:
         receiver.stop()
     verifier = api.WebhookReceiver(api.TokenVerifier(emu.api_key, emu.api_secret))
     events = [verifier.receive(body, auth) for body, auth in receiver.received]
-    assert [e.event for e in events] == ["room_started", "participant_joined", "participant_left", "room_finished"]
+    assert [e.event for e in events] == [
+        "room_started",
+        "participant_joined",
+        "participant_left",
+        "room_finished",
+    ]
     assert {e.room.name for e in events} == {result["room_name"]}
     assert events[1].participant.identity == "sip_+15557654321"
-    forged = api.WebhookReceiver(api.TokenVerifier(emu.api_key, "another-secret-0123456789-abcdefgh"))
-    with pytest.raises(Exception):  # noqa: B017
+    forged = api.WebhookReceiver(
+        api.TokenVerifier(emu.api_key, "another-secret-0123456789-abcdefgh")
+    )
+    with pytest.raises(Exception):
         forged.receive(*receiver.received[0])
 
 
@@ -177,8 +229,12 @@ def test_failed_webhook_delivery_is_logged_not_fatal(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    with EmulatorProcess(api_secret=SECRET, webhook_url=f"http://127.0.0.1:{dead}/x", log_dir=tmp_path) as emu:
+    with EmulatorProcess(
+        api_secret=SECRET, webhook_url=f"http://127.0.0.1:{dead}/x", log_dir=tmp_path
+    ) as emu:
         run_api(emu, lambda c: c.sip.create_dispatch_rule(direct_rule("r")))
         assert emu.control.call("+1", "+2")["result"] == "dispatch"
-        rows = emu.control.wait_for(lambda: len(emu.control.webhooks()) == 4 and emu.control.webhooks())
+        rows = emu.control.wait_for(
+            lambda: len(emu.control.webhooks()) == 4 and emu.control.webhooks()
+        )
         assert all(r["error"] for r in rows)
