@@ -1,7 +1,7 @@
 """Emulator benchmark: create+list throughput from livekit-api clients, and list-by-number cost
 and memory at 100,000 stored trunks. Ratios are against baselines measured in the same run.
 
-    python bench/bench_emulator.py [--trunks 100000] [--workers 2] [--concurrency 32]
+    python bench/bench_emulator.py [--trunks 100000] [--workers 1] [--concurrency 64]
 
 Writes bench/results/emulator-<timestamp>.json. No assertions: it reports figures.
 """
@@ -98,8 +98,8 @@ async def list_latency(url: str, numbers: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trunks", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--ops", type=int, default=8_000, help="calls in each throughput phase")
     args = parser.parse_args()
     results: dict[str, float | int] = {}
