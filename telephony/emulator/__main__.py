@@ -32,13 +32,13 @@ async def serve(config: Config) -> int:
         print(f"emulator: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         await runner.cleanup()
         return 2
-    port = runner.addresses[0][1]
-    print(f"emulator listening on {_url(config.host, port)}", flush=True)
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Only now announce readiness: a signal sent right after the line must still stop us cleanly.
+    port = runner.addresses[0][1]
+    print(f"emulator listening on {_url(config.host, port)}", flush=True)
     await stop.wait()
     emulator.shutdown.set()  # releases hanging requests so the server can stop
     await runner.cleanup()

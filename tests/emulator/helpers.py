@@ -16,9 +16,15 @@ ID_RE = r"[23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]{12}"
 
 
 def token(
-    key: str, secret: str, *, sip: dict[str, Any] | None = None, video: dict[str, Any] | None = None,
-    exp_in: float | None = 600, algorithm: str = "HS256", **extra: Any,
-) -> str:  # fmt: skip
+    key: str,
+    secret: str,
+    *,
+    sip: dict[str, Any] | None = None,
+    video: dict[str, Any] | None = None,
+    exp_in: float | None = 600,
+    algorithm: str = "HS256",
+    **extra: Any,
+) -> str:
     claims: dict[str, Any] = {"iss": key, "sub": "", "nbf": int(time.time()) - 5}
     if exp_in is not None:
         claims["exp"] = int(time.time() + exp_in)
@@ -30,9 +36,14 @@ def token(
 
 
 def raw(
-    url: str, path: str, body: bytes = b"", *, method: str = "POST",
-    content_type: str | None = "application/protobuf", auth: str | None = None,
-) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+    url: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    method: str = "POST",
+    content_type: str | None = "application/protobuf",
+    auth: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     headers = {}
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -57,9 +68,7 @@ def error_of(body: bytes) -> dict[str, Any]:
     return dict(json.loads(body))
 
 
-def inbound(
-    numbers: list[str] | None = None, **fields: Any
-) -> api.CreateSIPInboundTrunkRequest:
+def inbound(numbers: list[str] | None = None, **fields: Any) -> api.CreateSIPInboundTrunkRequest:
     return api.CreateSIPInboundTrunkRequest(
         trunk=api.SIPInboundTrunkInfo(numbers=numbers or [], **fields)
     )
@@ -79,7 +88,9 @@ def individual_rule(
 def direct_rule(
     room: str, trunk_ids: list[str] | None = None, pin: str = "", **fields: Any
 ) -> api.CreateSIPDispatchRuleRequest:
-    rule = api.SIPDispatchRule(dispatch_rule_direct=api.SIPDispatchRuleDirect(room_name=room, pin=pin))
+    rule = api.SIPDispatchRule(
+        dispatch_rule_direct=api.SIPDispatchRuleDirect(room_name=room, pin=pin)
+    )
     return api.CreateSIPDispatchRuleRequest(
         dispatch_rule=api.SIPDispatchRuleInfo(rule=rule, trunk_ids=trunk_ids or [], **fields)
     )
@@ -88,9 +99,12 @@ def direct_rule(
 async def get_inbound(lk: api.LiveKitAPI, trunk_id: str) -> proto_sip.SIPInboundTrunkInfo:
     """GetSIPInboundTrunk has no public wrapper in livekit-api 1.2.2 (livekit-sip.md §8.2)."""
     response = await lk.sip._client.request(
-        "SIP", "GetSIPInboundTrunk", proto_sip.GetSIPInboundTrunkRequest(sip_trunk_id=trunk_id),
-        lk.sip._admin_headers(), proto_sip.GetSIPInboundTrunkResponse,
-    )  # fmt: skip
+        "SIP",
+        "GetSIPInboundTrunk",
+        proto_sip.GetSIPInboundTrunkRequest(sip_trunk_id=trunk_id),
+        lk.sip._admin_headers(),
+        proto_sip.GetSIPInboundTrunkResponse,
+    )
     return response.trunk
 
 

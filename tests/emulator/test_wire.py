@@ -32,9 +32,12 @@ def test_it_answers_protobuf_with_protobuf_and_json_with_snake_case_defaults(emu
     assert proto_sip.SIPInboundTrunkInfo.FromString(body).name == "pb"
     payload = json.dumps({"trunk": {"name": "js", "numbers": ["+15550002222"]}, "bogus": 1})
     status, headers, body = twirp(
-        emu.url, "CreateSIPInboundTrunk", payload.encode(), auth=admin,
+        emu.url,
+        "CreateSIPInboundTrunk",
+        payload.encode(),
+        auth=admin,
         content_type="application/json; charset=utf-8",
-    )  # fmt: skip
+    )
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     data = json.loads(body)
     assert data["sip_trunk_id"].startswith("ST_")
@@ -44,20 +47,42 @@ def test_it_answers_protobuf_with_protobuf_and_json_with_snake_case_defaults(emu
 def test_an_empty_body_is_an_empty_message(emu, admin):
     status, _, body = twirp(emu.url, "ListSIPInboundTrunk", b"", auth=admin)
     assert status == 200 and proto_sip.ListSIPInboundTrunkResponse.FromString(body).items == []
-    status, _, body = twirp(emu.url, "ListSIPInboundTrunk", b"", auth=admin, content_type="application/json")
+    status, _, body = twirp(
+        emu.url, "ListSIPInboundTrunk", b"", auth=admin, content_type="application/json"
+    )
     assert status == 200 and json.loads(body) == {"items": []}
 
 
 @pytest.mark.parametrize(
     ("http_method", "path", "content_type", "msg"),
     [
-        ("GET", "ListSIPInboundTrunk", "application/protobuf", 'unsupported method "GET" (only POST is allowed)'),
-        ("POST", "NoSuchMethod", "application/protobuf", 'no handler for path "/twirp/livekit.SIP/NoSuchMethod"'),
-        ("POST", "CreateSIPTrunk", "application/protobuf", 'no handler for path "/twirp/livekit.SIP/CreateSIPTrunk"'),
+        (
+            "GET",
+            "ListSIPInboundTrunk",
+            "application/protobuf",
+            'unsupported method "GET" (only POST is allowed)',
+        ),
+        (
+            "POST",
+            "NoSuchMethod",
+            "application/protobuf",
+            'no handler for path "/twirp/livekit.SIP/NoSuchMethod"',
+        ),
+        (
+            "POST",
+            "CreateSIPTrunk",
+            "application/protobuf",
+            'no handler for path "/twirp/livekit.SIP/CreateSIPTrunk"',
+        ),
         ("POST", "ListSIPInboundTrunk", "text/plain", 'unexpected Content-Type: "text/plain"'),
-        ("POST", "ListSIPInboundTrunk", "application/xml", 'unexpected Content-Type: "application/xml"'),
+        (
+            "POST",
+            "ListSIPInboundTrunk",
+            "application/xml",
+            'unexpected Content-Type: "application/xml"',
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_routes_get_twirp_bad_route_with_the_invalid_route_meta(
     emu, admin, http_method, path, content_type, msg
 ):
@@ -79,12 +104,16 @@ def test_bad_routes_get_twirp_bad_route_with_the_invalid_route_meta(
     ],
 )
 def test_undecodable_bodies_are_malformed(emu, admin, content_type, body, msg):
-    status, _, reply = twirp(emu.url, "ListSIPInboundTrunk", body, auth=admin, content_type=content_type)
+    status, _, reply = twirp(
+        emu.url, "ListSIPInboundTrunk", body, auth=admin, content_type=content_type
+    )
     assert status == 400 and error_of(reply) == {"code": "malformed", "msg": msg}
 
 
 def test_bodies_over_10_mib_get_a_plain_413(emu, admin):
-    status, headers, body = twirp(emu.url, "ListSIPInboundTrunk", b"\0" * (10 * 1024 * 1024 + 1), auth=admin)
+    status, headers, body = twirp(
+        emu.url, "ListSIPInboundTrunk", b"\0" * (10 * 1024 * 1024 + 1), auth=admin
+    )
     assert status == 413 and headers["Content-Type"].startswith("text/plain") and body
     assert emu.control.healthz()["ok"]  # and it is still serving
 
@@ -114,11 +143,22 @@ def test_no_authorization_header_is_twirp_unauthenticated_permissions_denied(emu
         lambda k, s: "Bearer " + token(k, s, algorithm="HS512"),
         lambda k, s: "Bearer " + token(k, s, nbf=9_999_999_999),
     ],
-    ids=["not-bearer", "unparseable", "unknown-key", "bad-signature", "expired", "no-exp", "hs512", "nbf-future"],
-)  # fmt: skip
+    ids=[
+        "not-bearer",
+        "unparseable",
+        "unknown-key",
+        "bad-signature",
+        "expired",
+        "no-exp",
+        "hs512",
+        "nbf-future",
+    ],
+)
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_middleware_failures_are_plain_text_401(emu, make_header):
-    status, headers, body = twirp(emu.url, "ListSIPInboundTrunk", b"", auth=make_header(emu.api_key, emu.api_secret))
+    status, headers, body = twirp(
+        emu.url, "ListSIPInboundTrunk", b"", auth=make_header(emu.api_key, emu.api_secret)
+    )
     assert status == 401 and headers["Content-Type"].startswith("text/plain")
     with pytest.raises(ValueError):
         json.loads(body)
@@ -145,12 +185,18 @@ def test_the_client_sees_plain_401_as_unknown(emu):
 def test_admin_methods_need_the_sip_admin_grant(emu, grants):
     auth = "Bearer " + token(emu.api_key, emu.api_secret, sip=grants)
     status, _, body = twirp(emu.url, "CreateSIPInboundTrunk", b"", auth=auth)
-    assert status == 401 and error_of(body) == {"code": "unauthenticated", "msg": "permissions denied"}
+    assert status == 401 and error_of(body) == {
+        "code": "unauthenticated",
+        "msg": "permissions denied",
+    }
 
 
 def test_participant_methods_need_sip_call_then_answer_unimplemented(emu):
     admin_only = "Bearer " + token(emu.api_key, emu.api_secret)
-    assert error_of(twirp(emu.url, "CreateSIPParticipant", b"", auth=admin_only)[2])["code"] == "unauthenticated"
+    assert (
+        error_of(twirp(emu.url, "CreateSIPParticipant", b"", auth=admin_only)[2])["code"]
+        == "unauthenticated"
+    )
     call = "Bearer " + token(emu.api_key, emu.api_secret, sip={"call": True})
     status, _, body = twirp(emu.url, "CreateSIPParticipant", b"", auth=call)
     assert status == 501 and error_of(body)["code"] == "unimplemented"
