@@ -188,6 +188,7 @@ def trunk_settings_update(
     """None leaves a field as it is; an empty password with a username keeps the old one."""
     with transaction.atomic():
         ts, _ = TrunkSettings.objects.select_for_update().get_or_create(clinic=clinic)
+        before = _trunk_fields(ts)
         if allowed_addresses is not None:
             addresses = list(allowed_addresses)
             if len(addresses) > MAX_ADDRESSES:
@@ -215,9 +216,15 @@ def trunk_settings_update(
         if krisp_enabled is not None:
             ts.krisp_enabled = krisp_enabled
         ts.full_clean()
+        if _trunk_fields(ts) == before:
+            return ts
         ts.save()
         request_provisioning(clinic, reason="carrier settings changed")
     return ts
+
+
+def _trunk_fields(ts: TrunkSettings) -> tuple[object, ...]:
+    return (ts.allowed_addresses, ts.auth_username, ts.auth_password, ts.krisp_enabled)
 
 
 AGENT_FIELDS = (

@@ -119,3 +119,16 @@ def test_two_clinics_racing_for_one_number_exactly_one_wins():
 
     assert sorted(outcomes)[1] == "won" and outcomes.count("won") == 1
     assert PhoneNumber.objects.filter(e164="+14155550199").count() == 1
+
+
+def test_saving_unchanged_carrier_settings_does_not_reprovision(clinic, owner):
+    services.phone_number_add(clinic=clinic, number="+14155550100")
+    services.clinic_go_live(clinic=clinic, actor=owner)
+    services.trunk_settings_update(clinic=clinic, allowed_addresses=["192.0.2.1"])
+    generation = Provisioning.objects.get(clinic=clinic).generation
+
+    services.trunk_settings_update(
+        clinic=clinic, allowed_addresses=["192.0.2.1"], auth_username="", krisp_enabled=True
+    )
+
+    assert Provisioning.objects.get(clinic=clinic).generation == generation
