@@ -1,0 +1,129 @@
+"""A clinic's receptionist configuration as the agent config API returns it, validated.
+
+The API is ours, but the worker must never turn a surprising payload into a broken call: every
+field is type-checked, a language the worker cannot speak falls back to the default, and a
+model it cannot build is replaced later by `agent.config.plan_models`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from agent.config import DEFAULT_LLM_MODEL, DEFAULT_STT_MODEL, DEFAULT_TTS_MODEL
+
+logger = logging.getLogger("switchboard.agent")
+
+SUPPORTED_LANGUAGES = ("en-US", "en-GB", "es-ES", "fr-FR", "de-DE")
+DEFAULT_LANGUAGE = "en-US"
+DEFAULT_VOICE = ""  # empty: the TTS provider's own default voice
+
+FALLBACK_GREETING = (
+    "Thank you for calling. Our receptionist is unavailable right now; "
+    "please leave your name and number."
+)
+FALLBACK_INSTRUCTIONS = (
+    "You are answering the phone for a medical clinic while its systems are unavailable. "
+    "Your only job is to take a message: ask for the caller's name, a callback number and a "
+    "short reason for the call, read the number back to confirm it, and say the clinic will "
+    "call back. Do not give medical advice, do not book or change appointments, and do not "
+    "guess anything about the clinic. If the caller describes an emergency, tell them to hang "
+    "up and call their local emergency number."
+)
+
+
+class InvalidConfig(ValueError):
+    """The platform answered 200 with a payload that breaks the contract."""
+
+
+@dataclass(frozen=True)
+class ClinicConfig:
+    clinic: uuid.UUID | None
+    clinic_name: str
+    config_version: int
+    agent_name: str
+    greeting: str
+    instructions: str
+    language: str
+    voice: str
+    stt_model: str
+    llm_model: str
+    tts_model: str
+    recording_consent_required: bool
+    is_fallback: bool = False
+
+
+def fallback_config(clinic: uuid.UUID | None = None) -> ClinicConfig:
+    """What a caller gets when the platform cannot be asked: a neutral message taker.
+
+    Without the clinic's settings nothing may be recorded, so the worker starts a fallback
+    call with recording off; with nothing to record there is no consent to ask for.
+    """
+    return ClinicConfig(
+        clinic=clinic,
+        clinic_name="",
+        config_version=-1,
+        agent_name="",
+        greeting=FALLBACK_GREETING,
+        instructions=FALLBACK_INSTRUCTIONS,
+        language=DEFAULT_LANGUAGE,
+        voice=DEFAULT_VOICE,
+        stt_model=DEFAULT_STT_MODEL,
+        llm_model=DEFAULT_LLM_MODEL,
+        tts_model=DEFAULT_TTS_MODEL,
+        recording_consent_required=False,
+        is_fallback=True,
+    )
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in data:
+        raise InvalidConfig(f"agent config has no {name!r}")
+    value = data[name]
+    # bool is an int subclass: an int field must not accept true/false, and vice versa.
+    if type(value) is not kind:
+        raise InvalidConfig(
+            f"agent config {name!r} must be {kind.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def parse_config(data: object, *, expected_clinic: uuid.UUID | None = None) -> ClinicConfig:
+    """Validate an agent config API body. Unknown keys are ignored (forward compatible)."""
+    if not isinstance(data, dict):
+        raise InvalidConfig(f"agent config must be a JSON object, got {type(data).__name__}")
+    try:
+        clinic = uuid.UUID(_field(data, "clinic", str))
+    except ValueError:
+        raise InvalidConfig("agent config 'clinic' is not a uuid") from None
+    if expected_clinic is not None and clinic != expected_clinic:
+        # Never speak for a clinic other than the one the call was dispatched for.
+        raise InvalidConfig(f"agent config is for clinic {clinic}, not {expected_clinic}")
+    version = _field(data, "config_version", int)
+    if version < 0:
+        raise InvalidConfig("agent config 'config_version' is negative")
+    instructions = _field(data, "instructions", str).strip()
+    if not instructions:
+        raise InvalidConfig("agent config 'instructions' is empty")
+    language = _field(data, "language", str)
+    if language not in SUPPORTED_LANGUAGES:
+        logger.warning(
+            "clinic %s: unsupported language %r, using %s", clinic, language, DEFAULT_LANGUAGE
+        )
+        language = DEFAULT_LANGUAGE
+    return ClinicConfig(
+        clinic=clinic,
+        clinic_name=_field(data, "clinic_name", str).strip(),
+        config_version=version,
+        agent_name=_field(data, "agent_name", str),
+        greeting=_field(data, "greeting", str).strip(),
+        instructions=instructions,
+        language=language,
+        voice=_field(data, "voice", str).strip(),
+        stt_model=_field(data, "stt_model", str).strip(),
+        llm_model=_field(data, "llm_model", str).strip(),
+        tts_model=_field(data, "tts_model", str).strip(),
+        recording_consent_required=_field(data, "recording_consent_required", bool),
+    )

@@ -1,0 +1,227 @@
+"""Fetch a clinic's receptionist config from Switchboard, quickly or not at all.
+
+The caller is already on the line when this runs, so the whole fetch has a deadline of a few
+seconds (SWITCHBOARD_CONFIG_DEADLINE_SECONDS, default 4). Within it:
+- transient failures (connection errors, per-attempt timeouts, 408, 429, 5xx) are retried with
+  exponential backoff and full jitter; a retry that cannot finish before the deadline is not
+  started;
+- 404 means the platform does not serve this clinic (unknown or offboarded): ClinicNotServed,
+  and the call is ended politely;
+- 401/403 (a bad agent token) and malformed replies are not retried: the answer will not change;
+- when no good answer arrives, the last config cached for the clinic is used if there is one
+  (stale beats generic), else the neutral fallback that takes a message.
+
+Cache: in-process, keyed by clinic, holding the config and its ETag. When the job metadata's
+config_version equals the cached version, no request is made; otherwise the request carries
+If-None-Match and a 304 reuses the cached body.
+
+Reference: the agent config API contract in docs/agent.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+
+from agent.clinic_config import ClinicConfig, InvalidConfig, fallback_config, parse_config
+from agent.metadata import JobTarget
+
+logger = logging.getLogger("switchboard.agent")
+
+Source = Literal["cache", "platform", "revalidated", "stale", "fallback"]
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class ClinicNotServed(Exception):
+    """The platform answered 404: an unknown or offboarded clinic. End the call politely."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    config: ClinicConfig
+    source: Source
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    config: ClinicConfig
+    etag: str | None
+
+
+class ConfigCache:
+    """A small LRU of clinic configs with their ETags. Not shared between processes."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._entries: OrderedDict[uuid.UUID, _Entry] = OrderedDict()
+        self._max = max_entries
+
+    def get(self, clinic: uuid.UUID) -> _Entry | None:
+        entry = self._entries.get(clinic)
+        if entry is not None:
+            self._entries.move_to_end(clinic)
+        return entry
+
+    def put(self, config: ClinicConfig, etag: str | None) -> None:
+        if config.clinic is None or config.is_fallback:
+            return
+        self._entries[config.clinic] = _Entry(config, etag)
+        self._entries.move_to_end(config.clinic)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class _GiveUp(Exception):
+    """Stop retrying; `reason` says why (for the log and FetchResult.detail)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PlatformClient:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        token: str,
+        session: aiohttp.ClientSession | None = None,
+        cache: ConfigCache | None = None,
+        deadline_s: float = 4.0,
+        attempt_timeout_s: float = 1.5,
+        max_attempts: int = 4,
+        backoff_base_s: float = 0.2,
+        backoff_cap_s: float = 1.0,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._endpoint = endpoint
+        self._token = token
+        self._session = session
+        self._owns_session = session is None
+        self.cache = cache if cache is not None else ConfigCache()
+        self._deadline_s = deadline_s
+        self._attempt_timeout_s = attempt_timeout_s
+        self._max_attempts = max_attempts
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not crypto)
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> PlatformClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def fetch_config(self, target: JobTarget) -> FetchResult:
+        """The config for a job's clinic; raises ClinicNotServed on 404, never anything else."""
+        entry = self.cache.get(target.clinic) if target.clinic is not None else None
+        if entry is not None and entry.config.config_version == target.config_version:
+            return FetchResult(entry.config, "cache")
+        try:
+            return await self._fetch_with_retries(target, entry)
+        except _GiveUp as stop:
+            reason = stop.reason
+        if entry is not None:
+            logger.warning(
+                "clinic %s: %s; using cached config version %s",
+                target.clinic,
+                reason,
+                entry.config.config_version,
+            )
+            return FetchResult(entry.config, "stale", reason)
+        logger.error("%s: %s; answering with the fallback config", _describe(target), reason)
+        return FetchResult(fallback_config(target.clinic), "fallback", reason)
+
+    async def _fetch_with_retries(self, target: JobTarget, entry: _Entry | None) -> FetchResult:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._deadline_s
+        last = "no attempt made"
+        for attempt in range(self._max_attempts):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(min(self._attempt_timeout_s, remaining)):
+                    result = await self._attempt(target, entry)
+            except TimeoutError:
+                last = f"attempt {attempt + 1} timed out"
+            except aiohttp.ClientError as exc:
+                last = f"attempt {attempt + 1} failed: {type(exc).__name__}: {exc}"
+            else:
+                if isinstance(result, FetchResult):
+                    return result
+                last = f"attempt {attempt + 1}: {result}"
+            if attempt + 1 == self._max_attempts:
+                break
+            # Full jitter: uniform in [0, min(cap, base * 2^attempt)].
+            ceiling = min(self._backoff_cap_s, self._backoff_base_s * 2**attempt)
+            delay = self._rng.uniform(0, ceiling)
+            if loop.time() + delay >= deadline:
+                break
+            await self._sleep(delay)
+        raise _GiveUp(f"platform unavailable ({last})")
+
+    async def _attempt(self, target: JobTarget, entry: _Entry | None) -> FetchResult | str:
+        """One request. A FetchResult is final; a string is a retryable failure; _GiveUp stops."""
+        params = {"clinic": str(target.clinic)} if target.clinic else {"room": target.room}
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if entry is not None and entry.etag:
+            headers["If-None-Match"] = entry.etag
+        async with self._http().get(
+            self._endpoint, params=params, headers=headers, allow_redirects=False
+        ) as resp:
+            body = await resp.read()
+            status = resp.status
+            etag = resp.headers.get("ETag")
+        if status == 200:
+            return self._accept(body, etag, target)
+        if status == 304 and entry is not None:
+            return FetchResult(entry.config, "revalidated")
+        if status == 404:
+            raise ClinicNotServed(f"{_describe(target)} is not served by this platform")
+        if status in (401, 403):
+            logger.critical(
+                "the platform rejected the agent token (HTTP %s): every clinic "
+                "gets the fallback until SWITCHBOARD_AGENT_TOKEN is fixed",
+                status,
+            )
+            raise _GiveUp(f"agent token rejected (HTTP {status})")
+        if status in RETRYABLE_STATUSES:
+            return f"HTTP {status}"
+        raise _GiveUp(f"unexpected HTTP {status}")
+
+    def _accept(self, body: bytes, etag: str | None, target: JobTarget) -> FetchResult:
+        try:
+            config = parse_config(json.loads(body), expected_clinic=target.clinic)
+        except (ValueError, InvalidConfig) as exc:  # JSONDecodeError is a ValueError
+            raise _GiveUp(f"malformed agent config: {exc}") from None
+        self.cache.put(config, etag)
+        return FetchResult(config, "platform")
+
+
+def _describe(target: JobTarget) -> str:
+    return f"clinic {target.clinic}" if target.clinic else f"room {target.room!r}"

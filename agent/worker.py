@@ -1,0 +1,283 @@
+"""The livekit-agents worker: one deployment, every clinic, explicit dispatch by agent_name.
+
+Written against livekit-agents 1.8.9 (pinned `~=1.8.9` in the `[agent]` extra): AgentServer,
+rtc_session(agent_name=..., on_request=...), AgentSession.start(record=...), Agent.on_enter /
+on_user_turn_completed, StopResponse. Every livekit import is inside a function, so this module
+(and the rest of `agent/`) imports without the extra; running it needs the extra.
+
+Per job:
+1. on_request (worker process): resolve the clinic from the job metadata, or the room name;
+   reject only a job that names no clinic at all.
+2. entrypoint (job process): connect to the room while fetching the clinic's config; 404 ->
+   a short apology and hang up; unreachable platform -> the fallback message taker.
+3. When the clinic requires recording consent, a consent agent asks first (agent.consent), then
+   hands over to the receptionist; otherwise the receptionist greets at once.
+
+Recording: livekit-agents fixes a session's recording options at AgentSession.start(). So when
+consent is required (or the config is the fallback) the session starts with record=False and
+nothing of the call is recorded by the agent; the decision is published on the agent's
+participant as the attribute `switchboard.recording_consent` (granted / declined) for a
+recorder outside this worker to honour. Otherwise recording follows the LiveKit project setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from agent.clinic_config import DEFAULT_LANGUAGE, ClinicConfig
+from agent.config import ModelPlan, ModelRef, Settings, load_settings, plan_models
+from agent.consent import ConsentFlow, ConsentStep, Decision
+from agent.metadata import UnroutableJob, resolve_target
+from agent.platform_client import ClinicNotServed, ConfigCache, PlatformClient
+
+if TYPE_CHECKING:
+    from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
+
+logger = logging.getLogger("switchboard.agent")
+
+CLINIC_ATTRIBUTE = "switchboard.clinic"
+CONSENT_ATTRIBUTE = "switchboard.recording_consent"
+CONSENT_ANSWER_TIMEOUT_S = 8.0
+NOT_SERVED_MESSAGE = {
+    "en-US": "Sorry, this number is not in service. Goodbye.",
+}
+
+# One per job process: a process that fetches the same clinic twice (or a thread executor
+# running many jobs) asks the platform once per config version.
+_CACHE = ConfigCache()
+
+
+def _import_plugins() -> None:
+    """livekit plugins must be imported on the main thread of each process that uses them."""
+    import livekit.plugins.cartesia
+    import livekit.plugins.deepgram
+    import livekit.plugins.openai  # noqa: F401
+
+
+def _prewarm(proc: JobProcess) -> None:
+    _import_plugins()
+
+
+def build_server(settings: Settings) -> AgentServer:
+    from livekit.agents import AgentServer
+
+    _import_plugins()
+    server = AgentServer(
+        ws_url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret,
+        setup_fnc=_prewarm,
+    )
+    # An explicit agent_name turns automatic dispatch off: this worker only gets the jobs
+    # that a dispatch rule (room_config.agents) names it for. Note that livekit-agents lets
+    # LIVEKIT_AGENT_NAME_OVERRIDE win over this argument.
+    server.rtc_session(entrypoint, agent_name=settings.agent_name, on_request=on_request)
+    return server
+
+
+def run(settings: Settings, argv: Sequence[str]) -> int:
+    """Hand over to livekit-agents' CLI (`start`, `dev`, `console`, `download-files`)."""
+    try:
+        from livekit.agents import cli
+    except ImportError:
+        print(
+            "switchboard agent: livekit-agents is not installed; install the extra: "
+            "pip install -e '.[agent]'",
+            file=sys.stderr,
+        )
+        return 2
+    server = build_server(settings)
+    sys.argv = ["python -m agent", *argv]
+    with warnings.catch_warnings():
+        # 1.8 marks its built-in CLI deprecated in favour of the `lk` CLI; it is still the
+        # public way to run a server from a script.
+        warnings.filterwarnings("ignore", "the built-in Python CLI is deprecated")
+        cli.run_app(server)
+    return 0
+
+
+async def on_request(req: JobRequest) -> None:
+    try:
+        target = resolve_target(req.job.metadata, req.room.name)
+    except UnroutableJob as exc:
+        logger.error("rejecting job %s in room %r: %s", req.id, req.room.name, exc)
+        await req.reject()
+        return
+    clinic = str(target.clinic) if target.clinic else ""
+    await req.accept(name="Receptionist", attributes={CLINIC_ATTRIBUTE: clinic})
+
+
+def build_models(plan: ModelPlan, config: ClinicConfig) -> dict[str, Any]:
+    from livekit.plugins import cartesia, deepgram, openai
+
+    language = config.language
+    short = language.split("-")[0]
+
+    def stt(ref: ModelRef) -> Any:
+        if ref.provider == "deepgram":
+            return deepgram.STT(model=ref.name, language=language)
+        return openai.STT(model=ref.name, language=short)
+
+    def tts(ref: ModelRef) -> Any:
+        voice = config.voice
+        if ref.provider == "cartesia":
+            if voice:
+                return cartesia.TTS(model=ref.name, voice=voice, language=short)
+            return cartesia.TTS(model=ref.name, language=short)
+        if ref.provider == "deepgram":
+            return deepgram.TTS(model=ref.name)  # Deepgram's model name includes the voice
+        return openai.TTS(model=ref.name, voice=voice) if voice else openai.TTS(model=ref.name)
+
+    return {"stt": stt(plan.stt), "llm": openai.LLM(model=plan.llm.name), "tts": tts(plan.tts)}
+
+
+@functools.cache
+def _agent_classes() -> tuple[type, type]:
+    """Agent subclasses, defined on first use so that importing this module needs no extra."""
+    from livekit.agents import Agent, StopResponse, get_job_context
+
+    class Receptionist(Agent):
+        def __init__(self, config: ClinicConfig) -> None:
+            super().__init__(instructions=config.instructions)
+            self._greeting = config.greeting
+
+        async def on_enter(self) -> None:
+            if self._greeting:
+                self.session.say(self._greeting)
+            else:
+                self.session.generate_reply(instructions="Greet the caller and offer help.")
+
+    class ConsentAgent(Agent):
+        """Asks for recording consent, listens, then hands the call to the receptionist."""
+
+        def __init__(self, flow: ConsentFlow, then: Agent) -> None:
+            super().__init__(
+                instructions="You only ask whether the call may be recorded. Say nothing else."
+            )
+            self._flow = flow
+            self._then = then
+            self._timer: asyncio.Task[None] | None = None
+
+        async def on_enter(self) -> None:
+            handle = self.session.say(self._flow.start(), allow_interruptions=False)
+            self._arm_timer(handle)
+
+        async def on_user_turn_completed(self, turn_ctx: Any, new_message: Any) -> None:
+            if not self._flow.done:
+                self._disarm_timer()
+                await self._apply(self._flow.answer(new_message.text_content or ""))
+            # The consent answer is not a question for the LLM.
+            raise StopResponse()
+
+        def _arm_timer(self, handle: Any) -> None:
+            async def wait() -> None:
+                await handle.wait_for_playout()
+                await asyncio.sleep(CONSENT_ANSWER_TIMEOUT_S)
+                if not self._flow.done:
+                    await self._apply(self._flow.no_answer())
+
+            self._timer = asyncio.create_task(wait())
+
+        def _disarm_timer(self) -> None:
+            if self._timer is not None and not self._timer.done():
+                self._timer.cancel()
+            self._timer = None
+
+        async def _apply(self, step: ConsentStep) -> None:
+            handle = self.session.say(step.say, allow_interruptions=False)
+            if step.decision is None:
+                self._arm_timer(handle)
+                return
+            logger.info("recording consent: %s", step.decision.value)
+            with contextlib.suppress(Exception):  # an attribute is not worth dropping a call
+                room = get_job_context().room
+                await room.local_participant.set_attributes(
+                    {CONSENT_ATTRIBUTE: step.decision.value}
+                )
+            await handle.wait_for_playout()
+            self.session.update_agent(self._then)
+
+    return Receptionist, ConsentAgent
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = load_settings()
+    try:
+        target = resolve_target(ctx.job.metadata, ctx.job.room.name)
+    except UnroutableJob as exc:  # on_request rejects these; a hand-made dispatch may not
+        logger.error("job %s: %s", ctx.job.id, exc)
+        ctx.shutdown(reason="no clinic")
+        return
+    if target.metadata_error:
+        logger.error(
+            "job %s: bad dispatch metadata (%s); resolving by room %r",
+            ctx.job.id,
+            target.metadata_error,
+            target.room,
+        )
+    async with PlatformClient(
+        endpoint=settings.config_endpoint(),
+        token=settings.agent_token,
+        cache=_CACHE,
+        deadline_s=settings.config_deadline_s,
+    ) as client:
+        # Join the room while the config is on its way: the caller is already waiting.
+        fetched, _ = await asyncio.gather(
+            _fetch_or_none(client, target), ctx.connect(), return_exceptions=False
+        )
+    if fetched is None:
+        await _end_politely(ctx)
+        return
+    await _run_receptionist(ctx, fetched.config)
+
+
+async def _fetch_or_none(client: PlatformClient, target: Any) -> Any:
+    try:
+        return await client.fetch_config(target)
+    except ClinicNotServed as exc:
+        logger.warning("%s; ending the call", exc)
+        return None
+
+
+async def _run_receptionist(ctx: JobContext, config: ClinicConfig) -> None:
+    from livekit.agents import AgentSession
+
+    plan = plan_models({"stt": config.stt_model, "llm": config.llm_model, "tts": config.tts_model})
+    for note in plan.substitutions:
+        logger.warning("clinic %s: %s", config.clinic, note)
+    receptionist_cls, consent_cls = _agent_classes()
+    receptionist = receptionist_cls(config)
+    flow = ConsentFlow(config.language, required=config.recording_consent_required)
+    first = receptionist if flow.done else consent_cls(flow, then=receptionist)
+    session: AgentSession[None] = AgentSession(**build_models(plan, config))
+    options: dict[str, Any] = {}
+    if config.recording_consent_required or config.is_fallback:
+        options["record"] = False
+    if flow.decision is Decision.NOT_REQUIRED and not config.is_fallback:
+        await ctx.room.local_participant.set_attributes(
+            {CONSENT_ATTRIBUTE: Decision.NOT_REQUIRED.value}
+        )
+    await session.start(agent=first, room=ctx.room, **options)
+
+
+async def _end_politely(ctx: JobContext) -> None:
+    """Not a clinic we serve: say so with the default TTS, then hang up (delete the room)."""
+    from livekit.agents import Agent, AgentSession
+    from livekit.plugins import openai
+
+    # TTS only: nothing is listened to or generated, the message is said once.
+    session: AgentSession[None] = AgentSession(tts=openai.TTS(), vad=None)
+    try:
+        await session.start(agent=Agent(instructions="Say nothing."), room=ctx.room, record=False)
+        await session.say(NOT_SERVED_MESSAGE[DEFAULT_LANGUAGE], allow_interruptions=False)
+    finally:
+        await session.aclose()
+        await ctx.delete_room()
+        ctx.shutdown(reason="clinic not served")
