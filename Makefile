@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_ENV := DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	CELERY_BROKER_URL=$(TEST_REDIS_URL) PASSWORD_HASHERS=fast-for-tests \
 	REQUIRE_EMAIL_VERIFICATION=true LIVEKIT_URL=http://127.0.0.1:1 \
-	SECURE_SSL_REDIRECT=false
+	SECURE_SSL_REDIRECT=false CONN_MAX_AGE=0
 
 .PHONY: install run test test-fast lint fmt bench faults services-check clean
 

@@ -1,3 +1,23 @@
 """The HTTP API, /api/v1/ (design.md §7)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from telephony.api import views as tel
+from tenants.api import views as ten
+
+clinic = "clinics/<slug:slug>/"
+
+urlpatterns = [
+    path("signup", ten.SignupApi.as_view(), name="api-signup"),
+    path("auth/token", ten.TokenApi.as_view(), name="api-token"),
+    path("clinics/", ten.ClinicListApi.as_view(), name="api-clinics"),
+    path(clinic, ten.ClinicDetailApi.as_view(), name="api-clinic"),
+    path(clinic + "numbers/", tel.NumberListApi.as_view(), name="api-numbers"),
+    path(clinic + "numbers/<str:e164>/", tel.NumberDetailApi.as_view(), name="api-number"),
+    path(clinic + "trunk-settings/", tel.TrunkSettingsApi.as_view(), name="api-trunk-settings"),
+    path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
+    path(clinic + "go-live/", tel.GoLiveApi.as_view(), name="api-go-live"),
+    path(clinic + "offboard/", tel.OffboardApi.as_view(), name="api-offboard"),
+    path(clinic + "retry/", tel.RetryApi.as_view(), name="api-retry"),
+    path(clinic + "provisioning/", tel.ProvisioningApi.as_view(), name="api-provisioning"),
+]
