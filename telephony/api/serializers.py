@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, ProvisioningEvent
@@ -104,6 +105,7 @@ class ProvisioningOutput(serializers.ModelSerializer):
             "events",
         )
 
+    @extend_schema_field(EventOutput(many=True))
     def get_events(self, prov: Provisioning) -> list[dict[str, object]]:
         events = ProvisioningEvent.objects.filter(clinic_id=prov.clinic_id).order_by("-at")[:20]
         return list(EventOutput(events, many=True).data)
