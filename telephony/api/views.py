@@ -37,7 +37,7 @@ class ClinicApi(APIView):
     permission_classes = (IsAuthenticated, ClinicPermission)
 
     def clinic(self, request: Request) -> Clinic:
-        return request.clinic  # type: ignore[attr-defined, no-any-return]
+        return request.clinic
 
 
 class NumberListApi(ClinicApi):
@@ -120,7 +120,7 @@ class GoLiveApi(ClinicApi):
     @extend_schema(request=None, responses={202: AcceptedOutput})
     def post(self, request: Request, slug: str) -> Response:
         clinic = self.clinic(request)
-        services.clinic_go_live(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.clinic_go_live(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning has started.")
 
 
@@ -130,7 +130,7 @@ class OffboardApi(ClinicApi):
     @extend_schema(request=None, responses={202: AcceptedOutput})
     def post(self, request: Request, slug: str) -> Response:
         clinic = self.clinic(request)
-        services.clinic_offboard(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.clinic_offboard(clinic=clinic, actor=request.user)
         return _accepted(clinic, "The clinic's LiveKit objects are being removed.")
 
 
@@ -138,7 +138,7 @@ class RetryApi(ClinicApi):
     @extend_schema(request=None, responses={202: AcceptedOutput})
     def post(self, request: Request, slug: str) -> Response:
         clinic = self.clinic(request)
-        services.provisioning_retry(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.provisioning_retry(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning will be retried now.")
 
 
