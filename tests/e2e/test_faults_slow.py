@@ -112,7 +112,7 @@ def test_committed_then_failed_creates_are_adopted(livekit, worker, fault):
     clinics = go_live(5, "Commit")
     settled(clinics, timeout=120)
     figures = assess(livekit, clinics)
-    record(f"commit_then_{fault['action']}_{fault.get('status', '')}", figures)
+    record(f"{fault['action']}_{fault.get('status', '')}".rstrip("_"), figures)
     assert (figures["dup"], figures["stuck"], figures["orphans"]) == (0, 0, 0)
     assert (figures["trunk_creates"], figures["rule_creates"]) == (5, 5)
 
