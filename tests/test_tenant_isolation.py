@@ -1,0 +1,297 @@
+"""The cross-tenant matrix: every URL pattern from the resolver, every method.
+
+As the owner of clinic A against clinic B's objects (path, query and body), as a viewer of
+B against every mutating endpoint, and anonymously against everything. A new URL pattern
+without a case in CASES fails the suite. Figures: leaks 0, unauthorized changes 0, URLs
+without a case 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from telephony import services
+from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from tests.factories import UserFactory, add_member, make_clinic
+from tenants.models import Clinic, Membership
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+# How each URL is reached. "public": anyone; "user": any signed-in user, no clinic in the URL;
+# "clinic": the URL names a clinic by slug and must resolve it through tenants.access.
+PUBLIC, USER, CLINIC = "public", "user", "clinic"
+CASES: dict[str, str] = {
+    "healthz": PUBLIC,
+    "readyz": PUBLIC,
+    "api-signup": PUBLIC,
+    "api-token": PUBLIC,
+    "schema": PUBLIC,
+    "api-docs": PUBLIC,
+    "tenants:landing": PUBLIC,
+    "tenants:signup": PUBLIC,
+    "tenants:login": PUBLIC,
+    "tenants:verify_email": PUBLIC,
+    "tenants:logout": PUBLIC,  # anyone may sign out; it changes nothing but the session
+    "tenants:verify_email_resend": USER,
+    "tenants:home": USER,
+    "api-clinics": USER,
+    "api-clinic": CLINIC,
+    "api-numbers": CLINIC,
+    "api-number": CLINIC,
+    "api-trunk-settings": CLINIC,
+    "api-agent": CLINIC,
+    "api-go-live": CLINIC,
+    "api-offboard": CLINIC,
+    "api-retry": CLINIC,
+    "api-provisioning": CLINIC,
+    "tenants:dashboard": CLINIC,
+    "tenants:status": CLINIC,
+    "tenants:retry": CLINIC,
+    "tenants:offboard": CLINIC,
+    "tenants:go_live": CLINIC,
+    "tenants:setup_start": CLINIC,
+    "tenants:number_remove": CLINIC,
+    "tenants:setup": CLINIC,
+}
+
+
+def patterns(
+    resolvers: list[Any] | None = None, prefix: str = "", ns: str = ""
+) -> list[tuple[str, str]]:
+    out = []
+    for p in resolvers if resolvers is not None else get_resolver().url_patterns:
+        if isinstance(p, URLResolver):
+            out += patterns(p.url_patterns, prefix + str(p.pattern), p.namespace or ns)
+        elif isinstance(p, URLPattern):
+            name = f"{ns}:{p.name}" if ns and p.name else (p.name or "")
+            out.append((prefix + str(p.pattern), name))
+    return out
+
+
+def app_patterns() -> list[tuple[str, str]]:
+    return [(route, name) for route, name in patterns() if not route.startswith("admin/")]
+
+
+def admin_patterns() -> list[tuple[str, str]]:
+    return [(route, name) for route, name in patterns() if route.startswith("admin/")]
+
+
+def test_every_url_has_a_case():
+    missing = sorted(
+        f"{name or '<unnamed>'} ({route})" for route, name in app_patterns() if name not in CASES
+    )
+    assert missing == [], f"URLs without an isolation case: {missing}"
+
+
+@pytest.fixture
+def world(owner, clinic):
+    """Clinic A (the attacker's own) and clinic B (the target), B fully set up and live."""
+    attacker = owner
+    b_owner = UserFactory(email="owner@victim.example")
+    victim = make_clinic(b_owner, "Victim Family Dentistry")
+    services.phone_number_add(clinic=victim, number="+14155550177")
+    services.trunk_settings_update(
+        clinic=victim,
+        allowed_addresses=["198.51.100.7"],
+        auth_username="victimuser",
+        auth_password="victim-secret-pw",
+    )
+    services.clinic_go_live(clinic=victim, actor=b_owner)
+    Provisioning.objects.filter(clinic=victim).update(
+        trunk_id="ST_victimTrunk01", dispatch_rule_id="SDR_victimRule01"
+    )
+    b_viewer = add_member(
+        victim, Membership.Role.VIEWER, UserFactory(email="viewer@victim.example")
+    )
+    return {
+        "attacker": attacker,
+        "a": clinic,
+        "victim": victim,
+        "b_owner": b_owner,
+        "b_viewer": b_viewer,
+    }
+
+
+def fill(route: str, victim: Clinic) -> str:
+    """A concrete URL for the route, aimed at the victim's objects."""
+    url = "/" + route
+    for key, value in {
+        "<slug:slug>": victim.slug,
+        "<str:e164>": "+14155550177",
+        "<slug:step>": "numbers",
+        "<str:token>": "not-a-token",
+    }.items():
+        url = url.replace(key, value)
+    assert "<" not in url, f"no value for a parameter in {route}"
+    return url
+
+
+def fingerprint(victim: Clinic) -> str:
+    """A checksum of everything the victim owns."""
+    rows = [
+        list(Clinic.objects.filter(pk=victim.pk).values()),
+        list(PhoneNumber.objects.filter(clinic=victim).values("e164", "label")),
+        list(
+            TrunkSettings.objects.filter(clinic=victim).values(
+                "allowed_addresses", "auth_username", "krisp_enabled"
+            )
+        ),
+        list(AgentConfig.objects.filter(clinic=victim).values()),
+        list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
+        list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
+    ]
+    return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
+
+
+SECRETS_OF_B = (
+    "Victim Family",
+    "+14155550177",
+    "victimuser",
+    "victim-secret-pw",
+    "ST_victimTrunk01",
+    "198.51.100.7",
+)
+
+
+def body_for(victim: Clinic) -> dict[str, Any]:
+    """A body naming the victim everywhere a field could (clinic ids in the body are ignored)."""
+    return {
+        "clinic": str(victim.pk),
+        "clinic_id": str(victim.pk),
+        "slug": victim.slug,
+        "e164": "+14155550177",
+        "name": "hijacked",
+        "greeting": "hijacked",
+        "allowed_addresses": ["203.0.113.9"],
+    }
+
+
+def assert_no_leak(response: Any) -> None:
+    text = response.content.decode(errors="replace")
+    leaked = [s for s in SECRETS_OF_B if s in text]
+    assert leaked == [], f"{response.request['PATH_INFO']} leaked {leaked}"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_member_of_another_clinic_gets_404_and_changes_nothing(world, method):
+    victim = world["victim"]
+    api = APIClient()
+    api.force_login(world["attacker"])
+    before = fingerprint(victim)
+    checked = 0
+    for route, name in app_patterns():
+        if CASES.get(name) != CLINIC:
+            continue
+        url = fill(route, victim)
+        r = getattr(api, method)(url, body_for(victim), format="json")
+        assert r.status_code in (404, 405), f"{method.upper()} {url} -> {r.status_code}"
+        assert_no_leak(r)
+        checked += 1
+    assert checked >= 15
+    assert fingerprint(victim) == before
+
+
+@pytest.mark.parametrize("method", ("post", "put", "patch", "delete"))
+def test_a_viewer_cannot_change_anything(world, method):
+    victim = world["victim"]
+    api = APIClient()
+    api.force_login(world["b_viewer"])
+    before = fingerprint(victim)
+    for route, name in app_patterns():
+        if CASES.get(name) != CLINIC:
+            continue
+        url = fill(route, victim)
+        r = getattr(api, method)(url, body_for(victim), format="json")
+        assert r.status_code in (403, 405), f"{method.upper()} {url} -> {r.status_code}"
+    assert fingerprint(victim) == before
+
+
+def test_cross_tenant_ids_in_query_and_body_are_ignored(world):
+    api = APIClient()
+    api.force_login(world["attacker"])
+    a = world["a"]
+    victim = world["victim"]
+    before = fingerprint(victim)
+    r = api.get(f"/api/v1/clinics/?clinic={victim.pk}&slug={victim.slug}")
+    assert [c["slug"] for c in r.json()] == [a.slug]
+    r = api.post(
+        f"/api/v1/clinics/{a.slug}/numbers/",
+        {"e164": "+14155550188", "clinic": str(victim.pk)},
+        format="json",
+    )
+    assert r.status_code == 400 and "clinic" in r.json()  # unknown field, refused by name
+    r = api.get(f"/clinics/{a.slug}/status.json?clinic={victim.pk}")
+    assert r.status_code == 200
+    assert_no_leak(r)
+    assert fingerprint(victim) == before
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_anonymous_gets_nothing(world, method):
+    victim = world["victim"]
+    before = fingerprint(victim)
+    for route, name in app_patterns():
+        kind = CASES.get(name)
+        if kind == PUBLIC:
+            continue
+        url = fill(route, victim)
+        r = getattr(APIClient(), method)(url, body_for(victim), format="json")
+        ok = r.status_code in (401, 403, 404, 405) or (
+            r.status_code == 302 and "/login" in r["Location"]
+        )
+        assert ok, f"{method.upper()} {url} -> {r.status_code}"
+        assert_no_leak(r)
+    assert fingerprint(victim) == before
+
+
+def test_admin_is_closed_to_clinic_users(world):
+    victim = world["victim"]
+    client = Client()
+    client.force_login(world["attacker"])
+    for route, name in admin_patterns():
+        url = "/" + route
+        for key, value in {
+            "<path:object_id>": str(victim.pk),
+            "<path:url>": "x",
+            "<int:content_type_id>": "1",
+            "<path:app_label>": "tenants",
+            "<app_label>": "tenants",
+        }.items():
+            url = url.replace(key, value)
+        if "<" in url or "(?P" in url or "^" in url:
+            url = "/admin/tenants/clinic/"
+        r = client.get(url)
+        if name in ("admin:login", "admin:logout"):  # the sign-in page itself, no data
+            assert_no_leak(r)
+            continue
+        assert r.status_code in (302, 404), f"GET {url} -> {r.status_code}"
+        if r.status_code == 302:
+            assert "/admin/login" in r["Location"]
+        assert_no_leak(r)
+
+
+def test_csrf_is_enforced_on_every_session_authenticated_write(world):
+    """As the owner of A on A's own URLs, with a session and no CSRF token: 403 everywhere."""
+    a = world["a"]
+    services.phone_number_add(clinic=a, number="+14155550166")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["attacker"])
+    for route, name in app_patterns():
+        if CASES.get(name) == PUBLIC and name not in ("tenants:signup", "tenants:login"):
+            continue
+        url = fill(route, a).replace("+14155550177", "+14155550166")
+        for method in ("post", "put", "patch", "delete"):
+            r = getattr(client, method)(url, data="{}", content_type="application/json")
+            assert r.status_code in (403, 405), (
+                f"{method.upper()} {url} without CSRF -> {r.status_code}"
+            )
+    assert PhoneNumber.objects.filter(clinic=a).count() == 1
