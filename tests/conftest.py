@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -54,3 +57,11 @@ def fake_gateway(settings):
     FakeLiveKitGateway.reset()
     settings.LIVEKIT_GATEWAY = "tests.fakes.FakeLiveKitGateway"
     return FakeLiveKitGateway.shared()
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """Each test counts rate limits and lockouts in a cache namespace of its own."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches

@@ -14,7 +14,6 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from telephony import services
 from telephony.emulator.testing import EmulatorProcess
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
@@ -32,7 +31,7 @@ def dump_database() -> str:
     chunks = []
     with connection.cursor() as cur:
         for table in connection.introspection.table_names():
-            cur.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (names from introspection)
+            cur.execute(f'SELECT * FROM "{table}"')
             chunks.append(repr(cur.fetchall()))
     return "\n".join(chunks)
 

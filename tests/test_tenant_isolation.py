@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 
 from telephony import services
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
-from tests.factories import UserFactory, add_member, make_clinic
 from tenants.models import Clinic, Membership
+from tests.factories import UserFactory, add_member, make_clinic
 
 pytestmark = pytest.mark.django_db
 

@@ -115,6 +115,8 @@ def main() -> int:
             env,
         )
     migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
+    if migrate.returncode == 0:
+        migrate = subprocess.run([py, "manage.py", "createcachetable"], cwd=ROOT, env=env)  # noqa: S603
     if migrate.returncode != 0:
         sup.stop()
         return migrate.returncode

@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
@@ -26,6 +27,7 @@ from tenants.api.serializers import (
     TokenOutput,
     roles_for,
 )
+from tenants.limits import login_account_limit, login_ip_limit, refuse_if_locked, signup_limit
 from tenants.models import Clinic
 from tenants.services import clinic_create, clinic_update, user_signup
 
@@ -37,6 +39,7 @@ def _check_timezone(value: str | None) -> None:
         raise ValidationError({"timezone": "Use an IANA time zone name, e.g. Europe/London."})
 
 
+@method_decorator(signup_limit, name="post")
 class SignupApi(APIView):
     """Create an account and its clinic; the caller becomes the clinic's owner."""
 
@@ -56,6 +59,7 @@ class SignupApi(APIView):
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 
+@method_decorator([login_ip_limit, login_account_limit], name="post")
 class TokenApi(APIView):
     """Exchange an email and password for the API token (header `Authorization: Token …`)."""
 
@@ -66,6 +70,7 @@ class TokenApi(APIView):
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
+        refuse_if_locked(data.validated_data["email"].lower())
         user = authenticate(
             request,
             username=data.validated_data["email"].lower(),

@@ -10,10 +10,12 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.forms import ClinicNameForm, LoginForm, SignupForm, add_service_errors
+from tenants.limits import login_account_limit, login_ip_limit, refuse_if_locked, signup_limit
 from tenants.selectors import clinic_memberships_for_user
 from tenants.services import (
     clinic_create,
@@ -32,6 +34,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@signup_limit
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("tenants:home")
@@ -49,10 +52,15 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/signup.html", {"form": form}, status=status)
 
 
+@method_decorator([login_ip_limit, login_account_limit], name="post")
 class LoginView(auth_views.LoginView):
     template_name = "tenants/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refuse_if_locked(request.POST.get("username", "").strip().lower())
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(auth_views.LogoutView):

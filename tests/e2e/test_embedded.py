@@ -69,7 +69,12 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
     )
     base = f"http://127.0.0.1:{web}"
     try:
-        wait_until(lambda: _get(f"{base}/healthz"), timeout=120, interval=0.5)
+
+        def web_up() -> requests.Response | None:
+            assert proc.poll() is None, (tmp_path / "run.log").read_text(errors="replace")[-3000:]
+            return _get(f"{base}/healthz")
+
+        wait_until(web_up, timeout=120, interval=0.5)
         api = requests.Session()
         r = api.post(
             f"{base}/api/v1/signup",

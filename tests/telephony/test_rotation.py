@@ -49,4 +49,4 @@ def test_a_removed_key_gives_a_clear_error(clinic, settings):
     )
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(ImproperlyConfigured, match="rotate_encryption_keys"):
-        TrunkSettings.objects.get(clinic=clinic).auth_password  # noqa: B018
+        TrunkSettings.objects.get(clinic=clinic).auth_password
