@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
@@ -169,7 +170,7 @@ class TrunkSettingsForm(forms.ModelForm):
         return new or (self.instance.auth_password if self.instance.pk else "")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("auth_username", "").strip() and not data.get("auth_password"):
             self.add_error(
                 "auth_password", "Set a password for the SIP username, or clear the username."
@@ -236,7 +237,7 @@ class ClinicForm(forms.ModelForm):
         return prefix
 
 
-def _number_count() -> Subquery:
+def _number_count() -> Coalesce:
     per_clinic = (
         PhoneNumber.objects.filter(clinic=OuterRef("pk"))
         .order_by()
@@ -438,7 +439,7 @@ class ClinicAdmin(admin.ModelAdmin):
                     "title": "Offboard clinics?",
                     "opts": self.model._meta,
                     "clinics": targets,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 },
             )
         for clinic in targets:

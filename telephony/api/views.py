@@ -155,7 +155,7 @@ class GoLiveApi(ClinicApiView):
     def post(self, request: Request, slug: str) -> Response:
         """Put the clinic live: provisioning runs in the background (poll provisioning/)."""
         clinic = self.clinic(request)
-        services.clinic_go_live(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.clinic_go_live(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning has started.")
 
 
@@ -170,7 +170,7 @@ class OffboardApi(ClinicApiView):
     def post(self, request: Request, slug: str) -> Response:
         """Owner only: delete the clinic's LiveKit objects and release its numbers."""
         clinic = self.clinic(request)
-        services.clinic_offboard(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.clinic_offboard(clinic=clinic, actor=request.user)
         return _accepted(clinic, "The clinic's LiveKit objects are being removed.")
 
 
@@ -183,7 +183,7 @@ class RetryApi(ClinicApiView):
     def post(self, request: Request, slug: str) -> Response:
         """Retry provisioning now (after a failure, or instead of waiting for the backoff)."""
         clinic = self.clinic(request)
-        services.provisioning_retry(clinic=clinic, actor=request.user)  # type: ignore[arg-type]
+        services.provisioning_retry(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning will be retried now.")
 
 

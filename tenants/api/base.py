@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -20,8 +24,11 @@ from tenants.models import Clinic, Membership
 
 
 class ApiView(APIView):
-    authentication_classes = (TokenAuthentication, SessionAuthentication)
-    permission_classes = (IsAuthenticated,)
+    authentication_classes: tuple[type[BaseAuthentication], ...] = (
+        TokenAuthentication,
+        SessionAuthentication,
+    )
+    permission_classes: tuple[type[BasePermission], ...] = (IsAuthenticated,)
 
 
 class ClinicApiView(ApiView):
@@ -31,10 +38,12 @@ class ClinicApiView(ApiView):
     permission_classes = (IsAuthenticated, ClinicPermission)
 
     def clinic(self, request: Request) -> Clinic:
-        return request.clinic  # type: ignore[attr-defined, no-any-return]
+        clinic: Clinic = request.clinic  # set by ClinicPermission
+        return clinic
 
     def membership(self, request: Request) -> Membership:
-        return request.membership  # type: ignore[attr-defined, no-any-return]
+        membership: Membership = request.membership  # set by ClinicPermission
+        return membership
 
 
 _RESPONSES = {

@@ -117,11 +117,11 @@ class ClinicListApi(ApiView):
         data.is_valid(raise_exception=True)
         _check_timezone(data.validated_data["timezone"])
         clinic = clinic_create(
-            owner=request.user,  # type: ignore[arg-type]
+            owner=request.user,
             name=data.validated_data["name"],
             timezone_name=data.validated_data["timezone"],
         )
-        out = ClinicOutput(clinic, context={"roles": roles_for(request.user)})  # type: ignore[arg-type]
+        out = ClinicOutput(clinic, context={"roles": roles_for(request.user)})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 
