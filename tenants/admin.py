@@ -12,10 +12,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from telephony import services
 from telephony.models import AgentConfig, PhoneNumber, ProvisioningEvent, TrunkSettings
+from telephony.services import AGENT_FIELDS
 from tenants.models import Clinic, Membership, User
+from tenants.services import clinic_update
 
 
 @admin.register(User)
@@ -78,21 +81,6 @@ class TrunkSettingsInline(admin.StackedInline):
     can_delete = False
 
 
-class EventInline(admin.TabularInline):
-    model = ProvisioningEvent
-    extra = 0
-    can_delete = False
-    fields = ("at", "generation", "action", "outcome", "detail", "duration_ms", "actor")
-    readonly_fields = fields
-    ordering = ("-at",)
-    max_num = 0
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ProvisioningEvent]:
-        qs = super().get_queryset(request).select_related("actor")
-        ids = list(qs.order_by("-at").values_list("pk", flat=True)[:500])
-        return qs.filter(pk__in=ids)
-
-
 class ProvisioningStateFilter(admin.SimpleListFilter):
     title = "provisioning state"
     parameter_name = "provisioning"
@@ -130,14 +118,23 @@ class ClinicAdmin(admin.ModelAdmin):
         "provisioning__trunk_id",
         "provisioning__dispatch_rule_id",
     )
-    readonly_fields = ("id", "state", "created_at", "updated_at")
-    fields = ("id", "name", "slug", "room_prefix", "timezone", "state", "created_at", "updated_at")
+    readonly_fields = ("id", "state", "created_at", "updated_at", "recent_events")
+    fields = (
+        "id",
+        "name",
+        "slug",
+        "room_prefix",
+        "timezone",
+        "state",
+        "created_at",
+        "updated_at",
+        "recent_events",
+    )
     inlines = (
         PhoneNumberInline,
         MembershipInline,
         TrunkSettingsInline,
         AgentConfigInline,
-        EventInline,
     )
     actions = ("reprovision_now", "retry_failed", "offboard")
     list_select_related = ("provisioning",)
@@ -150,6 +147,60 @@ class ClinicAdmin(admin.ModelAdmin):
             .select_related("provisioning")
             .annotate(number_count=Count("phone_numbers", distinct=True))
         )
+
+    @admin.display(description="provisioning events (newest first)")
+    def recent_events(self, clinic: Clinic) -> str:
+        events = ProvisioningEvent.objects.filter(clinic=clinic).select_related("actor")[:30]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (e.at, e.generation, e.action, e.outcome, e.detail[:200], e.actor or "")
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><tr><th>at</th><th>gen</th><th>action</th><th>outcome</th><th>detail</th>"
+            "<th>by</th></tr>{}</table>",
+            rows,
+        )
+
+    def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        """Edits go through the service, so a new room prefix is re-provisioned."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        clinic_update(
+            clinic=Clinic.objects.get(pk=obj.pk),
+            name=obj.name,
+            timezone_name=obj.timezone,
+            room_prefix=obj.room_prefix,
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Carrier and agent settings go through their services (validation, re-provision)."""
+        clinic = form.instance
+        # The admin's change message reads these; the services did the writing.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.model is TrunkSettings:
+            for f in formset.forms:
+                if f.has_changed():
+                    data = f.cleaned_data
+                    services.trunk_settings_update(
+                        clinic=clinic,
+                        allowed_addresses=data["allowed_addresses"],
+                        auth_username=data["auth_username"],
+                        auth_password=data["auth_password"] or None,
+                        krisp_enabled=data["krisp_enabled"],
+                    )
+            return
+        if formset.model is AgentConfig:
+            for f in formset.forms:
+                changed = {k: f.cleaned_data[k] for k in f.changed_data if k in AGENT_FIELDS}
+                if changed:
+                    services.agent_config_update(clinic=clinic, **changed)
+            return
+        super().save_formset(request, form, formset, change)
 
     @admin.display(description="provisioning", ordering="provisioning__state")
     def provisioning_state(self, clinic: Clinic) -> str:

@@ -92,3 +92,72 @@ def test_actions_go_through_services_and_record_the_staff_user(client, staff, mo
 def test_non_staff_cannot_open_admin(client):
     client.force_login(UserFactory())
     assert client.get("/admin/tenants/clinic/").status_code == 302
+
+
+class _FormFields(__import__("html.parser").parser.HTMLParser):
+    """The fields of the admin change form as a browser would submit them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.data[name] = a.get("value", "on")
+            else:
+                self.data[name] = a.get("value", "")
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in a:
+            self.data[self._select] = a.get("value", "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        if tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data
+
+
+def change_form(client, clinic) -> dict[str, str]:
+    page = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/").content.decode()
+    parser = _FormFields()
+    parser.feed(page)
+    return parser.data
+
+
+def test_editing_agent_and_carrier_settings_in_admin_goes_through_the_services(
+    client, staff, monkeypatch
+):
+    monkeypatch.setattr(services, "_publish", lambda cid, verify: None)
+    (clinic,) = make_live(1)
+    services.trunk_settings_update(clinic=clinic, auth_username="u", auth_password="keep-me-secret")
+    services.clinic_go_live(clinic=clinic, actor=clinic.memberships.first().user)
+    generation = Provisioning.objects.get(clinic=clinic).generation
+
+    data = change_form(client, clinic)
+    data["agent_config-0-greeting"] = "Hello from the admin"
+    data["trunk_settings-0-krisp_enabled"] = ""
+    data.pop("trunk_settings-0-krisp_enabled")
+    r = client.post(f"/admin/tenants/clinic/{clinic.pk}/change/", data)
+
+    assert r.status_code == 302, r.content.decode()[:2000]
+    from telephony.models import AgentConfig
+
+    config = AgentConfig.objects.get(clinic=clinic)
+    assert (config.greeting, config.version) == ("Hello from the admin", 2)
+    ts = TrunkSettings.objects.get(clinic=clinic)
+    assert ts.krisp_enabled is False and ts.auth_password == "keep-me-secret"
+    assert Provisioning.objects.get(clinic=clinic).generation == generation + 2

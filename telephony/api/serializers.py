@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, ProvisioningEvent
-from tenants.api.serializers import StrictSerializer
+from telephony.services import MAX_ADDRESSES
+from telephony.validators import MAX_PHONE_INPUT
+from tenants.api.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictRegexField,
+    StrictSerializer,
+)
+
+RECENT_EVENTS = 20
 
 
 class NumberInput(StrictSerializer):
-    e164 = serializers.CharField(max_length=64, help_text="International format, e.g. +14155550100")
-    label = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    e164 = StrictCharField(
+        max_length=MAX_PHONE_INPUT,
+        help_text="International format, e.g. +14155550100 (spaces, dashes and brackets are "
+        "accepted and removed).",
+    )
+    label = StrictCharField(max_length=60, required=False, allow_blank=True, default="")
 
 
 class NumberOutput(serializers.ModelSerializer):
@@ -22,39 +37,57 @@ class NumberOutput(serializers.ModelSerializer):
 
 class TrunkSettingsInput(StrictSerializer):
     allowed_addresses = serializers.ListField(
-        child=serializers.CharField(max_length=100), max_length=20, required=False
+        child=StrictCharField(max_length=100),
+        max_length=MAX_ADDRESSES,
+        required=False,
+        help_text="The carrier's signalling addresses: IPs, CIDR blocks or hostnames.",
     )
-    auth_username = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    auth_password = serializers.CharField(
+    auth_username = StrictCharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        help_text="Optional SIP digest username; blank removes authentication.",
+    )
+    auth_password = StrictCharField(
         max_length=200,
         required=False,
         allow_blank=True,
         write_only=True,
         trim_whitespace=False,
-        help_text="Write-only. Blank or absent keeps the stored password.",
+        help_text="Write-only: never returned. Blank or absent keeps the stored password.",
     )
-    krisp_enabled = serializers.BooleanField(required=False)
+    krisp_enabled = StrictBooleanField(required=False)
 
 
 class TrunkSettingsOutput(serializers.Serializer):
     allowed_addresses = serializers.ListField(child=serializers.CharField())
     auth_username = serializers.CharField()
-    auth_password_set = serializers.BooleanField()
+    auth_password_set = serializers.BooleanField(
+        help_text="Whether a SIP password is stored (the password itself is never returned)."
+    )
     krisp_enabled = serializers.BooleanField()
 
 
+def _choice(choices: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices, required=False)
+
+
 class AgentInput(StrictSerializer):
-    agent_name = serializers.RegexField(
-        r"^[A-Za-z0-9._-]*$", max_length=64, required=False, allow_blank=True
+    agent_name = StrictRegexField(
+        r"^[A-Za-z0-9._-]*$",
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Blank: the platform's agent. Letters, digits, dot, dash, underscore.",
     )
-    greeting = serializers.CharField(max_length=500, required=False)
-    instructions = serializers.CharField(max_length=8000, required=False)
-    language = serializers.ChoiceField(AgentConfig.Language.choices, required=False)
-    voice = serializers.ChoiceField(AgentConfig.Voice.choices, required=False)
-    stt_model = serializers.ChoiceField(AgentConfig.SttModel.choices, required=False)
-    llm_model = serializers.ChoiceField(AgentConfig.LlmModel.choices, required=False)
-    tts_model = serializers.ChoiceField(AgentConfig.TtsModel.choices, required=False)
-    recording_consent_required = serializers.BooleanField(required=False)
+    greeting = StrictCharField(max_length=500, required=False)
+    instructions = StrictCharField(max_length=8000, required=False)
+    language = _choice(AgentConfig.Language.choices)
+    voice = _choice(AgentConfig.Voice.choices)
+    stt_model = _choice(AgentConfig.SttModel.choices)
+    llm_model = _choice(AgentConfig.LlmModel.choices)
+    tts_model = _choice(AgentConfig.TtsModel.choices)
+    recording_consent_required = StrictBooleanField(required=False)
 
 
 class AgentOutput(serializers.ModelSerializer):
@@ -85,7 +118,9 @@ class ProvisioningOutput(serializers.ModelSerializer):
     state_label = serializers.CharField(source="get_state_display")
     room_prefix = serializers.CharField(source="clinic.room_prefix")
     clinic_state = serializers.CharField(source="clinic.state")
-    events = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField(
+        help_text=f"The {RECENT_EVENTS} most recent provisioning events, newest first."
+    )
 
     class Meta:
         model = Provisioning
@@ -106,11 +141,11 @@ class ProvisioningOutput(serializers.ModelSerializer):
         )
 
     @extend_schema_field(EventOutput(many=True))
-    def get_events(self, prov: Provisioning) -> list[dict[str, object]]:
-        events = ProvisioningEvent.objects.filter(clinic_id=prov.clinic_id).order_by("-at")[:20]
-        return list(EventOutput(events, many=True).data)
+    def get_events(self, prov: Provisioning) -> list[dict[str, Any]]:
+        events = ProvisioningEvent.objects.filter(clinic_id=prov.clinic_id).order_by("-at")
+        return list(EventOutput(events[:RECENT_EVENTS], many=True).data)
 
 
 class AcceptedOutput(serializers.Serializer):
-    state = serializers.CharField()
+    state = serializers.CharField(help_text="The provisioning state right after the request.")
     detail = serializers.CharField()

@@ -1,20 +1,19 @@
 """A clinic's numbers, carrier settings, agent settings and provisioning (design.md §7).
 
-Every view resolves the clinic through ClinicPermission (outsiders 404, viewers may only
-read) and calls one service; services raise ValidationError naming the field, which the
-exception handler turns into a 400.
+Every view resolves the clinic through ClinicPermission (outsiders 404; viewers may only
+read; offboarding is for owners) and calls one service; services raise ValidationError
+naming the field, which the exception handler turns into a 400.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from telephony import services
 from telephony.api.serializers import (
@@ -29,25 +28,34 @@ from telephony.api.serializers import (
 )
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
 from telephony.validators import normalize_e164
-from tenants.access import MANAGE, ClinicPermission
+from tenants.access import MANAGE
+from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ClinicApiView, errors
 from tenants.models import Clinic
 
+E164_PARAM = OpenApiParameter(
+    "e164",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The number in E.164 with the + URL-encoded, e.g. %2B14155550100.",
+)
 
-class ClinicApi(APIView):
-    permission_classes = (IsAuthenticated, ClinicPermission)
 
-    def clinic(self, request: Request) -> Clinic:
-        return request.clinic
-
-
-class NumberListApi(ClinicApi):
-    @extend_schema(responses={200: NumberOutput(many=True)})
+class NumberListApi(ClinicApiView):
+    @extend_schema(
+        operation_id="numbers_list",
+        responses={200: NumberOutput(many=True), **errors(*READ_ERRORS)},
+    )
     def get(self, request: Request, slug: str) -> Response:
         numbers = PhoneNumber.objects.for_clinic(self.clinic(request))
         return Response(NumberOutput(numbers, many=True).data)
 
-    @extend_schema(request=NumberInput, responses={201: NumberOutput})
+    @extend_schema(
+        operation_id="numbers_add",
+        request=NumberInput,
+        responses={201: NumberOutput, **errors(*WRITE_ERRORS)},
+    )
     def post(self, request: Request, slug: str) -> Response:
+        """Add a number (normalised to E.164; a number belongs to one clinic only)."""
         data = NumberInput(data=request.data)
         data.is_valid(raise_exception=True)
         phone = services.phone_number_add(
@@ -58,16 +66,22 @@ class NumberListApi(ClinicApi):
         return Response(NumberOutput(phone).data, status=status.HTTP_201_CREATED)
 
 
-class NumberDetailApi(ClinicApi):
-    @extend_schema(responses={204: None})
+class NumberDetailApi(ClinicApiView):
+    @extend_schema(
+        operation_id="numbers_remove",
+        parameters=[E164_PARAM],
+        responses={204: None, **errors(*WRITE_ERRORS)},
+    )
     def delete(self, request: Request, slug: str, e164: str) -> Response:
+        """Remove a number; a live clinic must keep at least one (400 otherwise)."""
+        clinic = self.clinic(request)
         try:
             number = normalize_e164(e164)
         except ValidationError:
-            raise Http404("No such number.") from None
-        if not PhoneNumber.objects.for_clinic(self.clinic(request)).filter(e164=number).exists():
-            raise Http404("No such number.")
-        services.phone_number_remove(clinic=self.clinic(request), e164=number)
+            raise Http404("No such number in this clinic.") from None
+        if not PhoneNumber.objects.for_clinic(clinic).filter(e164=number).exists():
+            raise Http404("No such number in this clinic.")
+        services.phone_number_remove(clinic=clinic, e164=number)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -82,27 +96,41 @@ def _trunk_out(ts: TrunkSettings) -> dict[str, object]:
     ).data
 
 
-class TrunkSettingsApi(ClinicApi):
-    @extend_schema(responses={200: TrunkSettingsOutput})
+class TrunkSettingsApi(ClinicApiView):
+    @extend_schema(
+        operation_id="trunk_settings_retrieve",
+        responses={200: TrunkSettingsOutput, **errors(*READ_ERRORS)},
+    )
     def get(self, request: Request, slug: str) -> Response:
         ts, _ = TrunkSettings.objects.get_or_create(clinic=self.clinic(request))
         return Response(_trunk_out(ts))
 
-    @extend_schema(request=TrunkSettingsInput, responses={200: TrunkSettingsOutput})
+    @extend_schema(
+        operation_id="trunk_settings_update",
+        request=TrunkSettingsInput,
+        responses={200: TrunkSettingsOutput, **errors(*WRITE_ERRORS)},
+    )
     def put(self, request: Request, slug: str) -> Response:
-        """Fields left out keep their value; a blank password keeps the stored one."""
+        """Fields left out keep their value; a blank or absent password keeps the stored one."""
         data = TrunkSettingsInput(data=request.data)
         data.is_valid(raise_exception=True)
         ts = services.trunk_settings_update(clinic=self.clinic(request), **data.validated_data)
         return Response(_trunk_out(ts))
 
 
-class AgentApi(ClinicApi):
-    @extend_schema(responses={200: AgentOutput})
+class AgentApi(ClinicApiView):
+    @extend_schema(
+        operation_id="agent_retrieve", responses={200: AgentOutput, **errors(*READ_ERRORS)}
+    )
     def get(self, request: Request, slug: str) -> Response:
-        return Response(AgentOutput(AgentConfig.objects.get(clinic=self.clinic(request))).data)
+        config = AgentConfig.objects.for_clinic(self.clinic(request)).get()
+        return Response(AgentOutput(config).data)
 
-    @extend_schema(request=AgentInput, responses={200: AgentOutput})
+    @extend_schema(
+        operation_id="agent_update",
+        request=AgentInput,
+        responses={200: AgentOutput, **errors(*WRITE_ERRORS)},
+    )
     def put(self, request: Request, slug: str) -> Response:
         """Fields left out keep their value; every change bumps the config version."""
         data = AgentInput(data=request.data)
@@ -112,38 +140,58 @@ class AgentApi(ClinicApi):
 
 
 def _accepted(clinic: Clinic, detail: str) -> Response:
-    state = Provisioning.objects.values_list("state", flat=True).get(clinic=clinic)
-    return Response({"state": state, "detail": detail}, status=status.HTTP_202_ACCEPTED)
+    state = Provisioning.objects.for_clinic(clinic).values_list("state", flat=True).get()
+    return Response(
+        AcceptedOutput({"state": state, "detail": detail}).data, status=status.HTTP_202_ACCEPTED
+    )
 
 
-class GoLiveApi(ClinicApi):
-    @extend_schema(request=None, responses={202: AcceptedOutput})
+class GoLiveApi(ClinicApiView):
+    @extend_schema(
+        operation_id="clinic_go_live",
+        request=None,
+        responses={202: AcceptedOutput, **errors(*WRITE_ERRORS)},
+    )
     def post(self, request: Request, slug: str) -> Response:
+        """Put the clinic live: provisioning runs in the background (poll provisioning/)."""
         clinic = self.clinic(request)
         services.clinic_go_live(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning has started.")
 
 
-class OffboardApi(ClinicApi):
+class OffboardApi(ClinicApiView):
     clinic_permission = MANAGE
 
-    @extend_schema(request=None, responses={202: AcceptedOutput})
+    @extend_schema(
+        operation_id="clinic_offboard",
+        request=None,
+        responses={202: AcceptedOutput, **errors(*WRITE_ERRORS)},
+    )
     def post(self, request: Request, slug: str) -> Response:
+        """Owner only: delete the clinic's LiveKit objects and release its numbers."""
         clinic = self.clinic(request)
         services.clinic_offboard(clinic=clinic, actor=request.user)
         return _accepted(clinic, "The clinic's LiveKit objects are being removed.")
 
 
-class RetryApi(ClinicApi):
-    @extend_schema(request=None, responses={202: AcceptedOutput})
+class RetryApi(ClinicApiView):
+    @extend_schema(
+        operation_id="provisioning_retry",
+        request=None,
+        responses={202: AcceptedOutput, **errors(*WRITE_ERRORS)},
+    )
     def post(self, request: Request, slug: str) -> Response:
+        """Retry provisioning now (after a failure, or instead of waiting for the backoff)."""
         clinic = self.clinic(request)
         services.provisioning_retry(clinic=clinic, actor=request.user)
         return _accepted(clinic, "Provisioning will be retried now.")
 
 
-class ProvisioningApi(ClinicApi):
-    @extend_schema(responses={200: ProvisioningOutput})
+class ProvisioningApi(ClinicApiView):
+    @extend_schema(
+        operation_id="provisioning_retrieve",
+        responses={200: ProvisioningOutput, **errors(*READ_ERRORS)},
+    )
     def get(self, request: Request, slug: str) -> Response:
-        prov = Provisioning.objects.select_related("clinic").get(clinic=self.clinic(request))
+        prov = Provisioning.objects.for_clinic(self.clinic(request)).select_related("clinic").get()
         return Response(ProvisioningOutput(prov).data)

@@ -1,4 +1,9 @@
-"""Input and output shapes for the tenants API (signup, tokens, clinics)."""
+"""Input and output shapes for the tenants API (signup, tokens, clinics).
+
+Inputs are strict: a field the API does not know is refused by name (a typo must not pass
+silently), and text and boolean fields take only JSON strings and booleans, because DRF's
+stock fields would quietly turn `123` into `"123"` or `"yes"` into `True`.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,75 @@ from rest_framework import serializers
 
 from tenants.models import Clinic, Membership, User
 
+NOT_TEXT = "Send this field as a JSON string."
+NOT_BOOL = "Send this field as a JSON boolean: true or false."
+
+
+class _TextOnly:
+    """Mixin for text fields: refuse numbers, booleans, lists and objects."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_TEXT, code="invalid")
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(_TextOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(_TextOnly, serializers.EmailField):
+    pass
+
+
+class StrictRegexField(_TextOnly, serializers.RegexField):
+    pass
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(NOT_BOOL, code="invalid")
+        return data
+
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming them (a typo must not pass silently)."""
+    """Refuses fields it does not know, naming them."""
+
+    default_error_messages = {
+        "invalid": "Send a JSON object with the documented fields, e.g. {{}}; got {datatype}.",
+    }
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+            known = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(set(data) - known)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["Unknown field; remove it."] for name in unknown}
+                    {
+                        name: [
+                            f"Unknown field; remove it (this endpoint takes: "
+                            f"{', '.join(sorted(known))})."
+                        ]
+                        for name in unknown
+                    }
                 )
         return super().to_internal_value(data)
 
 
 class SignupInput(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    clinic_name = serializers.CharField(max_length=120)
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    clinic_name = StrictCharField(max_length=120)
 
 
 class TokenInput(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -46,7 +93,7 @@ class UserOutput(serializers.ModelSerializer):
 
 
 class ClinicOutput(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField(help_text="The caller's role in this clinic.")
 
     class Meta:
         model = Clinic
@@ -60,18 +107,30 @@ class ClinicOutput(serializers.ModelSerializer):
 class SignupOutput(serializers.Serializer):
     user = UserOutput()
     clinic = ClinicOutput()
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
 
 
 class ClinicCreateInput(StrictSerializer):
-    name = serializers.CharField(max_length=120)
-    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    name = StrictCharField(max_length=120)
+    timezone = StrictCharField(
+        max_length=64, required=False, default="UTC", help_text="IANA name, e.g. Europe/London"
+    )
 
 
 class ClinicUpdateInput(StrictSerializer):
-    name = serializers.CharField(max_length=120, required=False)
-    timezone = serializers.CharField(max_length=64, required=False)
-    room_prefix = serializers.CharField(max_length=40, required=False)
+    name = StrictCharField(max_length=120, required=False)
+    timezone = StrictCharField(max_length=64, required=False)
+    room_prefix = StrictCharField(
+        max_length=40,
+        required=False,
+        help_text="3-40 lowercase letters, digits or hyphens; may not overlap another clinic's.",
+    )
+
+
+class ErrorOutput(serializers.Serializer):
+    """403/404/401 bodies."""
+
+    detail = serializers.CharField()
 
 
 def roles_for(user: User) -> dict[Any, str]:

@@ -1,4 +1,9 @@
-"""Signup, API tokens and clinics (design.md §7)."""
+"""Signup, API tokens and clinics (design.md §7).
+
+Each view validates with its input serializer, calls one service and renders with its
+output serializer; services raise Django ValidationErrors naming the field, which
+tenants.api.exceptions turns into 400s.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,12 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenants.access import ClinicPermission
+from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ApiView, ClinicApiView, errors
 from tenants.api.serializers import (
     ClinicCreateInput,
     ClinicOutput,
@@ -32,11 +37,16 @@ from tenants.models import Clinic
 from tenants.services import clinic_create, clinic_update, user_signup
 
 _TIMEZONES = available_timezones()
+BAD_CREDENTIALS = (
+    "The email or the password is not right; check both (the password is case-sensitive)."
+)
 
 
 def _check_timezone(value: str | None) -> None:
     if value is not None and value not in _TIMEZONES:
-        raise ValidationError({"timezone": "Use an IANA time zone name, e.g. Europe/London."})
+        raise ValidationError(
+            {"timezone": "Use an IANA time zone name, e.g. Europe/London or America/New_York."}
+        )
 
 
 @method_decorator(signup_limit, name="post")
@@ -46,7 +56,12 @@ class SignupApi(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
-    @extend_schema(request=SignupInput, responses={201: SignupOutput})
+    @extend_schema(
+        operation_id="signup",
+        request=SignupInput,
+        responses={201: SignupOutput, **errors(400)},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = SignupInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,33 +81,43 @@ class TokenApi(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput})
+    @extend_schema(
+        operation_id="auth_token",
+        request=TokenInput,
+        responses={200: TokenOutput, **errors(400)},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
         refuse_if_locked(data.validated_data["email"].lower())
         user = authenticate(
-            request,
-            username=data.validated_data["email"].lower(),
+            request._request,
+            username=data.validated_data["email"].strip().lower(),
             password=data.validated_data["password"],
         )
         if user is None:
-            raise ValidationError("The email or the password is not right.")
+            raise ValidationError(BAD_CREDENTIALS)
         token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response(TokenOutput({"token": token.key}).data)
 
 
-class ClinicListApi(APIView):
-    permission_classes = (IsAuthenticated,)
-
-    @extend_schema(responses={200: ClinicOutput(many=True)})
+class ClinicListApi(ApiView):
+    @extend_schema(
+        operation_id="clinics_list", responses={200: ClinicOutput(many=True), **errors(401)}
+    )
     def get(self, request: Request) -> Response:
         clinics = Clinic.objects.for_user(request.user).exclude(state=Clinic.State.OFFBOARDED)
         out = ClinicOutput(clinics, many=True, context={"roles": roles_for(request.user)})
         return Response(out.data)
 
-    @extend_schema(request=ClinicCreateInput, responses={201: ClinicOutput})
+    @extend_schema(
+        operation_id="clinics_create",
+        request=ClinicCreateInput,
+        responses={201: ClinicOutput, **errors(400, 401)},
+    )
     def post(self, request: Request) -> Response:
+        """Create a clinic; the caller becomes its owner."""
         data = ClinicCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         _check_timezone(data.validated_data["timezone"])
@@ -105,24 +130,30 @@ class ClinicListApi(APIView):
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 
-class ClinicDetailApi(APIView):
-    permission_classes = (IsAuthenticated, ClinicPermission)
-
+class ClinicDetailApi(ClinicApiView):
     def _out(self, request: Request, clinic: Clinic) -> Response:
-        return Response(ClinicOutput(clinic, context={"roles": roles_for(request.user)}).data)
+        roles = {clinic.pk: self.membership(request).role}
+        return Response(ClinicOutput(clinic, context={"roles": roles}).data)
 
-    @extend_schema(responses={200: ClinicOutput})
+    @extend_schema(
+        operation_id="clinic_retrieve", responses={200: ClinicOutput, **errors(*READ_ERRORS)}
+    )
     def get(self, request: Request, slug: str) -> Response:
-        return self._out(request, request.clinic)  # type: ignore[attr-defined]
+        return self._out(request, self.clinic(request))
 
-    @extend_schema(request=ClinicUpdateInput, responses={200: ClinicOutput})
+    @extend_schema(
+        operation_id="clinic_update",
+        request=ClinicUpdateInput,
+        responses={200: ClinicOutput, **errors(*WRITE_ERRORS)},
+    )
     def patch(self, request: Request, slug: str) -> Response:
+        """Change the name, time zone or room prefix (a new prefix re-provisions)."""
         data = ClinicUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
         _check_timezone(values.get("timezone"))
         clinic = clinic_update(
-            clinic=Clinic.objects.get(pk=request.clinic.pk),  # type: ignore[attr-defined]
+            clinic=self.clinic(request),
             name=values.get("name"),
             timezone_name=values.get("timezone"),
             room_prefix=values.get("room_prefix"),

@@ -1,0 +1,114 @@
+"""The isolation matrix over every clinic-scoped API endpoint and method: anonymous
+callers get 401, outsiders 404 (the clinic's existence is not confirmed), viewers may read
+but get 403 on every write, and a refused request writes nothing."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from telephony.models import (
+    AgentConfig,
+    PhoneNumber,
+    Provisioning,
+    ProvisioningEvent,
+    TrunkSettings,
+)
+from telephony.services import phone_number_add
+from tenants.models import Clinic
+from tests.api_helpers import api_as, clinic_url, number_url
+
+pytestmark = pytest.mark.django_db
+
+N1 = "+14155550100"
+READS = ["", "numbers/", "trunk-settings/", "agent/", "provisioning/"]
+WRITES = [
+    ("patch", "", {"name": "Hacked"}),
+    ("post", "numbers/", {"e164": "+14155550199"}),
+    ("delete", "numbers/+14155550100/", None),
+    ("put", "trunk-settings/", {"allowed_addresses": ["192.0.2.1"]}),
+    ("put", "agent/", {"greeting": "Hacked"}),
+    ("post", "go-live/", None),
+    ("post", "offboard/", None),
+    ("post", "retry/", None),
+]
+ALL = [("get", path, None) for path in READS] + WRITES
+
+
+def _url(clinic: Clinic, path: str) -> str:
+    if path.startswith("numbers/+"):
+        return number_url(clinic, N1)
+    return clinic_url(clinic, path)
+
+
+@pytest.fixture
+def seeded(clinic):
+    phone_number_add(clinic=clinic, number=N1)
+    return clinic
+
+
+@pytest.fixture(autouse=True)
+def no_broker():
+    with mock.patch("telephony.services._publish") as publish:
+        yield publish
+
+
+def _snapshot(clinic: Clinic) -> tuple:
+    clinic.refresh_from_db()
+    ts = TrunkSettings.objects.get(clinic=clinic)
+    return (
+        clinic.name,
+        clinic.state,
+        list(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True)),
+        AgentConfig.objects.get(clinic=clinic).version,
+        ts.allowed_addresses,
+        Provisioning.objects.get(clinic=clinic).generation,
+        ProvisioningEvent.objects.filter(clinic=clinic).count(),
+    )
+
+
+def _call(client, method, url, body):
+    return (
+        getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ALL)
+def test_anonymous_gets_401(api_client, seeded, method, path, body):
+    before = _snapshot(seeded)
+    r = _call(api_client, method, _url(seeded, path), body)
+    assert r.status_code == 401
+    assert _snapshot(seeded) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ALL)
+def test_outsider_gets_404(seeded, outsider, method, path, body):
+    before = _snapshot(seeded)
+    r = _call(api_as(outsider), method, _url(seeded, path), body)
+    assert r.status_code == 404
+    assert r.json() == {"detail": "No such clinic."}
+    assert _snapshot(seeded) == before
+
+
+@pytest.mark.parametrize("path", READS)
+def test_viewer_may_read(seeded, viewer, path):
+    assert api_as(viewer).get(_url(seeded, path)).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_viewer_gets_403_on_every_write(seeded, viewer, method, path, body):
+    before = _snapshot(seeded)
+    r = _call(api_as(viewer), method, _url(seeded, path), body)
+    assert r.status_code == 403
+    assert r.json() == {"detail": "Your role in this clinic does not allow this."}
+    assert _snapshot(seeded) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ALL)
+def test_a_staff_user_who_is_not_a_member_gets_404(seeded, method, path, body):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    r = _call(api_as(staff), method, _url(seeded, path), body)
+    assert r.status_code == 404
