@@ -26,7 +26,7 @@ class Command(BaseCommand):
             fields = [f for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)]
             table = connection.ops.quote_name(model._meta.db_table)
             for field in fields:
-                column = connection.ops.quote_name(field.column)
+                column = connection.ops.quote_name(str(field.column))
                 total += self._rotate_column(table, column)
         self.stdout.write(f"Re-encrypted {total} value(s) under the current key.")
 
