@@ -1,0 +1,73 @@
+"""schemathesis against the OpenAPI schema, in-process (WSGI): generated requests for every
+operation, as a signed-in clinic owner, with the clinic in the path. Checks: no server error,
+and responses conform to the schema (status codes, content types, bodies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis import checks
+
+from tests.factories import UserFactory, make_clinic
+
+application = get_wsgi_application()
+schema = schemathesis.openapi.from_dict(
+    json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )
+)
+
+
+# No server errors, and responses as the schema says (status, content type, body). The
+# checks that send requests of their own (auth stripped, other methods) are left out: they
+# would leave this process; the cross-tenant and anonymous cases are in
+# test_tenant_isolation.py.
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
+
+
+@pytest.fixture
+def owner_token(db, settings):
+    settings.RATELIMIT_ENABLE = False  # the limits have their own tests (test_abuse.py)
+    # Like Django's test client: keep the test's connection (and transaction) open across
+    # the raw WSGI calls instead of closing it at the end of each request.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    user = UserFactory(email="fuzz@clinic.example")
+    clinic = make_clinic(user, "Fuzz Dental")
+    token, _ = Token.objects.get_or_create(user=user)
+    yield {"Authorization": f"Token {token.key}"}, clinic.slug
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_the_api_never_errors_and_matches_its_schema(case, owner_token):
+    headers, slug = owner_token
+    if case.path_parameters and "slug" in case.path_parameters:
+        case.path_parameters["slug"] = slug
+    case.call_and_validate(
+        base_url="http://testserver", app=application, headers=headers, checks=CHECKS
+    )
