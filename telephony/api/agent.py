@@ -12,6 +12,8 @@ from typing import Any
 
 from django.http import Http404
 from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -30,6 +32,13 @@ class AgentConfigApi(APIView):
     permission_classes = (IsAgent,)
     throttle_classes = ()
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", OpenApiTypes.UUID, description="The clinic's id"),
+            OpenApiParameter("room", OpenApiTypes.STR, description="Or: a LiveKit room name"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 304: None, 401: None, 404: None},
+    )
     def get(self, request: Any) -> Response:
         clinic_id = request.query_params.get("clinic", "").strip()
         room = request.query_params.get("room", "").strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -49,3 +50,13 @@ class AgentTokenAuthentication(BaseAuthentication):
 class IsAgent(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         return isinstance(request.auth, AgentToken)
+
+
+class AgentTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the agent token in the OpenAPI schema (/api/schema/)."""
+
+    target_class = "telephony.api.auth.AgentTokenAuthentication"
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "Agent service token"}

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -49,6 +51,9 @@ class CallOutput(serializers.ModelSerializer):
 class CallListApi(APIView):
     permission_classes = (IsAuthenticated, ClinicPermission)
 
+    @extend_schema(
+        responses=inline_serializer("CallList", fields={"results": CallOutput(many=True)})
+    )
     def get(self, request: Any, slug: str) -> Response:
         calls = Call.objects.for_clinic(request.clinic).order_by("-created_at")[:MAX_CALLS]
         return Response({"results": CallOutput(calls, many=True).data})
@@ -61,6 +66,10 @@ class TestCallApi(APIView):
     permission_classes = (IsAuthenticated, ClinicPermission)
     clinic_permission = EDIT
 
+    @extend_schema(
+        request=inline_serializer("TestCallInput", fields={"from": serializers.CharField()}),
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Any, slug: str) -> Response:
         raw = request.data.get("from") if isinstance(request.data, dict) else None
         if raw is None:
