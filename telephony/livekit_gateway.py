@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from livekit import api
 
@@ -111,6 +112,8 @@ class TrunkSpec:
 @dataclass(frozen=True)
 class RemoteTrunk(TrunkSpec):
     trunk_id: str = ""
+    # Not part of what Switchboard writes, but call matching needs it (test-call dry runs).
+    allowed_numbers: tuple[str, ...] = ()
 
     def as_spec(self) -> TrunkSpec:
         return TrunkSpec(
@@ -150,6 +153,10 @@ class RuleSpec:
 @dataclass(frozen=True)
 class RemoteRule(RuleSpec):
     rule_id: str = ""
+    # Room naming details of rules Switchboard did not write (for test-call dry runs).
+    room_name: str = ""  # direct rules
+    randomize: bool = False  # callee rules
+    no_randomness: bool = False  # individual rules
 
     def as_spec(self) -> RuleSpec:
         return RuleSpec(
@@ -214,6 +221,7 @@ def _remote_trunk(info: Any) -> RemoteTrunk:
         auth_username=info.auth_username,
         auth_password=info.auth_password,
         krisp_enabled=info.krisp_enabled,
+        allowed_numbers=tuple(info.allowed_numbers),
     )
 
 
@@ -246,14 +254,18 @@ def _rule_info(spec: RuleSpec) -> api.SIPDispatchRuleInfo:
 def _remote_rule(info: Any) -> RemoteRule:
     kind = info.rule.WhichOneof("rule") or ""
     prefix, pin, rule_type = "", "", kind.removeprefix("dispatch_rule_")
+    room_name, randomize, no_randomness = "", False, False
     if kind == "dispatch_rule_individual":
         prefix = info.rule.dispatch_rule_individual.room_prefix
         pin = info.rule.dispatch_rule_individual.pin
+        no_randomness = info.rule.dispatch_rule_individual.no_randomness
     elif kind == "dispatch_rule_callee":
         prefix = info.rule.dispatch_rule_callee.room_prefix
         pin = info.rule.dispatch_rule_callee.pin
+        randomize = info.rule.dispatch_rule_callee.randomize
     elif kind == "dispatch_rule_direct":
         pin = info.rule.dispatch_rule_direct.pin
+        room_name = info.rule.dispatch_rule_direct.room_name
     return RemoteRule(
         rule_id=info.sip_dispatch_rule_id,
         name=info.name,
@@ -270,6 +282,9 @@ def _remote_rule(info: Any) -> RemoteRule:
         numbers=tuple(info.numbers),
         inbound_numbers=tuple(info.inbound_numbers),
         rule_type=rule_type,
+        room_name=room_name,
+        randomize=randomize,
+        no_randomness=no_randomness,
     )
 
 
@@ -498,6 +513,118 @@ class LiveKitGateway:
             self._run("DeleteSIPDispatchRule", lambda lk: lk.sip.delete_dispatch_rule(req))
         except LiveKitNotFoundError:
             return
+
+    # Not a LiveKit API: Switchboard's emulator's call simulation (docs/emulator.md). It
+    # evaluates a call as LiveKit would and, with --webhook-url, sends the call's webhooks.
+    def simulate_call(self, *, caller: str, called: str) -> dict[str, Any]:
+        async def post() -> dict[str, Any]:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(
+                    f"{self.url.rstrip('/')}/_emulator/calls", json={"from": caller, "to": called}
+                ) as resp,
+            ):
+                if resp.status != 200:
+                    raise LiveKitPermanentError(
+                        f"The emulator refused the simulated call (HTTP {resp.status}).",
+                        status=resp.status,
+                    )
+                body = await resp.json(content_type=None)
+            if not isinstance(body, dict):
+                raise LiveKitTransientError("The emulator sent a reply that could not be read.")
+            return body
+
+        try:
+            return asyncio.run(post())
+        except LiveKitError:
+            raise
+        except (ValueError, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise classify(exc) from None
+
+
+# --- Webhooks -----------------------------------------------------------------------------
+
+
+class WebhookRejected(Exception):
+    """A webhook that is not provably LiveKit's: unsigned, wrongly signed, stale, or unreadable."""
+
+    def __init__(self, reason: str, *, status: int = 401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WebhookRoom:
+    sid: str
+    name: str
+    created_at: float | None  # unix seconds
+
+
+@dataclass(frozen=True)
+class WebhookParticipant:
+    sid: str
+    identity: str
+    name: str
+    kind: str  # "SIP", "AGENT", "STANDARD", ...
+    attributes: dict[str, str]
+    joined_at: float | None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    event: str
+    created_at: float | None
+    room: WebhookRoom | None
+    participant: WebhookParticipant | None
+
+
+def _seconds(ms: int, s: int) -> float | None:
+    if ms:
+        return ms / 1000
+    return float(s) if s else None
+
+
+def _webhook_event(message: Any) -> WebhookEvent:
+    room = None
+    if message.HasField("room"):
+        r = message.room
+        room = WebhookRoom(r.sid, r.name, _seconds(r.creation_time_ms, r.creation_time))
+    person = None
+    if message.HasField("participant"):
+        p = message.participant
+        person = WebhookParticipant(
+            sid=p.sid,
+            identity=p.identity,
+            name=p.name,
+            kind=api.ParticipantInfo.Kind.Name(p.kind) if p.kind else "STANDARD",
+            attributes=dict(p.attributes),
+            joined_at=_seconds(p.joined_at_ms, p.joined_at),
+        )
+    return WebhookEvent(message.id, message.event, float(message.created_at) or None, room, person)
+
+
+# Reference: https://docs.livekit.io/home/server/webhooks/#receiving-webhooks
+def verify_webhook(body: str, authorization: str, *, api_key: str, api_secret: str) -> WebhookEvent:
+    """Check LiveKit's signature (a JWT over the body's SHA-256, HS256 with the API secret,
+    `exp` required) and return the event. Expired tokens (LiveKit signs for five minutes)
+    are rejected, so a captured webhook cannot be replayed later."""
+    if not authorization:
+        raise WebhookRejected("missing Authorization header")
+    verifier = api.TokenVerifier(api_key, api_secret)
+    try:
+        verifier.verify(authorization)
+    except Exception as exc:  # PyJWT raises a family of errors; all mean "not LiveKit's"
+        raise WebhookRejected(f"bad signature token ({type(exc).__name__})") from None
+    try:
+        message = api.WebhookReceiver(verifier).receive(body, authorization)
+    except json_format.ParseError:
+        raise WebhookRejected("signed body is not a LiveKit webhook event", status=400) from None
+    except Exception:  # no body hash in the token, or it does not match the body
+        raise WebhookRejected("body does not match its signature") from None
+    return _webhook_event(message)
 
 
 def get_gateway() -> LiveKitGateway:

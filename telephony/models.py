@@ -269,3 +269,125 @@ class OrphanObject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}"
+
+
+# --- Agent service tokens, calls and test calls ------------------------------------------------
+
+
+class AgentToken(models.Model):
+    """A service credential for the agent worker. Only its SHA-256 is stored.
+
+    The secret is `secrets.token_urlsafe(32)` (256 bits), so a fast hash is enough: there is
+    nothing to brute-force that a slow hash would protect. `prefix` is shown in admin and logs
+    so operators can tell tokens apart without ever seeing one again.
+    """
+
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Call(models.Model):
+    """One phone call, as LiveKit's webhooks describe its room. One row per LiveKit room.
+
+    Individual dispatch rules create a new room for every call, so the room's SID is the
+    call's identity: redelivered or reordered webhooks merge into the same row. The caller is
+    kept as its last four digits only.
+    """
+
+    class Status(models.TextChoices):
+        RINGING = "ringing", "Ringing"
+        ACTIVE = "active", "In progress"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Not answered"
+
+    class MappedBy(models.TextChoices):
+        TRUNK = "trunk", "SIP trunk"
+        RULE = "rule", "Dispatch rule"
+        ATTRIBUTE = "attribute", "Rule attribute"
+        ROOM_PREFIX = "room_prefix", "Room prefix"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="calls")
+    room_sid = models.CharField(max_length=64, unique=True)
+    room_name = models.CharField(max_length=256, db_index=True)
+    trunk_id = models.CharField(max_length=64, blank=True)
+    rule_id = models.CharField(max_length=64, blank=True)
+    call_id = models.CharField("SIP call ID", max_length=64, blank=True)
+    caller_last4 = models.CharField(max_length=4, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RINGING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Merge inputs: each is a min/max of what the webhooks said, so the order does not matter.
+    caller_left_at = models.DateTimeField(null=True, blank=True)
+    room_finished_at = models.DateTimeField(null=True, blank=True)
+    mapped_by = models.CharField(max_length=16, choices=MappedBy.choices)
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        ordering: ClassVar = ["-started_at", "-created_at"]
+        indexes: ClassVar = [models.Index(fields=["clinic", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Call {self.room_name} ({self.status})"
+
+    @property
+    def caller_masked(self) -> str:
+        return f"***{self.caller_last4}" if self.caller_last4 else ""
+
+
+class TestCall(models.Model):
+    """One number's result in a test call run, kept for the go-live checklist and to mark the
+    emulator's simulated calls (by room name) as tests in the call log."""
+
+    class Mode(models.TextChoices):
+        EMULATOR = "emulator", "Emulator call simulation"
+        DRY_RUN = "dry_run", "Dry run against LiveKit"
+
+    __test__ = False  # not a pytest test class, despite the name
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="test_calls")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    number = models.CharField(max_length=16)
+    caller_last4 = models.CharField(max_length=4, blank=True)
+    outcome = models.CharField(max_length=20)
+    passed = models.BooleanField(default=False)
+    room_name = models.CharField(max_length=256, blank=True, db_index=True)
+    detail = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Test call to {self.number}: {self.outcome}"

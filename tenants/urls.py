@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from telephony import views as telephony_views
 from tenants.views import auth, dashboard, onboarding
 
 app_name = "tenants"
@@ -18,6 +19,7 @@ urlpatterns = [
     path("clinics/<slug:slug>/status.json", dashboard.status_json, name="status"),
     path("clinics/<slug:slug>/retry/", dashboard.retry, name="retry"),
     path("clinics/<slug:slug>/offboard/", dashboard.offboard, name="offboard"),
+    path("clinics/<slug:slug>/test-call/", telephony_views.test_call, name="test_call"),
     path("clinics/<slug:slug>/go-live/", onboarding.go_live, name="go_live"),
     path("clinics/<slug:slug>/setup/", onboarding.setup_start, name="setup_start"),
     path(

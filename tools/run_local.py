@@ -111,6 +111,9 @@ def main() -> int:
                 env["LIVEKIT_API_SECRET"],
                 "--state",
                 str(var / "emulator-state.json"),
+                # Simulated calls (the dashboard's test call) report back like LiveKit does.
+                "--webhook-url",
+                f"http://127.0.0.1:{web_port}/webhooks/livekit",
             ],
             env,
         )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from telephony.selectors import go_live_checklist, recent_calls
 from telephony.services import clinic_offboard, provisioning_retry
 from tenants.access import MANAGE, get_clinic_for_user
 from tenants.forms import OffboardForm
@@ -28,6 +29,14 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "can_manage": membership.can_manage,
         "overview": overview,
         "steps": setup_progress(overview=overview),
+        "checklist": go_live_checklist(
+            clinic=clinic,
+            numbers=overview.numbers,
+            trunk_settings=overview.trunk_settings,
+            agent_config=overview.agent_config,
+            provisioning=overview.provisioning,
+        ),
+        "calls": recent_calls(clinic=clinic),
     }
     return render(request, "tenants/dashboard.html", context)
 

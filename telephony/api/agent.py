@@ -1,0 +1,56 @@
+"""GET /api/v1/agent/config: the clinic's receptionist settings, for the agent worker.
+
+Authenticated with an agent service token only (never a user session or user token). The
+ETag is the clinic's config version: the worker sends it back in If-None-Match and gets a
+304 while the version is unchanged. Unknown, draft, suspended and offboarded clinics are 404:
+the platform does not serve calls for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telephony.agent_config import agent_config_payload, served_clinic
+from telephony.api.auth import AgentTokenAuthentication, IsAgent
+from telephony.models import AgentConfig
+
+# Keep a copy, but ask every time: the version in the ETag decides whether it is still good.
+CACHE_CONTROL = "private, no-cache"
+
+
+class AgentConfigApi(APIView):
+    authentication_classes = (AgentTokenAuthentication,)
+    permission_classes = (IsAgent,)
+    throttle_classes = ()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", OpenApiTypes.UUID, description="The clinic's id"),
+            OpenApiParameter("room", OpenApiTypes.STR, description="Or: a LiveKit room name"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 304: None, 401: None, 404: None},
+    )
+    def get(self, request: Any) -> Response:
+        clinic_id = request.query_params.get("clinic", "").strip()
+        room = request.query_params.get("room", "").strip()
+        if not clinic_id and not room:
+            raise ValidationError({"clinic": ["Give ?clinic=<uuid> or ?room=<room name>."]})
+        clinic = served_clinic(clinic_id=clinic_id, room=room)
+        config = AgentConfig.objects.for_clinic(clinic).first() if clinic else None
+        if clinic is None or config is None:
+            raise Http404("No live clinic here.")
+        etag = quote_etag(f"{clinic.pk}-{config.version}")
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
+        wanted = parse_etags(request.headers.get("If-None-Match", ""))
+        if etag in wanted or "*" in wanted:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(agent_config_payload(clinic, config), headers=headers)

@@ -1,0 +1,204 @@
+"""The call log: LiveKit webhook events merged into one Call row per room.
+
+Each event only ever moves a field towards its final value (earliest start, earliest end,
+"seen a caller"), and the status is derived from those fields, so applying the same events
+again, or in another order, gives the same row. The room SID is the row's identity.
+
+Mapping a room to its clinic, strongest evidence first:
+1. the SIP participant's `sip.trunkID` or `sip.ruleID`, matched against the IDs reconcile
+   stored on the clinic's Provisioning row (LiveKit sets these; nobody else can);
+2. the `switchboard.clinic` attribute our dispatch rule sets on the caller;
+3. the room name's prefix (rooms are "<room prefix>_<caller>_<random>").
+Room events carry no participant, so they use the clinic a participant event already
+established, else the prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+
+from telephony.agent_config import clinic_for_room
+from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
+from telephony.models import Call, Provisioning, TestCall
+from tenants.models import Clinic
+
+logger = logging.getLogger(__name__)
+
+HANDLED_EVENTS = frozenset(
+    {"room_started", "room_finished", "participant_joined", "participant_left"}
+)
+_PHONE_SEGMENT = re.compile(r"^\+?[0-9]{5,}$")
+_DIGITS = re.compile(r"[0-9]")
+MappedBy = Call.MappedBy
+# How much each kind of evidence counts when two events disagree (higher wins).
+_STRENGTH: dict[str, int] = {
+    MappedBy.ROOM_PREFIX: 0,
+    MappedBy.ATTRIBUTE: 1,
+    MappedBy.RULE: 2,
+    MappedBy.TRUNK: 3,
+}
+
+
+def redact_room_name(name: str) -> str:
+    """A room name safe to store and log: a segment that is a whole phone number (rules
+    without hide_phone_number put the caller there) keeps only its last four digits."""
+    return "_".join(
+        f"***{part[-4:]}" if _PHONE_SEGMENT.match(part) else part for part in name.split("_")
+    )
+
+
+def last4(text: str) -> str:
+    return "".join(_DIGITS.findall(text))[-4:]
+
+
+def caller_last4(participant: WebhookParticipant) -> str:
+    """The caller's last four digits from what LiveKit shows: the full number attribute when
+    the rule does not hide it, else the participant name "Phone 4567"."""
+    number = participant.attributes.get("sip.phoneNumber", "")
+    if number:
+        return last4(number)
+    name = participant.name.removeprefix("Phone ").strip()
+    return last4(name) if name.isdigit() or name.lstrip("+").isdigit() else ""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    clinic: Clinic
+    mapped_by: str
+
+
+def _clinic_by_id(value: str) -> Clinic | None:
+    try:
+        key = uuid.UUID(value)
+    except ValueError:
+        return None
+    return Clinic.objects.filter(pk=key).first()
+
+
+def map_participant(participant: WebhookParticipant) -> Mapping | None:
+    attrs = participant.attributes
+    for attr, field, how in (
+        ("sip.trunkID", "trunk_id", MappedBy.TRUNK),
+        ("sip.ruleID", "dispatch_rule_id", MappedBy.RULE),
+    ):
+        value = attrs.get(attr, "")
+        if value:
+            prov = Provisioning.objects.select_related("clinic").filter(**{field: value}).first()
+            if prov is not None:
+                return Mapping(prov.clinic, how)
+    clinic = _clinic_by_id(attrs.get("switchboard.clinic", ""))
+    return Mapping(clinic, MappedBy.ATTRIBUTE) if clinic else None
+
+
+def map_event(event: WebhookEvent) -> Mapping | None:
+    assert event.room is not None
+    person = event.participant
+    if person is not None and person.kind == "SIP":
+        found = map_participant(person)
+        if found is not None:
+            return found
+    existing = Call.objects.select_related("clinic").filter(room_sid=event.room.sid).first()
+    if existing is not None:
+        return Mapping(existing.clinic, existing.mapped_by)
+    clinic = clinic_for_room(event.room.name)
+    return Mapping(clinic, MappedBy.ROOM_PREFIX) if clinic else None
+
+
+def _at(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+
+
+def _earliest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def record_event(event: WebhookEvent) -> Call | None:
+    """Merge one verified webhook event into the call log; None if it is not a call of ours."""
+    if event.event not in HANDLED_EVENTS or event.room is None or not event.room.sid:
+        return None
+    mapping = map_event(event)
+    if mapping is None:
+        logger.info(
+            "webhook %s for room %s (%s): no clinic matches; ignored",
+            event.event,
+            redact_room_name(event.room.name),
+            event.room.sid,
+        )
+        return None
+    with transaction.atomic():
+        # Serialises with test-call recording for this clinic (is_test marking, below).
+        Clinic.objects.select_for_update(no_key=True).filter(pk=mapping.clinic.pk).first()
+        call = _locked_call(event, mapping)
+        _merge(call, event, mapping)
+        call.is_test = call.is_test or (
+            TestCall.objects.for_clinic(call.clinic).filter(room_name=call.room_name).exists()
+        )
+        call.save()
+    return call
+
+
+def _locked_call(event: WebhookEvent, mapping: Mapping) -> Call:
+    assert event.room is not None
+    rows = Call.objects.select_for_update()
+    call = rows.filter(room_sid=event.room.sid).first()
+    if call is not None:
+        return call
+    try:
+        with transaction.atomic():
+            return Call.objects.create(
+                clinic=mapping.clinic,
+                room_sid=event.room.sid,
+                room_name=redact_room_name(event.room.name),
+                mapped_by=mapping.mapped_by,
+            )
+    except IntegrityError:  # a concurrent delivery for the same room created it first
+        return rows.get(room_sid=event.room.sid)
+
+
+def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
+    assert event.room is not None
+    if _STRENGTH[mapping.mapped_by] > _STRENGTH[call.mapped_by]:
+        if mapping.clinic.pk != call.clinic_id:
+            logger.warning(
+                "room %s: %s says clinic %s, earlier evidence said %s; using the former",
+                event.room.sid,
+                mapping.mapped_by,
+                mapping.clinic.pk,
+                call.clinic_id,
+            )
+        call.clinic, call.mapped_by = mapping.clinic, mapping.mapped_by
+    when = _at(event.created_at)
+    call.started_at = _earliest(call.started_at, _at(event.room.created_at), when)
+    person = event.participant
+    if person is not None and person.kind == "SIP":
+        attrs = person.attributes
+        call.trunk_id = call.trunk_id or attrs.get("sip.trunkID", "")
+        call.rule_id = call.rule_id or attrs.get("sip.ruleID", "")
+        call.call_id = call.call_id or attrs.get("sip.callID", "")
+        call.caller_last4 = call.caller_last4 or caller_last4(person)
+        call.answered_at = _earliest(call.answered_at, _at(person.joined_at) or when)
+        if event.event == "participant_left":
+            call.caller_left_at = _earliest(call.caller_left_at, when)
+    if event.event == "room_finished":
+        call.room_finished_at = _earliest(call.room_finished_at, when)
+    _derive(call)
+
+
+def _derive(call: Call) -> None:
+    """Status, end and duration from the merged facts (order-independent)."""
+    call.ended_at = _earliest(call.caller_left_at, call.room_finished_at)
+    if call.ended_at is not None:
+        call.status = Call.Status.COMPLETED if call.answered_at else Call.Status.FAILED
+        begin = call.answered_at or call.started_at
+        seconds = (call.ended_at - begin).total_seconds() if begin else 0
+        call.duration_seconds = max(0, round(seconds))
+    else:
+        call.status = Call.Status.ACTIVE if call.answered_at else Call.Status.RINGING
+        call.duration_seconds = None

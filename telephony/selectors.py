@@ -1,0 +1,101 @@
+"""Reads for the dashboard: recent calls and the go-live checklist (fixed query count)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from telephony.models import (
+    AgentConfig,
+    Call,
+    PhoneNumber,
+    Provisioning,
+    TestCall,
+    TrunkSettings,
+)
+from tenants.models import Clinic
+
+RECENT_CALLS = 20
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    key: str
+    title: str
+    done: bool
+    detail: str
+    optional: bool = False
+    at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        return "done" if self.done else ("optional" if self.optional else "todo")
+
+
+def recent_calls(*, clinic: Clinic, limit: int = RECENT_CALLS) -> list[Call]:
+    return list(Call.objects.for_clinic(clinic).order_by("-created_at")[:limit])
+
+
+def go_live_checklist(
+    *,
+    clinic: Clinic,
+    numbers: list[PhoneNumber],
+    trunk_settings: TrunkSettings,
+    agent_config: AgentConfig,
+    provisioning: Provisioning,
+) -> list[ChecklistItem]:
+    """The six steps from signup to a first real call, from stored facts only."""
+    last_test = TestCall.objects.for_clinic(clinic).order_by("-created_at").first()
+    first_real = (
+        Call.objects.for_clinic(clinic).filter(is_test=False).order_by("created_at").first()
+    )
+    carrier = bool(trunk_settings.allowed_addresses or trunk_settings.auth_username)
+    agent = bool(agent_config.greeting.strip() and agent_config.instructions.strip())
+    active = provisioning.state == Provisioning.State.ACTIVE and provisioning.converged
+    test_detail = "Run a test call below."
+    if last_test is not None:
+        verdict = "passed" if last_test.passed else f"failed: {last_test.detail}"
+        test_detail = f"Last test call ({last_test.get_mode_display().lower()}) {verdict}"
+    return [
+        ChecklistItem(
+            "numbers",
+            "Phone numbers added",
+            bool(numbers),
+            f"{len(numbers)} number(s)." if numbers else "Add the numbers callers dial.",
+        ),
+        ChecklistItem(
+            "carrier",
+            "Carrier settings",
+            carrier,
+            "Calls are accepted only from your carrier."
+            if carrier
+            else "Recommended: restrict calls to your carrier's addresses or a SIP password.",
+            optional=True,
+        ),
+        ChecklistItem(
+            "agent",
+            "Receptionist configured",
+            agent,
+            f"Settings version {agent_config.version}." if agent else "Set a greeting.",
+        ),
+        ChecklistItem(
+            "provisioning",
+            "Phone line active",
+            active,
+            "LiveKit holds your trunk and dispatch rule." if active else "Go live, then wait.",
+        ),
+        ChecklistItem(
+            "test_call",
+            "Test call passed",
+            bool(last_test and last_test.passed),
+            test_detail,
+            at=last_test.created_at if last_test else None,
+        ),
+        ChecklistItem(
+            "first_call",
+            "First real call received",
+            first_real is not None,
+            "A caller reached your receptionist." if first_real else "Waiting for a caller.",
+            at=first_real.created_at if first_real else None,
+        ),
+    ]

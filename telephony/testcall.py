@@ -1,0 +1,261 @@
+"""Test call: what a call from a given number to each of the clinic's numbers would do.
+
+Against Switchboard's emulator (settings.LIVEKIT_IS_EMULATOR) each call is really simulated:
+the emulator evaluates it as LiveKit would and sends the call's webhooks, which land in the
+call log marked as a test. Against a real LiveKit nothing can be simulated, so the clinic's
+trunks and rules are fetched from LiveKit and evaluated with the same matching rules
+(telephony.callplan): a dry run, labelled as one.
+
+Either way the result is checked against what the clinic should get: its own trunk and rule,
+and the platform agent dispatched with this clinic's id and current settings version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from telephony.calllog import redact_room_name
+from telephony.callplan import RANDOM_PART, CallPlan, evaluate
+from telephony.livekit_gateway import LiveKitError, get_gateway, parse_metadata
+from telephony.models import AgentConfig, Call, PhoneNumber, Provisioning, TestCall
+from telephony.validators import normalize_e164
+from tenants.models import Clinic, User
+
+Mode = TestCall.Mode
+DRY_RUN_LABEL = (
+    "Dry run: evaluated against the trunk and dispatch rule LiveKit holds now; no call was placed."
+)
+EMULATOR_LABEL = "Simulated by the LiveKit emulator; its webhooks appear in the call log as tests."
+
+
+class TestCallUnavailable(Exception):
+    """LiveKit (or the emulator) could not be asked; `sentence` says so for a person."""
+
+    __test__ = False
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+@dataclass(frozen=True)
+class NumberResult:
+    number: str
+    outcome: str
+    passed: bool
+    trunk_id: str
+    rule_id: str
+    room_name_pattern: str
+    room_name: str
+    agents: list[dict[str, Any]]
+    attributes: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TestCallReport:
+    __test__ = False
+
+    mode: str
+    dry_run: bool
+    label: str
+    caller: str  # masked
+    passed: bool
+    results: list[NumberResult]
+
+
+@dataclass(frozen=True)
+class Expected:
+    clinic: Clinic
+    trunk_id: str
+    rule_id: str
+    agent_name: str
+    version: int
+
+
+def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) -> TestCallReport:
+    """Run (or dry-run) a call from `caller` to every number of the clinic, and record it.
+
+    Call this outside a transaction: it talks to LiveKit (or the emulator) first.
+    """
+    try:
+        e164 = normalize_e164(caller)
+    except ValidationError as exc:
+        raise ValidationError({"from": exc.messages}) from None
+    numbers = list(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True))
+    if not numbers:
+        raise ValidationError("Add a phone number before running a test call.")
+    prov = Provisioning.objects.for_clinic(clinic).get()
+    config = AgentConfig.objects.for_clinic(clinic).get()
+    expected = Expected(
+        clinic, prov.trunk_id, prov.dispatch_rule_id, config.effective_agent_name, config.version
+    )
+    emulator = settings.LIVEKIT_IS_EMULATOR
+    try:
+        results = (
+            _simulate(e164, numbers, expected) if emulator else _dry_run(e164, numbers, expected)
+        )
+    except LiveKitError as exc:
+        raise TestCallUnavailable(exc.sentence) from None
+    report = TestCallReport(
+        mode=Mode.EMULATOR if emulator else Mode.DRY_RUN,
+        dry_run=not emulator,
+        label=EMULATOR_LABEL if emulator else DRY_RUN_LABEL,
+        caller=f"***{e164[-4:]}",
+        passed=all(r.passed for r in results),
+        results=results,
+    )
+    _record(clinic, report, e164, actor)
+    return report
+
+
+def _simulate(caller: str, numbers: Sequence[str], expected: Expected) -> list[NumberResult]:
+    gateway = get_gateway()
+    results = []
+    for number in numbers:
+        reply = gateway.simulate_call(caller=caller, called=number)
+        outcome = str(reply.get("result") or "error")
+        room = str(reply.get("room_name") or "")
+        agents = [
+            {"agent_name": str(a.get("agent_name", "")), "metadata": str(a.get("metadata", ""))}
+            for a in reply.get("agents") or []
+            if isinstance(a, dict)
+        ]
+        participant = reply.get("participant") or {}
+        attributes = participant.get("attributes") if isinstance(participant, dict) else None
+        results.append(
+            _result(
+                number,
+                outcome,
+                str(reply.get("error") or ""),
+                str(reply.get("trunk_id") or ""),
+                str(reply.get("dispatch_rule_id") or ""),
+                f"{room.rsplit('_', 1)[0]}_{RANDOM_PART}" if room else "",
+                room,
+                agents,
+                dict(attributes or {}),
+                expected,
+            )
+        )
+    return results
+
+
+def _dry_run(caller: str, numbers: Sequence[str], expected: Expected) -> list[NumberResult]:
+    """Two list calls whatever the count of numbers (list filters include wildcards, §4.6)."""
+    gateway = get_gateway()
+    trunks = gateway.list_inbound_trunks(numbers=numbers)
+    plans: list[CallPlan] = [evaluate(trunks, [], caller=caller, called=n) for n in numbers]
+    trunk_ids = sorted({p.trunk_id for p in plans if p.trunk_id})
+    rules = gateway.list_dispatch_rules(trunk_ids=trunk_ids) if trunk_ids else []
+    results = []
+    for number in numbers:
+        plan = evaluate(trunks, rules, caller=caller, called=number)
+        agents = [{"agent_name": a.agent_name, "metadata": a.metadata} for a in plan.agents]
+        results.append(
+            _result(
+                number,
+                plan.outcome,
+                plan.message,
+                plan.trunk_id,
+                plan.rule_id,
+                plan.room_name_pattern,
+                "",
+                agents,
+                plan.attributes,
+                expected,
+            )
+        )
+    return results
+
+
+def _result(
+    number: str,
+    outcome: str,
+    message: str,
+    trunk_id: str,
+    rule_id: str,
+    pattern: str,
+    room: str,
+    agents: list[dict[str, Any]],
+    attributes: dict[str, str],
+    expected: Expected,
+) -> NumberResult:
+    problems = _problems(outcome, message, trunk_id, rule_id, agents, expected)
+    return NumberResult(
+        number=number,
+        outcome=outcome,
+        passed=not problems,
+        trunk_id=trunk_id,
+        rule_id=rule_id,
+        room_name_pattern=pattern,
+        room_name=room,
+        agents=agents,
+        attributes={k: v for k, v in attributes.items() if k != "sip.phoneNumber"},
+        problems=problems,
+    )
+
+
+def _problems(
+    outcome: str,
+    message: str,
+    trunk_id: str,
+    rule_id: str,
+    agents: list[dict[str, Any]],
+    expected: Expected,
+) -> list[str]:
+    if outcome != "dispatch":
+        why = f": {message}" if message else ""
+        live = expected.clinic.state == Clinic.State.LIVE
+        hint = "" if live else " The clinic is not live yet; press Go live first."
+        return [f"LiveKit would not send this call to a receptionist ({outcome}){why}.{hint}"]
+    problems = []
+    if trunk_id != expected.trunk_id:
+        problems.append(f"The call reaches trunk {trunk_id}, not this clinic's trunk.")
+    if rule_id != expected.rule_id:
+        problems.append(f"The call is dispatched by rule {rule_id}, not this clinic's rule.")
+    ours = [a for a in agents if a["agent_name"] == expected.agent_name]
+    if not ours:
+        problems.append(f"The agent {expected.agent_name!r} is not dispatched.")
+        return problems
+    meta = parse_metadata(ours[0]["metadata"])
+    if meta.get("clinic") != str(expected.clinic.pk):
+        problems.append("The agent is dispatched with another clinic's id in its metadata.")
+    elif meta.get("config_version") != expected.version:
+        problems.append(
+            f"LiveKit dispatches settings version {meta.get('config_version')}; the current "
+            f"version is {expected.version}. Provisioning is catching up; try again shortly."
+        )
+    return problems
+
+
+def _record(clinic: Clinic, report: TestCallReport, caller: str, actor: User | None) -> None:
+    """Keep the results, and mark this run's rooms as tests in the call log.
+
+    The clinic row lock pairs with the one webhook recording takes, so a webhook that lands
+    while this runs is marked either there (it sees these rows) or here (we see its call).
+    """
+    rooms = [redact_room_name(r.room_name) for r in report.results if r.room_name]
+    with transaction.atomic():
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        TestCall.objects.bulk_create(
+            TestCall(
+                clinic=clinic,
+                mode=report.mode,
+                number=r.number,
+                caller_last4=caller[-4:],
+                outcome=r.outcome,
+                passed=r.passed,
+                room_name=redact_room_name(r.room_name),
+                detail=" ".join(r.problems)[:2000],
+                created_by=actor,
+            )
+            for r in report.results
+        )
+        if rooms:
+            Call.objects.for_clinic(clinic).filter(room_name__in=rooms).update(is_test=True)

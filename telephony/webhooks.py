@@ -1,0 +1,49 @@
+"""POST /webhooks/livekit: LiveKit's signed webhooks, recorded in the call log.
+
+No session, no CSRF: the only credential is LiveKit's signature over the body. Unsigned,
+wrongly signed and expired deliveries get 401; rooms that are not a clinic's are
+acknowledged (200) and ignored, so LiveKit does not retry them forever.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from telephony.calllog import record_event
+from telephony.livekit_gateway import WebhookRejected, verify_webhook
+
+logger = logging.getLogger(__name__)
+
+# LiveKit's events are a few kilobytes; anything far larger is not one of them.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@csrf_exempt
+@require_POST
+def livekit_webhook(request: HttpRequest) -> JsonResponse:
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        event = verify_webhook(
+            raw.decode("utf-8", errors="replace"),
+            request.headers.get("Authorization", ""),
+            api_key=settings.LIVEKIT_API_KEY,
+            api_secret=settings.LIVEKIT_API_SECRET,
+        )
+    except WebhookRejected as exc:
+        logger.warning("livekit webhook rejected: %s", exc.reason)
+        return JsonResponse({"error": exc.reason}, status=exc.status)
+    call = record_event(event)
+    return JsonResponse({"ok": True, "recorded": call is not None})

@@ -1,0 +1,129 @@
+"""GET /api/v1/agent/config: agent token auth, ETag/304, 404 for clinics not served."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from telephony.agent_tokens import agent_token_create, agent_token_revoke
+from telephony.models import AgentConfig
+from telephony.services import agent_config_update
+from tenants.models import Clinic
+from tests.factories import make_clinic
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/agent/config"
+
+
+@pytest.fixture
+def token():
+    return agent_token_create(name="agent")
+
+
+@pytest.fixture
+def agent(api_client, token):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
+    return api_client
+
+
+@pytest.fixture
+def live(clinic):
+    Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
+    clinic.refresh_from_db()
+    return clinic
+
+
+def expected(clinic):
+    config = AgentConfig.objects.get(clinic=clinic)
+    return {
+        "clinic": str(clinic.pk),
+        "clinic_name": clinic.name,
+        "config_version": config.version,
+        "agent_name": "switchboard-receptionist",
+        "greeting": config.greeting,
+        "instructions": config.instructions,
+        "language": "en-US",
+        "voice": "coral",
+        "stt_model": "deepgram/nova-3",
+        "llm_model": "openai/gpt-4o-mini",
+        "tts_model": "openai/gpt-4o-mini-tts",
+        "recording_consent_required": True,
+    }
+
+
+def test_it_returns_the_clinic_config_with_an_etag_of_its_version(agent, live):
+    r = agent.get(URL, {"clinic": str(live.pk)})
+    assert r.status_code == 200
+    assert r.json() == expected(live)
+    assert r["ETag"] == f'"{live.pk}-1"'
+    assert "no-cache" in r["Cache-Control"] and "private" in r["Cache-Control"]
+
+
+def test_it_answers_304_while_the_version_is_unchanged_and_200_after_a_change(agent, live):
+    etag = agent.get(URL, {"clinic": str(live.pk)})["ETag"]
+    r = agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag)
+    assert r.status_code == 304 and r["ETag"] == etag and not r.content
+    agent_config_update(clinic=live, greeting="Hello from v2")
+    r = agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag)
+    assert r.status_code == 200
+    assert r.json()["config_version"] == 2 and r.json()["greeting"] == "Hello from v2"
+    assert r["ETag"] == f'"{live.pk}-2"'
+
+
+def test_it_resolves_the_clinic_by_room_name(agent, live):
+    make_clinic(name="Bright Smile Dental Two")  # another prefix starting like this one
+    room = f"{live.room_prefix}_4567_Ab3dE5fG7hJk"
+    r = agent.get(URL, {"room": room})
+    assert r.status_code == 200 and r.json()["clinic"] == str(live.pk)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"clinic": str(uuid.uuid4())},
+        {"clinic": "not-a-uuid"},
+        {"room": "nobody_4567_Ab3dE5fG7hJk"},
+        {"room": "no-separator"},
+    ],
+)
+def test_it_is_404_for_unknown_clinics(agent, live, params):
+    assert agent.get(URL, params).status_code == 404
+
+
+@pytest.mark.parametrize("state", [Clinic.State.DRAFT, Clinic.State.OFFBOARDED])
+def test_it_is_404_for_clinics_that_are_not_live(agent, clinic, state):
+    Clinic.objects.filter(pk=clinic.pk).update(state=state)
+    assert agent.get(URL, {"clinic": str(clinic.pk)}).status_code == 404
+    assert agent.get(URL, {"room": f"{clinic.room_prefix}_4567_x"}).status_code == 404
+
+
+def test_it_is_400_without_clinic_or_room(agent, live):
+    r = agent.get(URL)
+    assert r.status_code == 400 and "clinic" in r.json()
+
+
+def test_it_is_401_without_a_token(api_client, live):
+    r = api_client.get(URL, {"clinic": str(live.pk)})
+    assert r.status_code == 401
+    assert r["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer sbat_wrong", "Bearer", "Bearer a b", "Basic eDp5"])
+def test_it_is_401_for_a_bad_token(api_client, live, token, header):
+    api_client.credentials(HTTP_AUTHORIZATION=header)
+    assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
+
+
+def test_it_is_401_for_a_revoked_token(agent, live, token):
+    agent_token_revoke(token=token[0])
+    assert agent.get(URL, {"clinic": str(live.pk)}).status_code == 401
+
+
+def test_user_credentials_are_not_agent_credentials(api_client, live, owner):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
+    api_client.credentials()
+    api_client.force_login(owner)
+    assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
