@@ -12,7 +12,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from telephony.services import clinic_offboard, provisioning_retry
 from tenants.access import MANAGE, get_clinic_for_user
 from tenants.forms import OffboardForm
-from tenants.selectors import clinic_overview, provisioning_status, setup_progress
+from tenants.selectors import (
+    clinic_overview,
+    provisioning_status,
+    provisioning_steps,
+    setup_progress,
+)
 from tenants.views.common import clinic_for_request, current_user
 
 
@@ -28,6 +33,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "can_manage": membership.can_manage,
         "overview": overview,
         "steps": setup_progress(overview=overview),
+        "prov_steps": provisioning_steps(overview.provisioning),
     }
     return render(request, "tenants/dashboard.html", context)
 
