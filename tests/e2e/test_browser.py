@@ -283,6 +283,10 @@ def test_a_number_taken_by_another_clinic_is_refused_next_to_the_field(tour, sig
     phone_number_add(clinic=first, number=N1)
     page = tour.page
     tour.goto(f"/clinics/{signed_in_owner.slug}/setup/numbers/")
+    page.keyboard.press("Tab")  # keyboard users first meet the skip link, and it works
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
 
     field(page, "Phone number").fill("+1 (415) 555-0111")
     field(page, "Phone number").press("Enter")  # keyboard only
