@@ -30,7 +30,11 @@ run: $(STAMP)
 services-check: $(STAMP)
 	@$(BIN)/python -m tools.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 
-test: $(STAMP) services-check
+.PHONY: browser-check
+browser-check: $(STAMP)
+	@$(BIN)/python -m tools.check_browser
+
+test: $(STAMP) services-check browser-check
 	$(TEST_ENV) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -38,11 +38,21 @@ def add_service_errors(
 
 
 class WebForm(forms.Form):
-    """Our forms' base: labels without Django's trailing colon."""
+    """Our forms' base: labels without Django's trailing colon, and the first field with
+    an error (from the form or from a service) gets the focus when the page comes back."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)
+        first = next((name for name in self.fields if name in self._errors), None)
+        for name, field in self.fields.items():
+            if name == first:
+                field.widget.attrs["autofocus"] = True
+            else:
+                field.widget.attrs.pop("autofocus", None)
 
 
 @cache

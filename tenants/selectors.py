@@ -72,6 +72,44 @@ class ClinicOverview:
     def sip_uri(self) -> str:
         return settings.LIVEKIT_SIP_URI
 
+    @property
+    def sip_endpoint(self) -> SipEndpoint:
+        return sip_endpoint(settings.LIVEKIT_SIP_URI)
+
+
+@dataclass(frozen=True)
+class SipEndpoint:
+    """The parts of the SIP URI that carrier portals ask for separately."""
+
+    host: str
+    port: int | None  # None: the URI names none, so carriers use SIP's default (5060)
+    transport: str  # "" unless the URI says (;transport=tcp|tls|udp)
+
+    @property
+    def port_or_default(self) -> int:
+        return self.port or 5060
+
+
+def sip_endpoint(uri: str) -> SipEndpoint:
+    """Split `sip:host[:port][;params]` (host may be an [IPv6] literal)."""
+    rest = uri.strip()
+    for scheme in ("sips:", "sip:"):
+        if rest.lower().startswith(scheme):
+            rest = rest[len(scheme) :]
+            break
+    rest = rest.rsplit("@", 1)[-1]  # a user part is not for the carrier
+    hostport, *params = rest.split(";")
+    transport = next(
+        (p.split("=", 1)[1].lower() for p in params if p.lower().startswith("transport=")), ""
+    )
+    if hostport.startswith("[") and "]" in hostport:
+        host, _, tail = hostport[1:].partition("]")
+        port_text = tail.removeprefix(":")
+    else:
+        host, _, port_text = hostport.partition(":")
+    port = int(port_text) if port_text.isdigit() else None
+    return SipEndpoint(host=host, port=port, transport=transport)
+
 
 def clinic_overview(*, clinic: Clinic, events: int = RECENT_EVENTS) -> ClinicOverview:
     """Everything the dashboard and the review page show, in a constant number of queries."""
@@ -90,6 +128,73 @@ def state_sentence(provisioning: Provisioning) -> str:
     if provisioning.state == State.RETRYING and provisioning.attempts:
         sentence = f"{sentence[:-1]} (attempt {provisioning.attempts})."
     return sentence
+
+
+@dataclass(frozen=True)
+class ProvisioningStep:
+    key: str
+    title: str
+    status: str  # done, working, retrying, failed, waiting
+
+    @property
+    def status_label(self) -> str:
+        return PROVISIONING_STEP_LABELS[self.status]
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "status": self.status,
+            "status_label": self.status_label,
+        }
+
+
+PROVISIONING_STEP_LABELS = {
+    "done": "Done",
+    "working": "In progress",
+    "retrying": "Retrying",
+    "failed": "Failed",
+    "waiting": "Waiting",
+}
+_CURRENT_STEP_STATUS = {
+    State.PENDING: "working",
+    State.PROVISIONING: "working",
+    State.ACTIVE: "working",  # active but a newer generation not yet picked up
+    State.RETRYING: "retrying",
+    State.FAILED: "failed",
+}
+
+
+def provisioning_steps(provisioning: Provisioning) -> list[ProvisioningStep]:
+    """Going live in three steps the clinic admin can follow: trunk, routing, answering.
+
+    Derived from what is stored (the LiveKit IDs and the state); empty while the clinic is
+    being removed, when the steps no longer apply.
+    """
+    prov = provisioning
+    if prov.state in (State.DEPROVISIONING, State.DEPROVISIONED):
+        return []
+    done = {
+        "trunk": bool(prov.trunk_id),
+        "rule": bool(prov.dispatch_rule_id),
+        "live": prov.state == State.ACTIVE and prov.converged,
+    }
+    titles = {
+        "trunk": "SIP trunk for your numbers",
+        "rule": "Call routing to your receptionist",
+        "live": "Answering calls",
+    }
+    current = _CURRENT_STEP_STATUS.get(prov.state, "waiting")
+    steps, seen_current = [], False
+    for key in ("trunk", "rule", "live"):
+        if done[key] and not seen_current:
+            status = "done"
+        elif not seen_current:
+            status, seen_current = current, True
+        else:
+            status = "waiting"
+        steps.append(ProvisioningStep(key, titles[key], status))
+    return steps
 
 
 def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
@@ -111,6 +216,7 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         "next_attempt_at": prov.next_attempt_at.isoformat() if prov.next_attempt_at else None,
         "generation": prov.generation,
         "observed_generation": prov.observed_generation,
+        "steps": [step.as_dict() for step in provisioning_steps(prov)],
         "events": [
             {
                 "at": e.at.isoformat(),

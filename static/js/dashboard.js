@@ -51,6 +51,20 @@
     list.replaceChildren.apply(list, items);
   }
 
+  function renderSteps(steps) {
+    var list = document.getElementById("prov-steps");
+    if (!list) return;
+    list.hidden = !steps.length;
+    steps.forEach(function (step) {
+      var item = list.querySelector('[data-step="' + step.key + '"]');
+      if (!item) return;
+      item.className = "prov-step prov-step--" + step.status;
+      var badge = item.querySelector("[data-step-status]");
+      badge.className = "badge badge--" + step.status;
+      if (badge.textContent !== step.status_label) badge.textContent = step.status_label;
+    });
+  }
+
   function render(s) {
     var badge = el("state_label");
     if (badge) badge.className = "badge badge--state badge--" + s.state;
@@ -66,6 +80,7 @@
     show(document.getElementById("retry-form"), RETRY_VISIBLE.indexOf(s.state) !== -1);
     show(card.querySelector('[data-show-when="busy"]'), !isSettled(s));
     card.setAttribute("data-state", s.state);
+    renderSteps(s.steps || []);
     renderEvents(s.events || []);
   }
 

@@ -13,7 +13,12 @@ from telephony.selectors import go_live_checklist, recent_calls
 from telephony.services import clinic_offboard, provisioning_retry
 from tenants.access import MANAGE, get_clinic_for_user
 from tenants.forms import OffboardForm
-from tenants.selectors import clinic_overview, provisioning_status, setup_progress
+from tenants.selectors import (
+    clinic_overview,
+    provisioning_status,
+    provisioning_steps,
+    setup_progress,
+)
 from tenants.views.common import clinic_for_request, current_user
 
 
@@ -37,6 +42,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             provisioning=overview.provisioning,
         ),
         "calls": recent_calls(clinic=clinic),
+        "prov_steps": provisioning_steps(overview.provisioning),
     }
     return render(request, "tenants/dashboard.html", context)
 

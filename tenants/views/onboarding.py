@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from telephony.presets import AGENT_PRESETS, PRESETS_BY_KEY
 from telephony.services import (
     ProvisioningError,
     agent_config_update,
@@ -59,12 +60,14 @@ def _render_step(
     has_errors = any(getattr(v, "errors", None) for v in context.values()) or context.get(
         "page_error"
     )
+    steps = setup_progress(overview=overview)
     context = {
         "clinic": clinic,
         "membership": membership,
         "can_edit": membership.can_edit,
         "overview": overview,
-        "steps": setup_progress(overview=overview),
+        "steps": steps,
+        "steps_done": sum(s.status == "done" for s in steps),
         "step": step,
         "step_title": SETUP_STEPS[index][1],
         "step_number": index + 1,
@@ -150,6 +153,10 @@ def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
 def _agent(request: HttpRequest, clinic: Clinic, membership: Membership) -> HttpResponse:
     config = clinic_overview(clinic=clinic).agent_config
     initial = {name: getattr(config, name) for name in AgentSettingsForm.base_fields}
+    # ?preset=<key> pre-fills the form (a GET: nothing is saved until the form is posted).
+    preset = PRESETS_BY_KEY.get(request.GET.get("preset", "")) if request.method == "GET" else None
+    if preset is not None:
+        initial.update(preset.values(clinic.name))
     form = AgentSettingsForm(_bound(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -158,7 +165,8 @@ def _agent(request: HttpRequest, clinic: Clinic, membership: Membership) -> Http
             add_service_errors(form, exc)
         else:
             return _saved(request, clinic, "agent", "Receptionist settings")
-    return _render_step(request, clinic, membership, "agent", {"form": form})
+    context = {"form": form, "presets": AGENT_PRESETS, "preset": preset}
+    return _render_step(request, clinic, membership, "agent", context)
 
 
 def _review(request: HttpRequest, clinic: Clinic, membership: Membership) -> HttpResponse:

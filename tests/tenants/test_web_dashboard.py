@@ -159,6 +159,26 @@ def test_status_json_shape(owner_client, clinic):
         "next_attempt_at": next_at.isoformat(),
         "generation": 4,
         "observed_generation": 3,
+        "steps": [
+            {
+                "key": "trunk",
+                "title": "SIP trunk for your numbers",
+                "status": "done",
+                "status_label": "Done",
+            },
+            {
+                "key": "rule",
+                "title": "Call routing to your receptionist",
+                "status": "retrying",
+                "status_label": "Retrying",
+            },
+            {
+                "key": "live",
+                "title": "Answering calls",
+                "status": "waiting",
+                "status_label": "Waiting",
+            },
+        ],
     }
     assert set(event) == {"at", "action", "outcome", "detail"}
     assert (event["action"], event["outcome"], event["detail"]) == (
@@ -308,3 +328,23 @@ def test_pages_use_only_assets_served_by_the_app(owner_client, clinic):
     assert assets and all(a.startswith("/static/") for a in assets), assets
     for asset in assets:
         assert finders.find(asset.removeprefix("/static/")), asset
+
+
+def test_dashboard_shows_the_provisioning_steps(owner_client, clinic):
+    _make_live(clinic, state=Provisioning.State.PROVISIONING, trunk_id="ST_1", generation=1)
+    body = owner_client.get(dashboard_url(clinic)).content.decode()
+    assert 'id="prov-steps"' in body
+    assert 'class="prov-step prov-step--done" data-step="trunk"' in body
+    assert 'class="prov-step prov-step--working" data-step="rule"' in body
+    assert 'class="prov-step prov-step--waiting" data-step="live"' in body
+
+
+def test_a_draft_dashboard_has_no_provisioning_steps(owner_client, clinic):
+    body = owner_client.get(dashboard_url(clinic)).content.decode()
+    assert 'id="prov-steps"' not in body
+
+
+def test_dashboard_has_the_carrier_guides_and_copy_script(owner_client, clinic):
+    body = owner_client.get(dashboard_url(clinic)).content.decode()
+    assert "What to enter at your carrier" in body and "Twilio Elastic SIP Trunking" in body
+    assert "js/copy.js" in body

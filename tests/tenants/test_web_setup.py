@@ -391,3 +391,101 @@ def test_viewer_sees_steps_without_edit_controls(client, clinic, viewer):
         assert '<form method="post" novalidate' not in body, step
         assert "Go live</button>" not in body
         assert "Remove</button>" not in body
+
+
+# --- onboarding polish: progress, error summary, presets, carrier help ------------------------
+
+
+def test_setup_shows_how_many_steps_are_done(owner_client, clinic):
+    body = owner_client.get(setup_url(clinic, "numbers")).content.decode()
+    assert "<strong>2 of 5</strong> steps done" in body
+    assert '<progress class="steps__bar" max="5" value="2"' in body
+
+
+def test_an_invalid_field_is_listed_linked_and_focused(owner_client, clinic):
+    response = owner_client.post(setup_url(clinic, "numbers"), {"e164": "4155550100"})
+    body = response.content.decode()
+    assert '<a href="#id_e164">Phone number</a>' in body
+    field = response.context["form"]["e164"]
+    assert field.field.widget.attrs.get("autofocus") is True
+    assert "autofocus" not in response.context["form"]["label"].field.widget.attrs
+
+
+def test_a_service_error_moves_the_focus_to_its_field(client):
+    from tenants.forms import SignupForm
+
+    form = SignupForm({"email": "a@b.example", "password": "x", "clinic_name": "C"})
+    assert form.is_valid()
+    assert form.fields["email"].widget.attrs.get("autofocus") is True  # the default
+    form.add_error("clinic_name", "Taken.")
+    assert "autofocus" not in form.fields["email"].widget.attrs
+    assert form.fields["clinic_name"].widget.attrs["autofocus"] is True
+
+
+def test_agent_step_offers_language_and_voice_presets(owner_client, clinic):
+    body = owner_client.get(setup_url(clinic, "agent")).content.decode()
+    for text in ("?preset=dental-es", "Clínica dental", "Spanish · Coral (warm)", "German"):
+        assert text in body, text
+
+
+def test_a_preset_fills_the_form_but_saves_nothing(owner_client, clinic):
+    before = AgentConfig.objects.for_clinic(clinic).get()
+    response = owner_client.get(setup_url(clinic, "agent") + "?preset=dental-fr")
+    initial = response.context["form"].initial
+    assert initial["language"] == "fr-FR" and initial["voice"] == "alloy"
+    assert (
+        initial["greeting"] == f"Merci d'avoir appelé {clinic.name}. Comment puis-je vous aider ?"
+    )
+    assert "dental practice" in initial["instructions"] and "French" in initial["instructions"]
+    assert 'aria-current="true"' in response.content.decode()
+    after = AgentConfig.objects.for_clinic(clinic).get()
+    assert (after.version, after.language) == (before.version, before.language)
+
+
+def test_an_unknown_preset_is_ignored(owner_client, clinic):
+    response = owner_client.get(setup_url(clinic, "agent") + "?preset=nope")
+    assert response.status_code == 200
+    assert response.context["preset"] is None
+
+
+def test_a_preset_saved_as_is_is_valid(owner_client, clinic):
+    form = owner_client.get(setup_url(clinic, "agent") + "?preset=dental-de").context["form"]
+    data = {**AGENT, **{k: v for k, v in form.initial.items() if k in AGENT}}
+    data["recording_consent_required"] = "on"
+    response = owner_client.post(setup_url(clinic, "agent"), data)
+    assert response.status_code == 302
+    config = AgentConfig.objects.for_clinic(clinic).get()
+    assert (config.language, config.voice) == ("de-DE", "ash")
+
+
+def test_carrier_step_shows_the_values_to_enter_with_copy_buttons(owner_client, clinic, settings):
+    settings.LIVEKIT_SIP_URI = "sip:abc123.sip.livekit.cloud;transport=tcp"
+    phone_number_add(clinic=clinic, number="+14155550100")
+    owner_client.post(
+        setup_url(clinic, "carrier"),
+        {"allowed_addresses": "192.0.2.10", "auth_username": "bright", "auth_password": SECRET},
+    )
+    body = owner_client.get(setup_url(clinic, "carrier")).content.decode()
+    assert (
+        '<code class="copy-value" id="cv-sip-uri">sip:abc123.sip.livekit.cloud;transport=tcp'
+        in body
+    )
+    assert '<code class="copy-value" id="cv-sip-host">abc123.sip.livekit.cloud</code>' in body
+    assert '<code class="copy-value" id="cv-sip-port">5060</code>' in body and "over TCP" in body
+    assert 'id="cv-number-14155550100">+14155550100</code>' in body
+    assert 'data-copy="cv-number-14155550100"' in body
+    assert 'data-copy="cv-auth-username"' in body and "192.0.2.10" in body
+    assert "Twilio Elastic SIP Trunking" in body and "Origination SIP URI" in body
+    assert "Telnyx" in body and "+E.164" in body
+    assert body.count("<details") == 2
+    assert SECRET not in body
+    assert "js/copy.js" in body
+    # Without JavaScript the buttons stay hidden (copy.js shows them).
+    assert 'data-copy="cv-sip-uri" data-label="SIP URI" hidden>' in body
+
+
+def test_carrier_help_without_numbers_or_auth_says_what_to_do(owner_client, clinic):
+    body = owner_client.get(setup_url(clinic, "carrier")).content.decode()
+    assert "add your numbers</a> first" in body
+    assert "Off <span" in body and "cv-auth-username" not in body
+    assert "Any address." in body

@@ -1,0 +1,358 @@
+"""The onboarding flow in a real browser: Debian's Chromium driven by Playwright, against
+the app on loopback (pytest-django's live_server), a real celery worker and the emulator.
+
+Every wait is on a condition (Playwright's expect / wait_for), never a sleep. With
+SCREENSHOTS=1 the tests also write the README tour's pictures to docs/img/.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from telephony.models import PhoneNumber
+from telephony.services import phone_number_add
+from tests.e2e.conftest import ROOT
+from tests.factories import UserFactory, make_clinic
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SIZES = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+IMG_DIR = ROOT / "docs" / "img"
+PASSWORD = "correct-horse-battery-9"  # what tests.factories.UserFactory sets
+WAIT_MS = 30_000  # provisioning through a real worker; the emulator answers in milliseconds
+
+N1, N2 = "+14155550111", "+14155550112"
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-check` (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop in this thread; Django would then refuse
+    # ORM calls from the test body ("async context"). They are ordinary sync calls here.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class Tour:
+    """A browser tab on the live server that records what it must not do (leave the
+    machine, fail to load an asset) and takes the tour's screenshots when asked to."""
+
+    def __init__(self, page: Page, base: str, size: str) -> None:
+        self.page, self.base, self.size = page, base.rstrip("/"), size
+        self.offsite: list[str] = []
+        self.failed_assets: list[str] = []
+        self.shots = os.environ.get("SCREENSHOTS") == "1"
+        page.on("request", self._on_request)
+        page.on("response", self._on_response)
+        page.set_default_timeout(10_000)
+
+    def _on_request(self, request: Any) -> None:
+        if not request.url.startswith((self.base, "data:", "about:")):
+            self.offsite.append(request.url)
+
+    def _on_response(self, response: Any) -> None:
+        if "/static/" in response.url and response.status >= 400:
+            self.failed_assets.append(f"{response.status} {response.url}")
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def path(self) -> str:
+        return urlsplit(self.page.url).path
+
+    def shoot(self, name: str) -> None:
+        """docs/img/<name>-<size>.png, the whole page, in 48 colours (the tour stays small:
+        flat UI colours survive quantising, and the files shrink about threefold)."""
+        if not self.shots:
+            return
+        from PIL import Image  # dev extra, needed only to write the tour
+
+        png = self.page.screenshot(full_page=True, animations="disabled")
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        image = image.quantize(colors=48, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        IMG_DIR.mkdir(parents=True, exist_ok=True)
+        image.save(IMG_DIR / f"{name}-{self.size}.png", optimize=True)
+
+    def check_offline_and_styled(self) -> None:
+        """Every request stayed on the app; every asset loaded; the stylesheet applied."""
+        assert self.offsite == [], self.offsite
+        assert self.failed_assets == [], self.failed_assets
+        background = self.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(245, 247, 250)", "app.css was not applied"
+
+
+@pytest.fixture
+def tour(browser: Browser, live_server: Any, size: str) -> Iterator[Tour]:
+    context = browser.new_context(**SIZES[size], base_url=live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    try:
+        yield Tour(page, live_server.url, size)
+    finally:
+        context.close()
+
+
+def sign_in(tour: Tour, email: str) -> None:
+    tour.goto("/login/")
+    field(tour.page, "Email").fill(email)
+    field(tour.page, "Password").fill(PASSWORD)
+    tour.page.get_by_role("button", name="Sign in").click()
+    expect(tour.page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
+
+
+def field(page: Page, label: str) -> Any:
+    """The form control with exactly this label (labels are how people find fields)."""
+    return page.get_by_label(label, exact=True)
+
+
+def field_error(page: Page, field_id: str) -> Any:
+    """The message rendered next to a field (Django's errorlist, tied by aria-describedby)."""
+    return page.locator(f"#{field_id}_error")
+
+
+# --- the happy path -------------------------------------------------------------------------
+
+
+def test_sign_up_set_up_and_go_live_without_reloading(tour, livekit, worker, size):
+    page = tour.page
+    email = f"owner-{size}@brightsmile.example"
+
+    # Landing: says what Switchboard does, starts signup.
+    tour.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("AI receptionist")
+    tour.shoot("01-landing")
+    page.get_by_role("link", name="Set up your clinic").first.click()
+
+    # Sign up.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up your clinic")
+    field(page, "Work email").fill(email)
+    field(page, "Password").fill("a-Long-passw0rd!")
+    field(page, "Clinic name").fill("Bright Smile Dental")
+    tour.shoot("02-signup")
+    page.get_by_role("button", name="Create account").click()
+
+    # Step 1: details (the email banner asks for confirmation meanwhile).
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic details")
+    expect(page.get_by_role("region", name="Email confirmation")).to_be_visible()
+    expect(page.get_by_text("1 of 5", exact=False)).to_be_visible()
+    field(page, "Time zone").select_option("America/New_York")
+    tour.shoot("03-details")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Phone numbers")
+
+    # Verify the email: follow the link from the message, as the owner would.
+    (message,) = [m for m in mail.outbox if email in m.to]
+    link = re.search(r"https?://\S+(/verify-email/\S+)", message.body)
+    assert link, message.body
+    tour.goto(link.group(1))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Email confirmed")
+    page.get_by_role("link", name="Continue").click()
+
+    # The draft dashboard points back into the setup, which resumes at the first step to do.
+    expect(page.get_by_role("heading", name="Finish setting up")).to_be_visible()
+    expect(page.get_by_role("region", name="Email confirmation")).to_have_count(0)
+    page.get_by_role("link", name="Continue setup").click()
+
+    # Step 2: numbers.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Phone numbers")
+    for number, label in ((N1, "Front desk"), (N2, "")):
+        field(page, "Phone number").fill(f"{number[:2]} {number[2:5]} {number[5:]}")
+        field(page, "Label (optional)").fill(label)
+        page.get_by_role("button", name="Add number").click()
+        expect(page.locator(".messages")).to_contain_text(f"{number} added")
+    expect(page.locator(".numbers")).to_contain_text(N1)
+    tour.shoot("04-numbers")
+    page.get_by_role("link", name="Continue").click()
+
+    # Step 3: carrier settings, with the values to enter at the carrier and copy buttons.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Carrier settings")
+    field(page, "Carrier addresses").fill("192.0.2.10\n198.51.100.0/24")
+    field(page, "SIP username (optional)").fill("brightsmile")
+    field(page, "SIP password").fill("trunk-Secret-42")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Receptionist")
+    page.get_by_role("link", name="Back").click()
+    help_box = page.locator(".carrier-help")
+    expect(help_box).to_contain_text("brightsmile")
+    expect(help_box).not_to_contain_text("trunk-Secret-42")
+    page.locator("summary", has_text="Twilio").click()  # opens the guide (<details>)
+    expect(page.locator("details.guide").first).to_have_attribute("open", "")
+    page.get_by_role("button", name="Copy SIP URI").click()
+    expect(page.locator('button[data-copy="cv-sip-uri"]')).to_contain_text("Copied")
+    expect(page.locator("#copy-status")).to_have_text("SIP URI copied.")
+    sip_uri = page.locator("#cv-sip-uri").inner_text()
+    assert page.evaluate("navigator.clipboard.readText()") == sip_uri
+    tour.shoot("05-carrier")
+    page.get_by_role("link", name="Skip to next step").click()
+
+    # Step 4: the receptionist, from a language and voice preset.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Receptionist")
+    page.get_by_role("link", name=re.compile("English \\(UK\\)")).click()
+    expect(field(page, "Greeting")).to_have_value(
+        "Thank you for calling Bright Smile Dental. How may I help you today?"
+    )
+    expect(field(page, "Language")).to_have_value("en-GB")
+    expect(field(page, "Voice")).to_have_value("sage")
+    tour.shoot("06-receptionist")
+    page.get_by_role("button", name="Save and continue").click()
+
+    # Step 5: review, then go live.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review and go live")
+    expect(page.get_by_text("Everything is ready.")).to_be_visible()
+    expect(page.locator("section[aria-labelledby=r-agent]")).to_contain_text("English (UK)")
+    tour.shoot("07-review")
+    # LiveKit takes a moment over the first create, so the page is seen before it is live.
+    livekit.add_faults(
+        [{"method": "CreateSIPInboundTrunk", "action": "latency", "latency_ms": 1500}]
+    )
+    page.get_by_role("button", name="Go live").click()
+
+    # The dashboard follows provisioning in place: no reload, no navigation.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bright Smile Dental")
+    status = page.locator("#status-card [data-field=state_label]")
+    expect(status).not_to_have_text("Active")
+    page.evaluate("window.__sameDocument = 'yes'")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda f: navigations.append(f.url) if not f.parent_frame else None)
+    tour.shoot("08-going-live")
+    expect(status).to_have_text("Active", timeout=WAIT_MS)
+    expect(page.locator('#prov-steps [data-step="live"]')).to_contain_text("Done")
+    expect(page.locator("#status-card [data-show-when=busy]")).to_be_hidden()
+    trunk_id = page.locator("[data-field=trunk_id]").inner_text()
+    assert page.evaluate("window.__sameDocument") == "yes" and navigations == []
+    (trunk,) = livekit.state()["inbound_trunks"]
+    assert trunk["sip_trunk_id"] == trunk_id and sorted(trunk["numbers"]) == [N1, N2]
+    assert trunk["allowed_addresses"] == ["192.0.2.10", "198.51.100.0/24"]
+    (rule,) = livekit.state()["dispatch_rules"]
+    assert (
+        page.locator("[data-field=dispatch_rule_id]").inner_text() == rule["sip_dispatch_rule_id"]
+    )
+    expect(page.locator(".carrier-help")).to_contain_text(N2)
+    tour.shoot("09-live")
+    tour.check_offline_and_styled()
+
+
+# --- unhappy paths --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed_in_owner(tour: Tour) -> Any:
+    """A verified owner of a draft clinic, signed in through the login form."""
+    user = UserFactory(email=f"owner-{tour.size}@second.example")
+    clinic = make_clinic(user, "Second Smile Dental")
+    sign_in(tour, user.email)
+    return clinic
+
+
+def test_a_number_taken_by_another_clinic_is_refused_next_to_the_field(tour, signed_in_owner):
+    first = make_clinic(name="First Dental")
+    phone_number_add(clinic=first, number=N1)
+    page = tour.page
+    tour.goto(f"/clinics/{signed_in_owner.slug}/setup/numbers/")
+    page.keyboard.press("Tab")  # keyboard users first meet the skip link, and it works
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    field(page, "Phone number").fill("+1 (415) 555-0111")
+    field(page, "Phone number").press("Enter")  # keyboard only
+
+    expect(field_error(page, "id_e164")).to_contain_text("already registered to another clinic")
+    number = field(page, "Phone number")
+    expect(number).to_have_attribute("aria-invalid", "true")
+    expect(number).to_be_focused()
+    expect(number).to_have_value("+1 (415) 555-0111")
+    expect(page.get_by_role("alert")).to_contain_text("Please correct the field marked below")
+    tour.shoot("10-number-taken")
+    assert PhoneNumber.objects.get(e164=N1).clinic_id == first.pk
+    assert not PhoneNumber.objects.for_clinic(signed_in_owner).exists()
+    tour.check_offline_and_styled()
+
+
+def test_a_malformed_number_gets_a_message_next_to_the_field(tour, signed_in_owner):
+    page = tour.page
+    tour.goto(f"/clinics/{signed_in_owner.slug}/setup/numbers/")
+
+    field(page, "Phone number").fill("415 555 0111")
+    field(page, "Label (optional)").fill("Front desk")
+    page.get_by_role("button", name="Add number").click()
+
+    expect(field_error(page, "id_e164")).to_contain_text("Start with + and the country code")
+    expect(field(page, "Phone number")).to_be_focused()
+    expect(field(page, "Label (optional)")).to_have_value("Front desk")  # nothing lost
+    # The summary links to the field.
+    page.get_by_role("alert").get_by_role("link", name="Phone number").click()
+    expect(field(page, "Phone number")).to_be_focused()
+    tour.shoot("11-number-malformed")
+
+    field(page, "Phone number").fill("+1 415 555 0111")
+    page.get_by_role("button", name="Add number").click()
+    expect(page.locator(".numbers")).to_contain_text(N1)
+    expect(field_error(page, "id_e164")).to_have_count(0)
+    tour.check_offline_and_styled()
+
+
+def test_livekit_failing_then_recovering_shows_retrying_then_active(
+    tour, signed_in_owner, livekit, worker
+):
+    phone_number_add(clinic=signed_in_owner, number=N2)
+    page = tour.page
+    tour.goto(f"/clinics/{signed_in_owner.slug}/setup/review/")
+    livekit.add_faults([{"method": "*", "action": "status", "status": 503, "duration_s": 4}])
+
+    page.get_by_role("button", name="Go live").click()
+
+    status = page.locator("#status-card [data-field=state_label]")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Second Smile Dental")
+    page.evaluate("window.__sameDocument = 'yes'")
+    expect(status).to_have_text("Retrying", timeout=WAIT_MS)
+    expect(page.locator("#status-card [data-field=state_sentence]")).to_contain_text(
+        "trying again automatically"
+    )
+    expect(page.locator("#status-card [data-field=last_error]")).not_to_be_empty()
+    expect(page.get_by_role("button", name="Retry now")).to_be_visible()
+    expect(page.locator('#prov-steps [data-step="trunk"]')).to_contain_text("Retrying")
+    tour.shoot("12-retrying")
+    expect(status).to_have_text("Active", timeout=WAIT_MS)
+    expect(page.get_by_role("button", name="Retry now")).to_be_hidden()
+    expect(page.locator("#status-card [data-field=last_error_box]")).to_be_hidden()
+    assert page.evaluate("window.__sameDocument") == "yes"
+    tour.shoot("13-recovered")
+    failed = [r for r in livekit.requests() if r["status"] == 503]
+    assert failed, "the fault never fired"
+    assert len(livekit.state()["inbound_trunks"]) == 1
+    tour.check_offline_and_styled()
