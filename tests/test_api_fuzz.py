@@ -40,7 +40,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def owner_token(db, settings):
+def owner_token(transactional_db, settings):
     settings.RATELIMIT_ENABLE = False  # the limits have their own tests (test_abuse.py)
     # Like Django's test client: keep the test's connection (and transaction) open across
     # the raw WSGI calls instead of closing it at the end of each request.

@@ -22,13 +22,19 @@ from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettin
 from tenants.models import Clinic, Membership
 from tests.factories import UserFactory, add_member, make_clinic
 
-pytestmark = pytest.mark.django_db
+# transaction=True: some views (test call) run outside the request transaction on purpose, and
+# DRF marks the enclosing transaction for rollback on an error response; in a test wrapped
+# in one transaction that would poison the next request.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
 # How each URL is reached. "public": anyone; "user": any signed-in user, no clinic in the URL;
 # "clinic": the URL names a clinic by slug and must resolve it through tenants.access.
 PUBLIC, USER, CLINIC = "public", "user", "clinic"
+# Machine callers with credentials of their own: the agent (service token) and LiveKit
+# (signed webhooks). A user's session or API token opens neither.
+AGENT, WEBHOOK = "agent", "webhook"
 CASES: dict[str, str] = {
     "healthz": PUBLIC,
     "readyz": PUBLIC,
@@ -53,6 +59,11 @@ CASES: dict[str, str] = {
     "api-offboard": CLINIC,
     "api-retry": CLINIC,
     "api-provisioning": CLINIC,
+    "api-calls": CLINIC,
+    "api-test-call": CLINIC,
+    "tenants:test_call": CLINIC,
+    "api-agent-config": AGENT,
+    "livekit-webhook": WEBHOOK,
     "tenants:dashboard": CLINIC,
     "tenants:status": CLINIC,
     "tenants:retry": CLINIC,
@@ -286,6 +297,8 @@ def test_csrf_is_enforced_on_every_session_authenticated_write(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world["attacker"])
     for route, name in app_patterns():
+        if CASES.get(name) in (AGENT, WEBHOOK):
+            continue  # no session authentication: CSRF does not apply (tested below)
         if CASES.get(name) == PUBLIC and name not in ("tenants:signup", "tenants:login"):
             continue
         url = fill(route, a).replace("+14155550177", "+14155550166")
@@ -295,3 +308,18 @@ def test_csrf_is_enforced_on_every_session_authenticated_write(world):
                 f"{method.upper()} {url} without CSRF -> {r.status_code}"
             )
     assert PhoneNumber.objects.filter(clinic=a).count() == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_machine_endpoints_refuse_user_credentials(world, method):
+    """The agent config API wants an agent token, the webhook a LiveKit signature."""
+    victim = world["victim"]
+    api = APIClient()
+    api.force_login(world["attacker"])
+    for route, name in app_patterns():
+        if CASES.get(name) not in (AGENT, WEBHOOK):
+            continue
+        url = "/" + route + f"?clinic={victim.pk}"
+        r = getattr(api, method)(url, body_for(victim), format="json")
+        assert r.status_code in (401, 405), f"{method.upper()} {url} -> {r.status_code}"
+        assert_no_leak(r)
