@@ -17,12 +17,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import smart_split, unescape_string_literal
 
 from telephony import services
 from telephony.models import AgentConfig, PhoneNumber, ProvisioningEvent, TrunkSettings
@@ -236,6 +237,29 @@ class ClinicAdmin(admin.ModelAdmin):
             .select_related("provisioning")
             .annotate(number_count=Coalesce(Subquery(numbers), 0))
         )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Clinic], search_term: str
+    ) -> tuple[QuerySet[Clinic], bool]:
+        """Numbers are matched with EXISTS, so a clinic is one row however many match.
+
+        Django's own search joins phone numbers and then de-duplicates with SELECT DISTINCT
+        over every column, which sorts every joined row (and computes the number count for
+        each) before the page is cut: ~150 ms per query at 10,000 clinics, instead of a few.
+        """
+        for term in smart_split(search_term):
+            if term[:1] in ("'", '"') and len(term) > 1 and term[0] == term[-1]:
+                term = unescape_string_literal(term)
+            numbers = PhoneNumber.objects.filter(clinic=OuterRef("pk"), e164__contains=term)
+            queryset = queryset.filter(
+                Q(name__icontains=term)
+                | Q(slug__icontains=term)
+                | Q(room_prefix__icontains=term)
+                | Q(provisioning__trunk_id__icontains=term)
+                | Q(provisioning__dispatch_rule_id__icontains=term)
+                | Q(Exists(numbers))
+            )
+        return queryset, False
 
     @admin.display(description="provisioning", ordering="provisioning__state")
     def provisioning_state(self, clinic: Clinic) -> str:

@@ -121,8 +121,11 @@ def test_search_by_a_number_lists_the_clinic_once(client, staff):
     numbers = ["+14155550201", "+14155550202", "+14155550203"]
     PhoneNumber.objects.bulk_create([PhoneNumber(clinic=a, e164=n) for n in numbers])
     PhoneNumber.objects.create(clinic=b, e164="+16505550999")
-    _, rows = queries(client, {"q": "+1415555020"})  # matches all three of a's numbers
+    with CaptureQueriesContext(connection) as ctx:
+        _, rows = queries(client, {"q": "+1415555020"})  # matches all three of a's numbers
     assert rows == [str(a.pk)]
+    # One row per clinic by construction (EXISTS), not a DISTINCT over every joined row.
+    assert not [q for q in ctx.captured_queries if "DISTINCT" in q["sql"]]
     _, rows = queries(client, {"q": "+16505550999"})
     assert rows == [str(b.pk)]
 
