@@ -19,8 +19,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import smart_split, unescape_string_literal
@@ -392,8 +391,13 @@ class ClinicAdmin(admin.ModelAdmin):
         """The dry run for one clinic: read-only, writes nothing anywhere."""
         if not self.has_dry_run_permission(request):
             raise PermissionDenied
-        clinic = get_object_or_404(Clinic, pk=object_id)
-        return self._render_plans(request, [clinic])
+        return self._render_plans(request, [self._clinic_or_404(request, object_id)])
+
+    def _clinic_or_404(self, request: HttpRequest, object_id: str) -> Clinic:
+        clinic = self.get_object(request, object_id)  # a malformed UUID is None, not a 500
+        if clinic is None:
+            raise Http404("No such clinic.")
+        return clinic
 
     def _render_plans(self, request: HttpRequest, clinics: list[Clinic]) -> HttpResponse:
         from telephony.console import console_gateway
@@ -430,7 +434,7 @@ class ClinicAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if not self.has_run_provisioning_permission(request):
             raise PermissionDenied
-        clinic = get_object_or_404(Clinic, pk=object_id)
+        clinic = self._clinic_or_404(request, object_id)
         change_url = reverse("admin:tenants_clinic_change", args=[clinic.pk])
         queryset = Clinic.objects.filter(pk=clinic.pk)
         if request.method == "POST":

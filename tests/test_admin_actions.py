@@ -311,3 +311,9 @@ def test_staff_without_a_group_sees_nothing(client, clinics):
     assert client.get(CHANGELIST).status_code == 403
     assert client.get("/admin/ops/").status_code == 403
     assert client.get(f"/admin/tenants/clinic/{clinics[0].pk}/plan/").status_code == 403
+
+
+def test_a_malformed_clinic_id_is_a_404(client, clinics):
+    login(client, "operator")
+    assert client.get("/admin/tenants/clinic/not-a-uuid/plan/").status_code == 404
+    assert client.get("/admin/tenants/clinic/not-a-uuid/console/suspend/").status_code == 404
