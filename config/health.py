@@ -126,3 +126,16 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
+
+
+def run_checks() -> dict[str, dict[str, object]]:
+    """Every readiness check for the operations dashboard: ok, a scrubbed error, duration."""
+    out: dict[str, dict[str, object]] = {}
+    for name, check in CHECKS.items():
+        result = _run(check)
+        out[name] = {
+            "ok": result["status"] == "ok",
+            "error": result.get("error", ""),
+            "ms": result["duration_ms"],
+        }
+    return out

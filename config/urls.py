@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 from telephony import webhooks
+from telephony.admin import ops_dashboard
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("admin/ops/", admin.site.admin_view(ops_dashboard), name="admin-ops"),
     path("admin/", admin.site.urls),
     path("webhooks/livekit", webhooks.livekit_webhook, name="livekit-webhook"),
     path("api/v1/agent/", include("telephony.api.agent_urls")),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from telephony.models import OrphanObject, Provisioning, ProvisioningEvent, UpstreamStatus
 
@@ -61,7 +63,13 @@ class UpstreamStatusAdmin(ReadOnlyAdmin):
     exclude = ("auth_failed_fingerprint",)
     actions = ("clear_auth_circuit",)
 
-    @admin.action(description="LiveKit credentials fixed: resume provisioning")
+    def has_run_provisioning_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tenants.run_provisioning_actions")
+
+    @admin.action(
+        description="LiveKit credentials fixed: resume provisioning",
+        permissions=["run_provisioning"],
+    )
     def clear_auth_circuit(self, request: HttpRequest, queryset: Any) -> None:
         from telephony.provisioning.circuit import clear_circuit, resume_after_config_change
 
@@ -75,3 +83,17 @@ class OrphanObjectAdmin(ReadOnlyAdmin):
     list_display = ("object_id", "kind", "clinic_ref", "name", "first_seen_at", "deleted_at")
     list_filter = ("kind",)
     search_fields = ("object_id", "clinic_ref", "name")
+
+
+def ops_dashboard(request: HttpRequest) -> HttpResponse:
+    """/admin/ops/: the operations dashboard (staff with view access to clinics)."""
+    from telephony.console import ops_snapshot
+
+    if not request.user.has_perm("tenants.view_clinic"):
+        raise PermissionDenied
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations",
+        "ops": ops_snapshot(),
+    }
+    return TemplateResponse(request, "admin/ops_dashboard.html", context)

@@ -93,6 +93,15 @@ class Clinic(models.Model):
 
     class Meta:
         ordering: ClassVar = ["name"]
+        # The staff console's two action levels (groups "support" and "operator",
+        # tenants/migrations/0002): looking at the dry-run plan, and changing LiveKit.
+        permissions: ClassVar = [
+            ("view_provisioning_plan", "Can run the dry-run provisioning plan"),
+            (
+                "run_provisioning_actions",
+                "Can re-provision, retry, suspend, resume and offboard clinics",
+            ),
+        ]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=models.Q(room_prefix__regex=ROOM_PREFIX_RE),

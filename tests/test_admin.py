@@ -1,163 +1,292 @@
-"""Staff admin: changelist cost, write-only password, actions through the services."""
+"""Staff console, clinic list and change page: cost, filters, search, what is shown."""
 
 from __future__ import annotations
+
+import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from telephony import services
-from telephony.models import Provisioning, ProvisioningEvent, TrunkSettings
+from telephony.models import (
+    AgentConfig,
+    PhoneNumber,
+    Provisioning,
+    ProvisioningEvent,
+    TrunkSettings,
+    UpstreamStatus,
+)
+from telephony.provisioning.reconcile import reconcile_clinic
+from tenants.admin_console import EstimatedCountPaginator
+from tests.console import bulk_clinics, row_ids, staff_in
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/tenants/clinic/"
 
 
 @pytest.fixture
 def staff(client):
-    user = UserFactory(email="ops@switchboard.example", is_staff=True, is_superuser=True)
+    user = staff_in(None, email="ops@switchboard.example")
     client.force_login(user)
     return user
 
 
-_numbers = iter(range(10_000))
-
-
-def make_live(n: int) -> list:
-    owner = UserFactory()
-    clinics = []
-    for i in range(n):
-        c = make_clinic(owner, f"Clinic {i}")
-        services.phone_number_add(clinic=c, number=f"+1415555{next(_numbers):04d}")
-        clinics.append(c)
-    return clinics
-
-
-def changelist_queries(client) -> int:
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get("/admin/tenants/clinic/").status_code == 200
-    return len(ctx.captured_queries)
-
-
-def test_the_clinic_changelist_costs_the_same_for_3_and_30_clinics(client, staff):
-    make_live(3)
-    few = changelist_queries(client)
-    make_live(27)
-    assert changelist_queries(client) == few
-
-
-def test_search_finds_clinics_by_number_and_trunk_id(client, staff):
-    a, b = make_live(2)
-    Provisioning.objects.filter(clinic=b).update(trunk_id="ST_searchme12345")
-    page = client.get("/admin/tenants/clinic/", {"q": "ST_searchme12345"}).content.decode()
-    assert b.slug in page and a.slug not in page
-    number = a.phone_numbers.get().e164
-    page = client.get("/admin/tenants/clinic/", {"q": number}).content.decode()
-    assert a.slug in page and b.slug not in page
-
-
-def test_the_sip_password_is_never_rendered_in_admin(client, staff):
-    (clinic,) = make_live(1)
+@pytest.fixture
+def live(owner, fake_gateway):
+    """A live clinic reconciled against the fake LiveKit, with a SIP password."""
+    clinic = make_clinic(owner, "Bright Smile Dental")
+    services.phone_number_add(clinic=clinic, number="+14155550101")
     services.trunk_settings_update(
-        clinic=clinic, auth_username="u", auth_password="adm1n-secret-pw"
+        clinic=clinic,
+        allowed_addresses=["10.0.0.0/8"],
+        auth_username="u",
+        auth_password="adm1n-secret-pw",
     )
-    page = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/").content.decode()
+    services.clinic_go_live(clinic=clinic, actor=owner)
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    return clinic
+
+
+def queries(client, params=None) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(CHANGELIST, params or {})
+        assert r.status_code == 200
+    return len(ctx.captured_queries), row_ids(r.content.decode())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "Bulk"},
+        {"provisioning": "active", "failed_since": "week"},
+        {"drift": "unrepaired"},
+    ],
+)
+def test_the_changelist_costs_the_same_for_10_and_200_clinics(client, staff, params):
+    bulk_clinics(10)
+    few, rows = queries(client, params)
+    assert len(rows) == (10 if not params.get("failed_since") and not params.get("drift") else 0)
+    bulk_clinics(190)
+    many, rows = queries(client, params)
+    assert many == few, f"{few} queries for 10 clinics, {many} for 200"
+    assert few <= 8
+
+
+def test_the_changelist_shows_the_provisioning_columns(client, staff):
+    (clinic,) = bulk_clinics(1)
+    now = timezone.now()
+    Provisioning.objects.filter(clinic=clinic).update(
+        state="retrying",
+        attempts=3,
+        last_error="LiveKit is temporarily unavailable",
+        next_attempt_at=now,
+        last_synced_at=now,
+    )
+    page = client.get(CHANGELIST).content.decode()
+    for text in (
+        "Retrying",
+        "ST_",
+        "SDR_",
+        "LiveKit is temporarily unavailable",
+        "Last synced",
+        "Next attempt",
+    ):
+        assert text in page
+    assert '<td class="field-numbers">2</td>' in page
+
+
+def test_an_unfiltered_page_uses_the_row_estimate_not_count(client, staff, monkeypatch):
+    bulk_clinics(30)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE tenants_clinic")
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 5)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(CHANGELIST).status_code == 200
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert not [s for s in sql if "COUNT(*)" in s.upper()], sql
+    assert any("reltuples" in s for s in sql)
+    # A filtered list is counted exactly: it is the one an operator acts on.
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(CHANGELIST, {"state": "live"}).status_code == 200
+    assert any("COUNT(*)" in q["sql"].upper() for q in ctx.captured_queries)
+
+
+def test_search_by_a_number_lists_the_clinic_once(client, staff):
+    a, b = bulk_clinics(2, numbers_each=0)
+    numbers = ["+14155550201", "+14155550202", "+14155550203"]
+    PhoneNumber.objects.bulk_create([PhoneNumber(clinic=a, e164=n) for n in numbers])
+    PhoneNumber.objects.create(clinic=b, e164="+16505550999")
+    with CaptureQueriesContext(connection) as ctx:
+        _, rows = queries(client, {"q": "+1415555020"})  # matches all three of a's numbers
+    assert rows == [str(a.pk)]
+    # One row per clinic by construction (EXISTS), not a DISTINCT over every joined row.
+    assert not [q for q in ctx.captured_queries if "DISTINCT" in q["sql"]]
+    _, rows = queries(client, {"q": "+16505550999"})
+    assert rows == [str(b.pk)]
+
+
+def test_search_by_trunk_rule_slug_and_name(client, staff):
+    a, b = bulk_clinics(2)
+    pa = Provisioning.objects.get(clinic=a)
+    pb = Provisioning.objects.get(clinic=b)
+    assert queries(client, {"q": pa.trunk_id})[1] == [str(a.pk)]
+    assert queries(client, {"q": pb.dispatch_rule_id})[1] == [str(b.pk)]
+    assert queries(client, {"q": b.slug})[1] == [str(b.pk)]
+    assert queries(client, {"q": f'"{a.name}"'})[1] == [str(a.pk)]  # quoted: one phrase
+
+
+def test_filters_by_state_provisioning_state_and_failed_since(client, staff):
+    _a, b, c = bulk_clinics(3)
+    Provisioning.objects.filter(clinic=b).update(state="failed")
+    c.state = "suspended"
+    c.save()
+    ProvisioningEvent.objects.create(
+        clinic=b, action="create_trunk", outcome="error", detail="boom"
+    )
+    old = ProvisioningEvent.objects.create(clinic=c, action="create_trunk", outcome="error")
+    ProvisioningEvent.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=3))
+
+    assert queries(client, {"provisioning": "failed"})[1] == [str(b.pk)]
+    assert queries(client, {"state": "suspended"})[1] == [str(c.pk)]
+    assert queries(client, {"failed_since": "hour"})[1] == [str(b.pk)]
+    assert queries(client, {"failed_since": "day"})[1] == [str(b.pk)]
+    assert sorted(queries(client, {"failed_since": "week"})[1]) == sorted([str(b.pk), str(c.pk)])
+
+
+def test_the_drift_filter(client, staff):
+    _a, b, c = bulk_clinics(3)
+    now = timezone.now()
+    # b: found by the last scan, not repaired. c: found by an earlier scan, repaired since.
+    ProvisioningEvent.objects.create(clinic=b, action="drift_detected", detail="trunk missing")
+    ev = ProvisioningEvent.objects.create(clinic=c, action="drift_detected", detail="rule changed")
+    ProvisioningEvent.objects.filter(pk=ev.pk).update(at=now - timedelta(hours=2))
+    Provisioning.objects.filter(clinic=c).update(converged_at=now - timedelta(hours=1))
+    Provisioning.objects.filter(clinic=b).update(converged_at=now - timedelta(hours=5))
+    assert queries(client, {"drift": "last_scan"})[1] == []  # no scan has run
+    UpstreamStatus.objects.update_or_create(
+        pk=1,
+        defaults={
+            "last_drift_scan_at": timezone.now(),
+            "last_drift_scan": {
+                "started_at": (now - timedelta(minutes=1)).isoformat(),
+                "drift_count": 1,
+            },
+        },
+    )
+    assert queries(client, {"drift": "last_scan"})[1] == [str(b.pk)]
+    assert queries(client, {"drift": "unrepaired"})[1] == [str(b.pk)]
+    assert sorted(queries(client, {"drift": "day"})[1]) == sorted([str(b.pk), str(c.pk)])
+
+
+# --- the change page ----------------------------------------------------------------------
+
+
+def test_the_change_page_shows_desired_next_to_observed(client, staff, live, fake_gateway):
+    prov = Provisioning.objects.get(clinic=live)
+    r = client.get(f"/admin/tenants/clinic/{live.pk}/change/")
+    page = r.content.decode()
+    assert r.status_code == 200
     assert "adm1n-secret-pw" not in page
-    assert TrunkSettings.objects.get(clinic=clinic).auth_password == "adm1n-secret-pw"
+    assert "•••••• (set)" in page
+    assert prov.trunk_id in page and prov.dispatch_rule_id in page
+    assert "Inbound trunk" in page and ": in sync" in page
+    assert "+14155550101" in page and live.room_prefix in page
+    assert "Provisioning timeline (newest first)" in page  # the event inline
+    assert "Calls" not in page.split("livekit-objects")[1].split("</fieldset>")[0]
+
+    fake_gateway.tamper_trunk(prov.trunk_id, numbers=("+14155550199",), auth_password="other")
+    page = client.get(f"/admin/tenants/clinic/{live.pk}/change/").content.decode()
+    assert "<strong>differs</strong>" in page
+    assert "+14155550199" in page
+    assert "other" not in page.split("livekit-objects")[1].split("</fieldset>")[0]
 
 
-def test_actions_go_through_services_and_record_the_staff_user(client, staff, monkeypatch):
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: None)
-    clinics = make_live(2)
-    for c in clinics:
-        services.clinic_go_live(clinic=c, actor=c.memberships.first().user)
-    ids = [str(c.pk) for c in clinics]
+def test_the_change_page_renders_when_livekit_is_unreachable(client, staff, live, settings):
+    settings.LIVEKIT_GATEWAY = "telephony.livekit_gateway.LiveKitGateway"
+    settings.LIVEKIT_URL = "http://127.0.0.1:1"
+    r = client.get(f"/admin/tenants/clinic/{live.pk}/change/")
+    assert r.status_code == 200
+    assert "LiveKit could not be read" in r.content.decode()
 
-    r = client.post(
-        "/admin/tenants/clinic/", {"action": "reprovision_now", "_selected_action": ids}
+
+def test_the_sip_password_is_never_rendered_and_stays_when_left_blank(client, staff, live):
+    page = client.get(f"/admin/tenants/clinic/{live.pk}/change/").content.decode()
+    assert "adm1n-secret-pw" not in page
+    assert TrunkSettings.objects.get(clinic=live).auth_password == "adm1n-secret-pw"
+
+
+def _change_form_data(client, clinic, **overrides):
+    """The change form as the browser would post it (management forms included)."""
+    r = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/")
+    ctx = r.context
+    data = {}
+    form = ctx["adminform"].form
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if value is not None:
+            data[name] = value
+    for fs in ctx["inline_admin_formsets"]:
+        formset = fs.formset
+        mgmt = formset.management_form
+        for name in mgmt.fields:
+            data[f"{mgmt.prefix}-{name}"] = (
+                mgmt.initial.get(name, 0) if name != "TOTAL_FORMS" else formset.total_form_count()
+            )
+        for f in formset.forms:
+            for name, field in f.fields.items():
+                value = f.initial.get(name, field.initial)
+                key = f.add_prefix(name)
+                if isinstance(value, bool):
+                    if value:
+                        data[key] = "on"
+                elif isinstance(value, list):
+                    data[key] = json.dumps(value)
+                elif value is not None:
+                    data[key] = getattr(value, "pk", value)
+    data.update(overrides)
+    return data
+
+
+def test_editing_carrier_and_agent_settings_goes_through_the_services(client, staff, live):
+    gen = Provisioning.objects.get(clinic=live).generation
+    version = AgentConfig.objects.get(clinic=live).version
+    data = _change_form_data(
+        client,
+        live,
+        **{
+            "trunk_settings-0-allowed_addresses": '["192.0.2.0/24"]',
+            "agent_config-0-greeting": "Hello from the console.",
+        },
     )
-    assert r.status_code == 302
-    assert ProvisioningEvent.objects.filter(actor=staff, action="requested").count() == 2
+    r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
+    assert r.status_code == 302, r.context["errors"] if r.context else r
+    ts = TrunkSettings.objects.get(clinic=live)
+    assert ts.allowed_addresses == ["192.0.2.0/24"]
+    assert ts.auth_password == "adm1n-secret-pw"  # blank field: kept
+    assert AgentConfig.objects.get(clinic=live).version == version + 1
+    assert Provisioning.objects.get(clinic=live).generation == gen + 2
+    assert Provisioning.objects.get(clinic=live).state == "pending"
 
-    Provisioning.objects.filter(clinic=clinics[0]).update(state="failed")
-    client.post("/admin/tenants/clinic/", {"action": "retry_failed", "_selected_action": ids})
-    assert ProvisioningEvent.objects.filter(actor=staff, action="retry_requested").count() == 1
 
-    client.post("/admin/tenants/clinic/", {"action": "offboard", "_selected_action": ids[:1]})
-    clinics[0].refresh_from_db()
-    assert clinics[0].state == "offboarded"
-    assert Provisioning.objects.get(clinic=clinics[0]).state == "deprovisioning"
+def test_a_bad_address_is_a_form_error_not_a_500(client, staff, live):
+    data = _change_form_data(
+        client, live, **{"trunk_settings-0-allowed_addresses": '["10.0.0.0/99"]'}
+    )
+    r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
+    assert r.status_code == 200
+    assert TrunkSettings.objects.get(clinic=live).allowed_addresses == ["10.0.0.0/8"]
+
+
+def test_clinics_cannot_be_added_in_admin(client, staff):
+    assert client.get("/admin/tenants/clinic/add/").status_code == 403
 
 
 def test_non_staff_cannot_open_admin(client):
     client.force_login(UserFactory())
-    assert client.get("/admin/tenants/clinic/").status_code == 302
-
-
-class _FormFields(__import__("html.parser").parser.HTMLParser):
-    """The fields of the admin change form as a browser would submit them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[str, str] = {}
-        self._select: str | None = None
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        name = a.get("name")
-        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
-            if a.get("type") in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.data[name] = a.get("value", "on")
-            else:
-                self.data[name] = a.get("value", "")
-        elif tag == "select" and name:
-            self._select = name
-        elif tag == "option" and self._select and "selected" in a:
-            self.data[self._select] = a.get("value", "")
-        elif tag == "textarea" and name:
-            self._textarea = name
-            self.data[name] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-        if tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.data[self._textarea] += data
-
-
-def change_form(client, clinic) -> dict[str, str]:
-    page = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/").content.decode()
-    parser = _FormFields()
-    parser.feed(page)
-    return parser.data
-
-
-def test_editing_agent_and_carrier_settings_in_admin_goes_through_the_services(
-    client, staff, monkeypatch
-):
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: None)
-    (clinic,) = make_live(1)
-    services.trunk_settings_update(clinic=clinic, auth_username="u", auth_password="keep-me-secret")
-    services.clinic_go_live(clinic=clinic, actor=clinic.memberships.first().user)
-    generation = Provisioning.objects.get(clinic=clinic).generation
-
-    data = change_form(client, clinic)
-    data["agent_config-0-greeting"] = "Hello from the admin"
-    data["trunk_settings-0-krisp_enabled"] = ""
-    data.pop("trunk_settings-0-krisp_enabled")
-    r = client.post(f"/admin/tenants/clinic/{clinic.pk}/change/", data)
-
-    assert r.status_code == 302, r.content.decode()[:2000]
-    from telephony.models import AgentConfig
-
-    config = AgentConfig.objects.get(clinic=clinic)
-    assert (config.greeting, config.version) == ("Hello from the admin", 2)
-    ts = TrunkSettings.objects.get(clinic=clinic)
-    assert ts.krisp_enabled is False and ts.auth_password == "keep-me-secret"
-    assert Provisioning.objects.get(clinic=clinic).generation == generation + 2
+    assert client.get(CHANGELIST).status_code == 302
+    assert client.get("/admin/ops/").status_code == 302

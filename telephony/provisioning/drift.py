@@ -48,6 +48,7 @@ def _pages(
 
 def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
     gw = gateway or get_gateway()
+    started_at = timezone.now()
     size = settings.DRIFT_SCAN_PAGE_SIZE
     trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
     rules, rule_calls = _pages(gw.list_dispatch_rules, lambda r: r.rule_id, size)
@@ -75,6 +76,7 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
         _repair(prov, reason)
     orphans, deleted = _orphans(gw, provs, trunks, rules)
     report = {
+        "started_at": started_at.isoformat(),  # the console's "drift: last scan" filter
         "at": timezone.now().isoformat(),
         "trunks_seen": len(trunks),
         "rules_seen": len(rules),
