@@ -41,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy telephony
+	$(BIN)/bandit -q -r config tenants telephony agent tools -x '*/migrations/*' --severity-level high
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
