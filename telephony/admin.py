@@ -9,7 +9,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from telephony.models import OrphanObject, Provisioning, ProvisioningEvent, UpstreamStatus
+from telephony.models import (
+    Call,
+    OrphanObject,
+    Provisioning,
+    ProvisioningEvent,
+    TestCall,
+    UpstreamStatus,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,6 +83,33 @@ class UpstreamStatusAdmin(ReadOnlyAdmin):
         clear_circuit()
         n = resume_after_config_change()
         self.message_user(request, f"Provisioning resumed for {n} clinic(s).")
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdmin):
+    """The call log from LiveKit's webhooks (callers masked to their last 4 digits)."""
+
+    list_display = (
+        "created_at",
+        "clinic",
+        "status",
+        "caller_masked",
+        "duration_seconds",
+        "room_name",
+        "mapped_by",
+        "is_test",
+    )
+    list_filter = ("status", "is_test", "mapped_by")
+    search_fields = ("clinic__name", "clinic__slug", "room_name", "room_sid", "trunk_id", "rule_id")
+    list_select_related = ("clinic",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(TestCall)
+class TestCallAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "clinic", "mode", "number", "outcome", "passed")
+    list_filter = ("mode", "passed")
+    list_select_related = ("clinic",)
 
 
 @admin.register(OrphanObject)

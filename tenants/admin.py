@@ -345,14 +345,10 @@ class ClinicAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def recent_calls(self, clinic: Clinic) -> list[Any] | None:
-        """HOOK(calls): the clinic's latest calls for the change page's "Calls" panel.
+        """The clinic's latest calls for the change page's "Calls" panel."""
+        from telephony.models import Call
 
-        The call log (a Call model with webhooks) is being built on another branch; the
-        console does not depend on it. When it lands, return e.g.
-        `list(Call.objects.for_clinic(clinic).order_by("-started_at")[:20])` here and fill
-        in the panel's columns in admin/tenants/clinic/change_form.html. None hides it.
-        """
-        return None
+        return list(Call.objects.for_clinic(clinic).order_by("-created_at")[:20])
 
     def _actions_for(self, request: HttpRequest, clinic: Clinic) -> list[dict[str, str]]:
         if not self.has_run_provisioning_permission(request):

@@ -290,3 +290,24 @@ def test_non_staff_cannot_open_admin(client):
     client.force_login(UserFactory())
     assert client.get(CHANGELIST).status_code == 302
     assert client.get("/admin/ops/").status_code == 302
+
+
+def test_support_sees_the_call_log_and_the_clinic_calls_panel(client):
+    from django.contrib.auth.models import Group
+
+    from telephony.models import Call
+
+    user = UserFactory(email="support2@switchboard.example", is_staff=True)
+    user.groups.add(Group.objects.get(name="support"))
+    clinic = make_clinic(UserFactory(), "Calls Clinic")
+    Call.objects.create(
+        clinic=clinic,
+        room_sid="RM_test1",
+        room_name=f"{clinic.room_prefix}_4567_abc",
+        caller_last4="4567",
+        mapped_by="room_prefix",
+    )
+    client.force_login(user)
+    assert client.get("/admin/telephony/call/").status_code == 200
+    page = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/").content.decode()
+    assert "***4567" in page and f"{clinic.room_prefix}_4567_abc" in page
