@@ -112,7 +112,8 @@ class DesiredState:
 def load_desired(clinic_id: Any) -> DesiredState:
     """Read the generation first, then the data: data is never older than the generation."""
     generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
-    clinic = Clinic.objects.get(pk=clinic_id)
+    # The clinic with its carrier and agent settings (reverse one-to-ones) in one query.
+    clinic = Clinic.objects.select_related("trunk_settings", "agent_config").get(pk=clinic_id)
     numbers = tuple(
         PhoneNumber.objects.for_clinic(clinic).order_by("e164").values_list("e164", flat=True)
     )
@@ -120,6 +121,13 @@ def load_desired(clinic_id: Any) -> DesiredState:
         generation=generation,
         clinic=clinic,
         numbers=numbers,
-        trunk_settings=TrunkSettings.objects.for_clinic(clinic).first(),
-        agent_config=AgentConfig.objects.for_clinic(clinic).first(),
+        trunk_settings=_related(clinic, "trunk_settings"),
+        agent_config=_related(clinic, "agent_config"),
     )
+
+
+def _related(clinic: Clinic, name: str) -> Any:
+    try:
+        return getattr(clinic, name)
+    except (TrunkSettings.DoesNotExist, AgentConfig.DoesNotExist):
+        return None

@@ -76,6 +76,19 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
+def renew_after_seconds() -> float:
+    """How old a lease renewal may be before a LiveKit call renews it again.
+
+    The settings guarantee lease > 1.5 x (token wait + call timeout) when renewed right
+    before the call; skipping a renewal that is younger than the slack above that keeps the
+    same guarantee and saves a database commit per call (each one a WAL flush).
+    """
+    slack = settings.PROVISIONING_LEASE_SECONDS - 1.5 * (
+        settings.LIVEKIT_TIMEOUT_SECONDS + settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS
+    )
+    return max(0.0, min(1.0, slack))
+
+
 def acquire_lease(clinic_id: Any, owner: str) -> bool:
     now = timezone.now()
     until = now + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
@@ -113,19 +126,34 @@ class Reconciler:
         self._verified: set[str] = set()
         self._circuit_checked = False
         self._generation = 0
+        # Fields written with the next fenced write (the working state), and when the lease
+        # was last renewed (every fenced write renews it).
+        self._pending: dict[str, Any] = {}
+        self._renewed_at = -float("inf")
+        self._renew_after = renew_after_seconds()
 
     # --- fenced persistence ---------------------------------------------------------------
 
     def _save(self, **fields: Any) -> None:
+        fields = {**self._pending, **fields}
         fields.setdefault(
             "lease_until",
             timezone.now() + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS),
         )
+        renewing = time.monotonic()
         n = Provisioning.objects.filter(clinic_id=self.clinic_id, lease_owner=self.owner).update(
             **fields
         )
         if n != 1:
             raise LeaseLost
+        self._pending = {}
+        self._renewed_at = renewing
+
+    def _save_done(self, action: str, detail: str, **fields: Any) -> None:
+        """Record a step's new state and its event in one transaction (one commit)."""
+        with transaction.atomic():
+            self._save(**fields)
+            self._done(action, detail)
 
     def _event(self, action: str, outcome: str = "ok", detail: str = "", **kw: Any) -> None:
         ProvisioningEvent.objects.create(
@@ -139,7 +167,8 @@ class Reconciler:
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Renew the lease, make one LiveKit call, and time it for the event log."""
-        self._save()
+        if self._pending or time.monotonic() - self._renewed_at > self._renew_after:
+            self._save()
         if not self._circuit_checked:
             self._circuit_checked = True
             blocked = auth_blocked()
@@ -194,7 +223,8 @@ class Reconciler:
             self._generation = desired.generation
             working = State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
             if prov.state != working:
-                self._save(state=working)
+                # Written with this step's first fenced write, before any LiveKit call.
+                self._pending["state"] = working
             if not self._step(prov, desired) and self._mark_converged(desired):
                 return Result("converged")
         raise LiveKitTransientError("Provisioning needed more steps than expected; continuing.")
@@ -218,6 +248,7 @@ class Reconciler:
         now = timezone.now()
         final = State.ACTIVE if desired.trunk_wanted else State.DEPROVISIONED
         with transaction.atomic():
+            # Converged and the lease released in one commit.
             n = Provisioning.objects.filter(
                 clinic_id=self.clinic_id, lease_owner=self.owner, generation=desired.generation
             ).update(
@@ -229,12 +260,16 @@ class Reconciler:
                 next_attempt_at=None,
                 converged_at=now,
                 last_synced_at=now,
+                lease_owner="",
+                lease_until=None,
             )
             if n and desired.clinic.state == Clinic.State.OFFBOARDED:
                 # The trunk is gone: the numbers are free for other clinics again.
                 PhoneNumber.objects.for_clinic(desired.clinic).delete()
+            if n:
+                self._event("converged", detail=f"state {final}")
         if n:
-            self._event("converged", detail=f"state {final}")
+            self._pending = {}
         return n == 1
 
     # --- trunk ----------------------------------------------------------------------------
@@ -273,8 +308,9 @@ class Reconciler:
             return True
         except LiveKitConflictError as exc:
             self._raise_number_conflict(spec, exc)
-        self._save(trunk_applied_hash=wanted)
-        self._done("update_trunk", f"numbers {', '.join(spec.numbers)}")
+        self._save_done(
+            "update_trunk", f"numbers {', '.join(spec.numbers)}", trunk_applied_hash=wanted
+        )
         return True
 
     def _observe_trunks(self, numbers: list[str]) -> list[RemoteTrunk]:
@@ -295,14 +331,15 @@ class Reconciler:
                 return True
             self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
             self._raise_number_conflict(spec, exc)
-        self._save(
+        self._save_done(
+            "create_trunk",
+            f"{remote.trunk_id} with {', '.join(spec.numbers)}",
             trunk_id=remote.trunk_id,
             trunk_applied_hash=spec_hash(spec),
             trunk_intent=None,
             trunk_intent_numbers=[],
             trunk_intent_at=None,
         )
-        self._done("create_trunk", f"{remote.trunk_id} with {', '.join(spec.numbers)}")
         return True
 
     def _adopt_trunk(
@@ -397,8 +434,7 @@ class Reconciler:
             self._event("drift_repaired", detail=f"rule {rule_id} missing; recreating")
             self._save(dispatch_rule_id="", rule_applied_hash="")
             return True
-        self._save(rule_applied_hash=wanted)
-        self._done("update_rule", rule_id)
+        self._save_done("update_rule", rule_id, rule_applied_hash=wanted)
         return True
 
     def _create_rule(self, prov: Provisioning, spec: RuleSpec) -> bool:
@@ -415,13 +451,14 @@ class Reconciler:
                 "LiveKit already has a dispatch rule for this clinic's trunk that Switchboard "
                 "does not manage. Remove it in LiveKit, then press Retry."
             ) from None
-        self._save(
+        self._save_done(
+            "create_rule",
+            f"{remote.rule_id} prefix {spec.room_prefix}",
             dispatch_rule_id=remote.rule_id,
             rule_applied_hash=spec_hash(spec),
             rule_intent=None,
             rule_intent_at=None,
         )
-        self._done("create_rule", f"{remote.rule_id} prefix {spec.room_prefix}")
         return True
 
     def _observe_rules(self, trunk_ids: tuple[str, ...]) -> list[RemoteRule]:
