@@ -104,9 +104,11 @@ def _require_manager(members: list[Membership], actor: User) -> None:
         raise PermissionDenied(NOT_ALLOWED)
 
 
-def _full_clean(obj: Invitation | Membership, **kwargs: bool) -> None:
+def _full_clean(
+    obj: Invitation | Membership, *, validate_unique: bool = True, validate_constraints: bool = True
+) -> None:
     try:
-        obj.full_clean(**kwargs)
+        obj.full_clean(validate_unique=validate_unique, validate_constraints=validate_constraints)
     except ValidationError as exc:
         raise TeamError(exc.message_dict) from None
 
