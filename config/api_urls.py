@@ -3,6 +3,7 @@
 from django.urls import path
 
 from telephony.api import views as tel
+from tenants.api import team
 from tenants.api import views as ten
 
 clinic = "clinics/<slug:slug>/"
@@ -20,4 +21,13 @@ urlpatterns = [
     path(clinic + "offboard/", tel.OffboardApi.as_view(), name="api-offboard"),
     path(clinic + "retry/", tel.RetryApi.as_view(), name="api-retry"),
     path(clinic + "provisioning/", tel.ProvisioningApi.as_view(), name="api-provisioning"),
+    path(clinic + "members/", team.MemberListApi.as_view(), name="api-members"),
+    path(clinic + "members/<int:user_id>/", team.MemberDetailApi.as_view(), name="api-member"),
+    path(clinic + "invitations/", team.InvitationListApi.as_view(), name="api-invitations"),
+    path(
+        clinic + "invitations/<uuid:invitation_id>/",
+        team.InvitationDetailApi.as_view(),
+        name="api-invitation",
+    ),
+    path("invitations/accept", team.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
 ]

@@ -141,6 +141,8 @@ RATELIMIT_VIEW = "tenants.ratelimit.too_many"
 RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="10/h")  # per client IP
 RATELIMIT_LOGIN_IP = env.str("RATELIMIT_LOGIN_IP", default="30/m")
 RATELIMIT_LOGIN_ACCOUNT = env.str("RATELIMIT_LOGIN_ACCOUNT", default="10/m")
+# Invitation links (the token is 256 random bits, so this limits load, not guessing).
+RATELIMIT_INVITATION = env.str("RATELIMIT_INVITATION", default="30/m")  # per client IP
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # X-Forwarded-For is believed only from these proxies (addresses or CIDR blocks).
@@ -215,6 +217,8 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchboard <no-reply@localhost>")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# How long an emailed team invitation stays valid (default 7 days).
+INVITATION_MAX_AGE_SECONDS = env.int("INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 
 # --- Security (production defaults; each can be turned off explicitly) ---------------------
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -23,6 +23,33 @@ _ALLOWED = {
     MANAGE: {Role.OWNER},
 }
 
+# The roles matrix: every clinic action and the level it needs. Views and APIs name the
+# level; this table is the one place that says which action is which, and docs/security.md
+# renders it (tests/tenants/test_team_matrix.py checks the two agree).
+#
+# Only owners manage the team, admins included: who may read a clinic's calls and settings
+# is the owner's decision, so an admin cannot widen that circle even with viewers. Leaving
+# needs nothing beyond membership (the last owner cannot; see tenants.team).
+ACTIONS: dict[str, str] = {
+    "see the clinic, its settings, status and team": READ,
+    "edit numbers, carrier and receptionist settings": EDIT,
+    "go live, retry provisioning": EDIT,
+    "invite members, revoke invitations": MANAGE,
+    "change a member's role, remove a member": MANAGE,
+    "leave the clinic": READ,
+    "offboard the clinic": MANAGE,
+}
+
+
+def role_allows(role: str, need: str) -> bool:
+    return role in _ALLOWED[need]
+
+
+def require(membership: Membership, need: str) -> None:
+    """403 unless the member's role reaches `need` (for checks made after resolving)."""
+    if not role_allows(membership.role, need):
+        raise PermissionDenied("Your role in this clinic does not allow this.")
+
 
 def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clinic, Membership]:
     if not getattr(user, "is_authenticated", False):
@@ -35,15 +62,15 @@ def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clin
     )
     if membership is None:
         raise Http404("No such clinic.")
-    if membership.role not in _ALLOWED[need]:
-        raise PermissionDenied("Your role in this clinic does not allow this.")
+    require(membership, need)
     return membership.clinic, membership
 
 
 class ClinicPermission(BasePermission):
     """DRF: resolve the clinic from the URL's `slug`; safe methods read, others edit.
 
-    Views may set `clinic_permission` to MANAGE for owner-only actions.
+    Views may set `clinic_permission` to MANAGE for owner-only actions, or to a dict from
+    HTTP method to level when their methods differ.
     """
 
     def has_permission(self, request: Any, view: Any) -> bool:
@@ -51,6 +78,8 @@ class ClinicPermission(BasePermission):
         if slug is None:
             return True
         need = getattr(view, "clinic_permission", None)
+        if isinstance(need, dict):
+            need = need.get(request.method)
         if need is None:
             need = READ if request.method in ("GET", "HEAD", "OPTIONS") else EDIT
         clinic, membership = get_clinic_for_user(request.user, slug, need=need)

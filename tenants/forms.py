@@ -16,6 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from telephony.models import AgentConfig
+from tenants.models import Membership
 from tenants.services import MAX_CLINIC_NAME
 
 
@@ -204,3 +205,37 @@ class OffboardForm(WebForm):
         if value.casefold() != self.clinic_name.strip().casefold():
             raise ValidationError("This does not match the clinic's name.")
         return value
+
+
+# --- Team ---------------------------------------------------------------------------------
+
+ROLE_HELP = (
+    "Viewers see everything; admins also edit settings and go live; owners also manage the "
+    "team and can offboard the clinic."
+)
+
+
+class InviteForm(WebForm):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    role = forms.ChoiceField(
+        label="Role", choices=Membership.Role.choices, initial="viewer", help_text=ROLE_HELP
+    )
+
+
+class RoleForm(WebForm):
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
+
+
+class InvitationSignupForm(WebForm):
+    """Accepting an invitation without an account: the email is the invited one."""
+
+    password = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        help_text="At least 8 characters; not a common password and not all digits.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )

@@ -1,4 +1,5 @@
-"""The rate-limit decorators used by signup, sign-in and token views (rates from settings)."""
+"""The rate-limit decorators used by signup, sign-in, token and invitation views (rates from
+settings)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ login_ip_limit = ratelimit(
 login_account_limit = ratelimit(
     group="login-account", key=account_key, rate=_rate("RATELIMIT_LOGIN_ACCOUNT"), method="POST"
 )
+
+# Opening and accepting invitation links, web and API, every method: the token cannot be
+# guessed (256 bits), but the page creates accounts, so it is held to a signup-like budget.
+invitation_limit = ratelimit(group="invitation", key=ip_key, rate=_rate("RATELIMIT_INVITATION"))
 
 
 class AccountLocked(Ratelimited):

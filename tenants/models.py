@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 ROOM_PREFIX_RE = r"^[a-z0-9-]{3,40}$"
 
@@ -143,3 +144,69 @@ class Membership(models.Model):
     @property
     def can_manage(self) -> bool:
         return self.role == self.Role.OWNER
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def for_clinic(self, clinic: Clinic) -> InvitationQuerySet:
+        return self.filter(clinic=clinic)
+
+    def open(self) -> InvitationQuerySet:
+        """Neither accepted nor revoked (possibly expired: see `pending`)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join a clinic with a role.
+
+    The link carries a random secret; only its SHA-256 digest is stored (`token_hash`), so a
+    copy of the database cannot be used to join a clinic. Once, expiry and revocation are
+    enforced here, in the row, not by the token itself.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            # One open invitation per person per clinic; accepted and revoked ones are history.
+            models.UniqueConstraint(
+                "clinic",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.clinic} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+    def is_expired(self, now: Any = None) -> bool:
+        return (now or timezone.now()) >= self.expires_at
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.is_expired():
+            return "expired"
+        return "revoked" if self.revoked_at is not None else "pending"

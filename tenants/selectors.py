@@ -19,7 +19,7 @@ from telephony.models import (
     ProvisioningEvent,
     TrunkSettings,
 )
-from tenants.models import Clinic, Membership, User
+from tenants.models import Clinic, Invitation, Membership, User
 
 RECENT_EVENTS = 10
 
@@ -264,3 +264,23 @@ def setup_progress(*, overview: ClinicOverview) -> list[SetupStep]:
         "review": "done" if live else "todo",
     }
     return [SetupStep(slug, title, status[slug]) for slug, title in SETUP_STEPS]
+
+
+_ROLE_ORDER: dict[str, int] = {
+    Membership.Role.OWNER: 0,
+    Membership.Role.ADMIN: 1,
+    Membership.Role.VIEWER: 2,
+}
+
+
+def team_members(*, clinic: Clinic) -> list[Membership]:
+    """The clinic's members with their users: owners first, then admins, then viewers."""
+    members = Membership.objects.filter(clinic=clinic).select_related("user")
+    return sorted(members, key=lambda m: (_ROLE_ORDER.get(m.role, 9), m.user.email))
+
+
+def team_invitations(*, clinic: Clinic) -> list[Invitation]:
+    """Invitations not yet accepted or revoked (expired ones too, so they can be revoked)."""
+    return list(
+        Invitation.objects.for_clinic(clinic).open().select_related("invited_by").order_by("email")
+    )

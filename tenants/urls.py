@@ -3,7 +3,7 @@
 from django.urls import path
 
 from telephony import views as telephony_views
-from tenants.views import auth, dashboard, onboarding
+from tenants.views import auth, dashboard, onboarding, team
 
 app_name = "tenants"
 
@@ -28,4 +28,23 @@ urlpatterns = [
         name="number_remove",
     ),
     path("clinics/<slug:slug>/setup/<slug:step>/", onboarding.setup_step, name="setup"),
+    path("clinics/<slug:slug>/team/", team.team_page, name="team"),
+    path("clinics/<slug:slug>/team/invite/", team.invite, name="team_invite"),
+    path(
+        "clinics/<slug:slug>/team/members/<int:user_id>/role/",
+        team.member_role,
+        name="team_member_role",
+    ),
+    path(
+        "clinics/<slug:slug>/team/members/<int:user_id>/remove/",
+        team.member_remove,
+        name="team_member_remove",
+    ),
+    path(
+        "clinics/<slug:slug>/team/invitations/<uuid:invitation_id>/revoke/",
+        team.invitation_revoke,
+        name="team_invitation_revoke",
+    ),
+    path("invitations/<str:token>/", team.invitation, name="invitation"),
+    path("account/password/", team.PasswordChangeView.as_view(), name="password_change"),
 ]

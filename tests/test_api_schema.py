@@ -27,6 +27,11 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/offboard/": {"post"},
     "/api/v1/clinics/{slug}/retry/": {"post"},
     "/api/v1/clinics/{slug}/provisioning/": {"get"},
+    "/api/v1/clinics/{slug}/members/": {"get", "post"},
+    "/api/v1/clinics/{slug}/members/{user_id}/": {"patch", "delete"},
+    "/api/v1/clinics/{slug}/invitations/": {"get", "post"},
+    "/api/v1/clinics/{slug}/invitations/{invitation_id}/": {"delete"},
+    "/api/v1/invitations/accept": {"post"},
 }
 
 

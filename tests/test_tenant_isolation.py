@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from rest_framework.test import APIClient
 
 from telephony import services
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
-from tenants.models import Clinic, Membership
+from tenants import team
+from tenants.models import Clinic, Invitation, Membership
 from tests.factories import UserFactory, add_member, make_clinic
 
 # transaction=True: some views (test call) run outside the request transaction on purpose, and
@@ -72,6 +74,19 @@ CASES: dict[str, str] = {
     "tenants:setup_start": CLINIC,
     "tenants:number_remove": CLINIC,
     "tenants:setup": CLINIC,
+    # Teams
+    "tenants:invitation": PUBLIC,  # the emailed link: the token is the credential
+    "tenants:password_change": USER,
+    "api-invitation-accept": USER,
+    "tenants:team": CLINIC,
+    "tenants:team_invite": CLINIC,
+    "tenants:team_member_role": CLINIC,
+    "tenants:team_member_remove": CLINIC,
+    "tenants:team_invitation_revoke": CLINIC,
+    "api-members": CLINIC,
+    "api-member": CLINIC,
+    "api-invitations": CLINIC,
+    "api-invitation": CLINIC,
 }
 
 
@@ -123,6 +138,9 @@ def world(owner, clinic):
     b_viewer = add_member(
         victim, Membership.Role.VIEWER, UserFactory(email="viewer@victim.example")
     )
+    team.invitation_create(
+        clinic=victim, actor=b_owner, email="invitee@victim.example", role="admin"
+    )
     return {
         "attacker": attacker,
         "a": clinic,
@@ -135,11 +153,20 @@ def world(owner, clinic):
 def fill(route: str, victim: Clinic) -> str:
     """A concrete URL for the route, aimed at the victim's objects."""
     url = "/" + route
+    owner_id = (
+        Membership.objects.filter(clinic=victim, role=Membership.Role.OWNER)
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    invitation = Invitation.objects.for_clinic(victim).order_by("created_at").first()
     for key, value in {
         "<slug:slug>": victim.slug,
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
         "<str:token>": "not-a-token",
+        "<int:user_id>": str(owner_id),  # the victim's owner: removing, demoting, leaving
+        "<uuid:invitation_id>": str(invitation.pk if invitation else uuid.UUID(int=0)),
     }.items():
         url = url.replace(key, value)
     assert "<" not in url, f"no value for a parameter in {route}"
@@ -159,6 +186,11 @@ def fingerprint(victim: Clinic) -> str:
         list(AgentConfig.objects.filter(clinic=victim).values()),
         list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
         list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
+        list(
+            Invitation.objects.filter(clinic=victim).values(
+                "email", "role", "token_hash", "accepted_at", "revoked_at"
+            )
+        ),
     ]
     return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
 
@@ -170,6 +202,8 @@ SECRETS_OF_B = (
     "victim-secret-pw",
     "ST_victimTrunk01",
     "198.51.100.7",
+    "viewer@victim.example",
+    "invitee@victim.example",
 )
 
 
