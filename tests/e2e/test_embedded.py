@@ -49,6 +49,9 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
             "LIVEKIT_API_SECRET",
             "DJANGO_SETTINGS_MODULE",
             "CELERY_TASK_DEFAULT_QUEUE",
+            # make run's own defaults apply (it turns email verification off for local use)
+            "REQUIRE_EMAIL_VERIFICATION",
+            "LIVEKIT_API_KEY",
         )
     }
     env.update(
