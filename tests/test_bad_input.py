@@ -58,3 +58,10 @@ def test_a_wrong_content_type_gets_a_415(api, clinic):
         f"/api/v1/clinics/{clinic.slug}/numbers/", "e164=+14155550100", content_type="text/plain"
     )
     assert r.status_code == 415
+
+
+def test_an_api_url_that_matches_nothing_answers_json(api, clinic):
+    r = api.delete(f"/api/v1/clinics/{clinic.slug}/members/not-a-number/")
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+    page = api.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
