@@ -280,36 +280,56 @@ def clinic_go_live(*, clinic: Clinic, actor: User | None) -> None:
     blockers = go_live_blockers(clinic, actor)
     if blockers:
         raise ProvisioningError(" ".join(blockers))
-    with transaction.atomic():
-        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
-        clinic.state = Clinic.State.LIVE
-        request_provisioning(clinic, reason="go live", actor=actor)
+    _transition(clinic, to=Clinic.State.LIVE, reason="go live", actor=actor)
 
 
 def clinic_offboard(*, clinic: Clinic, actor: User | None) -> None:
     """Delete the clinic's LiveKit objects (rule, then trunk) and release its numbers."""
     if clinic.state == Clinic.State.OFFBOARDED:
         return
-    with transaction.atomic():
-        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.OFFBOARDED)
-        clinic.state = Clinic.State.OFFBOARDED
-        request_provisioning(clinic, reason="offboard", actor=actor)
+    _transition(clinic, to=Clinic.State.OFFBOARDED, reason="offboard", actor=actor)
 
 
 def clinic_suspend(*, clinic: Clinic, actor: User | None) -> None:
     """Remove the dispatch rule so calls stop; keep the trunk and all data."""
-    if clinic.state != Clinic.State.LIVE:
-        raise ProvisioningError("Only a live clinic can be suspended.")
-    with transaction.atomic():
-        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.SUSPENDED)
-        clinic.state = Clinic.State.SUSPENDED
-        request_provisioning(clinic, reason="suspend", actor=actor)
+    _transition(
+        clinic,
+        to=Clinic.State.SUSPENDED,
+        reason="suspend",
+        actor=actor,
+        allowed_from=(Clinic.State.LIVE,),
+        refusal="Only a live clinic can be suspended.",
+    )
 
 
 def clinic_resume(*, clinic: Clinic, actor: User | None) -> None:
-    if clinic.state != Clinic.State.SUSPENDED:
-        raise ProvisioningError("Only a suspended clinic can be resumed.")
+    _transition(
+        clinic,
+        to=Clinic.State.LIVE,
+        reason="resume",
+        actor=actor,
+        allowed_from=(Clinic.State.SUSPENDED,),
+        refusal="Only a suspended clinic can be resumed.",
+    )
+
+
+def _transition(
+    clinic: Clinic,
+    *,
+    to: str,
+    reason: str,
+    actor: User | None,
+    allowed_from: tuple[str, ...] | None = None,
+    refusal: str = "",
+) -> None:
+    """Move the clinic to a lifecycle state and re-provision, under a row lock so that two
+    transitions at once (an owner and an operator, say) are applied one after the other."""
     with transaction.atomic():
-        Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
-        clinic.state = Clinic.State.LIVE
-        request_provisioning(clinic, reason="resume", actor=actor)
+        current = (
+            Clinic.objects.select_for_update().values_list("state", flat=True).get(pk=clinic.pk)
+        )
+        if allowed_from is not None and current not in allowed_from:
+            raise ProvisioningError(refusal)
+        Clinic.objects.filter(pk=clinic.pk).update(state=to)
+        clinic.state = to
+        request_provisioning(clinic, reason=reason, actor=actor)
