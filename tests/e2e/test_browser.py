@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,19 @@ import pytest
 from django.core import mail
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from telephony.models import PhoneNumber
-from telephony.services import phone_number_add
-from tests.e2e.conftest import ROOT
+from config.celery import app as celery_app
+from telephony.emulator.testing import EmulatorProcess
+from telephony.models import Call, PhoneNumber, Provisioning
+from telephony.services import clinic_go_live, phone_number_add
+from tenants.models import Membership
+from tests.e2e.conftest import (
+    EMULATOR_KEY,
+    EMULATOR_SECRET,
+    ROOT,
+    Worker,
+    wait_until,
+    worker_env,
+)
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -114,14 +125,26 @@ class Tour:
         background = self.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(245, 247, 250)", "app.css was not applied"
 
+    def check_fits_the_screen(self) -> None:
+        """No sideways scrolling of the page (wide tables scroll inside their own box)."""
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+
+
+def open_tour(browser: Browser, live_server: Any, size: str) -> tuple[Any, Tour]:
+    """A fresh browser context (its own cookies: another person) with one tab."""
+    context = browser.new_context(**SIZES[size], base_url=live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    return context, Tour(context.new_page(), live_server.url, size)
+
 
 @pytest.fixture
 def tour(browser: Browser, live_server: Any, size: str) -> Iterator[Tour]:
-    context = browser.new_context(**SIZES[size], base_url=live_server.url)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    page = context.new_page()
+    context, tour = open_tour(browser, live_server, size)
     try:
-        yield Tour(page, live_server.url, size)
+        yield tour
     finally:
         context.close()
 
@@ -355,4 +378,162 @@ def test_livekit_failing_then_recovering_shows_retrying_then_active(
     failed = [r for r in livekit.requests() if r["status"] == 503]
     assert failed, "the fault never fired"
     assert len(livekit.state()["inbound_trunks"]) == 1
+    tour.check_offline_and_styled()
+
+
+# --- after going live: a test call, a teammate ----------------------------------------------
+
+
+@pytest.fixture
+def call_livekit(live_server: Any, settings: Any) -> Iterator[EmulatorProcess]:
+    """An emulator of its own whose signed webhooks go to the app (the call log), and this
+    process pointed at it (the session's emulator sends no webhooks)."""
+    with EmulatorProcess(
+        api_key=EMULATOR_KEY,
+        api_secret=EMULATOR_SECRET,
+        webhook_url=f"{live_server.url}/webhooks/livekit",
+    ) as emu:
+        settings.LIVEKIT_URL = emu.url
+        settings.LIVEKIT_API_KEY = EMULATOR_KEY
+        settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
+        settings.LIVEKIT_IS_EMULATOR = True
+        yield emu
+
+
+@pytest.fixture
+def call_worker(transactional_db: None, call_livekit: EmulatorProcess) -> Iterator[Worker]:
+    queue_name = f"e2e-browser-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue_name
+    w = Worker(worker_env(call_livekit.url, queue_name), queue_name)
+    try:
+        yield w
+    finally:
+        w.stop()
+        celery_app.conf.task_default_queue = previous
+
+
+def test_a_test_call_from_the_dashboard_reaches_the_receptionist_and_the_call_log(
+    tour, call_livekit, call_worker, size
+):
+    owner = UserFactory(email=f"owner-{size}@calls.example")
+    clinic = make_clinic(owner, "Bright Smile Dental")
+    phone_number_add(clinic=clinic, number=N1)
+    clinic_go_live(clinic=clinic, actor=owner)  # the worker provisions it
+    page = tour.page
+    sign_in(tour, owner.email)
+    tour.goto(f"/clinics/{clinic.slug}/")
+    expect(page.locator("#status-card [data-field=state_label]")).to_have_text(
+        "Active", timeout=WAIT_MS
+    )
+    checklist_item = page.locator('#go-live-checklist [data-check="test_call"]')
+    expect(checklist_item).to_contain_text("To do")
+
+    page.get_by_role("link", name="Test call…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Test call")
+    field(page, "Call from").fill("+1 415 555 9876")
+    page.get_by_role("button", name="Run test call").click()
+
+    result = page.get_by_role("region", name="Test call passed")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Simulated by the LiveKit emulator")
+    prov = Provisioning.objects.get(clinic=clinic)
+    summary = result.locator("dl.summary")
+    expect(summary).to_contain_text(f"Trunk{prov.trunk_id}")
+    expect(summary).to_contain_text(f"Dispatch rule{prov.dispatch_rule_id}")
+    expect(summary).to_contain_text("Agent dispatchedswitchboard-receptionist")
+    room = summary.locator("dd").nth(3).locator("code").nth(1).inner_text()
+    assert room.startswith(f"{clinic.room_prefix}_"), room
+    expect(result.get_by_text("OK", exact=True)).to_be_visible()
+    tour.shoot("14-test-call")
+    tour.check_fits_the_screen()
+
+    # The emulator's webhooks land in the call log, marked as a test; the page is a plain
+    # page, so it is opened again once the call has been recorded.
+    wait_until(
+        lambda: Call.objects.filter(
+            clinic=clinic, is_test=True, status=Call.Status.COMPLETED
+        ).exists(),
+        timeout=20,
+    )
+    page.get_by_role("link", name=f"← {clinic.name}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(clinic.name)
+    (row,) = page.locator("#calls tbody tr").all()
+    expect(row).to_contain_text("Completed")
+    expect(row).to_contain_text("Test")
+    expect(row).to_contain_text("***9876")
+    expect(row.locator("code")).to_have_text(re.compile(f"^{re.escape(clinic.room_prefix)}_"))
+    expect(checklist_item).to_contain_text("Done")
+    expect(checklist_item).to_contain_text("passed")
+    # Every column is visible without scrolling the table (on a phone, rows become blocks).
+    assert page.locator("#calls .table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
+    page.locator("#calls").scroll_into_view_if_needed()
+    tour.shoot("15-call-log")
+    tour.check_fits_the_screen()
+    tour.check_offline_and_styled()
+
+
+def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
+    tour, signed_in_owner, browser, live_server, size
+):
+    page = tour.page
+    teammate = f"frontdesk-{size}@second.example"
+    tour.goto(f"/clinics/{signed_in_owner.slug}/")
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Team")
+    field(page, "Email address").fill(teammate)
+    field(page, "Role").select_option(label="Admin")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.locator(".messages")).to_contain_text(f"Invitation sent to {teammate}")
+    invited = page.locator(f'[data-invitation="{teammate}"]')
+    expect(invited).to_contain_text("Admin")
+    expect(invited).to_contain_text("Pending")
+    revoke = invited.get_by_role("button", name=f"Revoke the invitation to {teammate}")
+    expect(revoke).to_be_visible()  # each member's buttons say whom they are for
+    tour.shoot("16-team-invite")
+    tour.check_fits_the_screen()
+
+    # The teammate, in a browser of their own, follows the emailed link.
+    (message,) = [m for m in mail.outbox if teammate in m.to]
+    link = re.search(r"https?://\S+(/invitations/\S+)", message.body)
+    assert link, message.body
+    context, other = open_tour(browser, live_server, size)
+    try:
+        them = other.page
+        other.goto(link.group(1))
+        expect(them.get_by_role("heading", level=1)).to_have_text("Join Second Smile Dental")
+        assert link.group(1) not in them.url  # the token left the address bar
+        expect(them.get_by_label("Email", exact=True)).to_have_value(teammate)
+        field(them, "Choose a password").fill("Front-desk-Passw0rd")
+        other.shoot("17-invitation")
+        other.check_fits_the_screen()
+        them.get_by_role("button", name="Create account and join").click()
+
+        # Signed in, in the clinic, as the invited role.
+        expect(them.get_by_role("heading", level=1)).to_have_text("Second Smile Dental")
+        expect(them.locator(".messages")).to_contain_text(
+            "Welcome to Second Smile Dental. You are admin."
+        )
+        expect(them.locator(".page-head")).to_contain_text("you are admin")
+        them.get_by_role("link", name="Team").click()
+        me = them.locator(f'[data-member="{teammate}"]')
+        expect(me).to_contain_text("(you)")
+        expect(me).to_contain_text("Admin")
+        # Only owners invite: an admin sees the team, not the invite form.
+        expect(them.get_by_role("button", name="Send invitation")).to_have_count(0)
+        other.check_offline_and_styled()
+    finally:
+        context.close()
+
+    # The owner's Team page lists them as a member; the invitation is no longer waiting.
+    page.reload()
+    member = page.locator(f'[data-member="{teammate}"]')
+    expect(member).to_contain_text("Admin")
+    expect(member.get_by_role("button", name=f"Remove {teammate}")).to_be_visible()
+    expect(member.get_by_label(f"Role for {teammate}")).to_have_value("admin")
+    expect(page.locator(f'[data-invitation="{teammate}"]')).to_have_count(0)
+    tour.shoot("18-team")
+    tour.check_fits_the_screen()
+    role = Membership.objects.get(clinic=signed_in_owner, user__email=teammate).role
+    assert role == Membership.Role.ADMIN
     tour.check_offline_and_styled()
