@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +51,20 @@ def emulator() -> Iterator[EmulatorProcess]:
         yield emu
 
 
+def point_at(settings: Any, emulator: EmulatorProcess) -> None:
+    """Point this process (gateway, test calls) at an emulator."""
+    settings.LIVEKIT_URL = emulator.url
+    settings.LIVEKIT_API_KEY = EMULATOR_KEY
+    settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
+    settings.LIVEKIT_IS_EMULATOR = True
+
+
 @pytest.fixture
 def livekit(emulator: EmulatorProcess, settings: Any) -> EmulatorControl:
     """A clean emulator (its control plane), and this process's gateway pointed at it."""
     emulator.control.clear_faults()
     emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = EMULATOR_KEY
-    settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
-    settings.LIVEKIT_IS_EMULATOR = True
+    point_at(settings, emulator)
     return emulator.control
 
 
@@ -152,10 +158,17 @@ def worker(
     transactional_db: None, emulator: EmulatorProcess, livekit: EmulatorProcess
 ) -> Iterator[Worker]:
     """A fresh worker per test, on a queue of its own; this process publishes to it."""
-    queue_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    with worker_on_own_queue(emulator.url) as w:
+        yield w
+
+
+@contextmanager
+def worker_on_own_queue(emulator_url: str, tag: str = "e2e") -> Iterator[Worker]:
+    """A worker subprocess on a fresh queue, with this process publishing to that queue."""
+    queue_name = f"{tag}-{uuid.uuid4().hex[:8]}"
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue_name
-    w = Worker(worker_env(emulator.url, queue_name), queue_name)
+    w = Worker(worker_env(emulator_url, queue_name), queue_name)
     try:
         yield w
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ import pytest
 from django.core import mail
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from config.celery import app as celery_app
 from telephony.emulator.testing import EmulatorProcess
 from telephony.models import Call, PhoneNumber, Provisioning
 from telephony.services import clinic_go_live, phone_number_add
@@ -30,8 +28,9 @@ from tests.e2e.conftest import (
     EMULATOR_SECRET,
     ROOT,
     Worker,
+    point_at,
     wait_until,
-    worker_env,
+    worker_on_own_queue,
 )
 from tests.factories import UserFactory, make_clinic
 
@@ -393,24 +392,14 @@ def call_livekit(live_server: Any, settings: Any) -> Iterator[EmulatorProcess]:
         api_secret=EMULATOR_SECRET,
         webhook_url=f"{live_server.url}/webhooks/livekit",
     ) as emu:
-        settings.LIVEKIT_URL = emu.url
-        settings.LIVEKIT_API_KEY = EMULATOR_KEY
-        settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
-        settings.LIVEKIT_IS_EMULATOR = True
+        point_at(settings, emu)
         yield emu
 
 
 @pytest.fixture
 def call_worker(transactional_db: None, call_livekit: EmulatorProcess) -> Iterator[Worker]:
-    queue_name = f"e2e-browser-{uuid.uuid4().hex[:8]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue_name
-    w = Worker(worker_env(call_livekit.url, queue_name), queue_name)
-    try:
+    with worker_on_own_queue(call_livekit.url, "e2e-browser") as w:
         yield w
-    finally:
-        w.stop()
-        celery_app.conf.task_default_queue = previous
 
 
 def test_a_test_call_from_the_dashboard_reaches_the_receptionist_and_the_call_log(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,12 +22,18 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from config.celery import app as celery_app
 from telephony import services
 from telephony.agent_tokens import agent_token_create
 from telephony.emulator.testing import EmulatorProcess
 from telephony.models import AgentConfig, Call, Provisioning
-from tests.e2e.conftest import EMULATOR_KEY, EMULATOR_SECRET, Worker, wait_until, worker_env
+from tests.e2e.conftest import (
+    EMULATOR_KEY,
+    EMULATOR_SECRET,
+    Worker,
+    point_at,
+    wait_until,
+    worker_on_own_queue,
+)
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -85,24 +90,14 @@ def call_emulator(recorder: WebhookRecorder, settings: Any) -> Iterator[Emulator
     with EmulatorProcess(
         api_key=EMULATOR_KEY, api_secret=EMULATOR_SECRET, webhook_url=recorder.url
     ) as emu:
-        settings.LIVEKIT_URL = emu.url
-        settings.LIVEKIT_API_KEY = EMULATOR_KEY
-        settings.LIVEKIT_API_SECRET = EMULATOR_SECRET
-        settings.LIVEKIT_IS_EMULATOR = True
+        point_at(settings, emu)
         yield emu
 
 
 @pytest.fixture
 def call_worker(transactional_db: None, call_emulator: EmulatorProcess) -> Iterator[Worker]:
-    queue_name = f"e2e-calls-{uuid.uuid4().hex[:8]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue_name
-    w = Worker(worker_env(call_emulator.url, queue_name), queue_name)
-    try:
+    with worker_on_own_queue(call_emulator.url, "e2e-calls") as w:
         yield w
-    finally:
-        w.stop()
-        celery_app.conf.task_default_queue = previous
 
 
 def go_live(name: str, number: str, greeting: str):
