@@ -1,21 +1,26 @@
 """Bulk onboarding: N clinics go live at once, LiveKit answering every call after 50 ms.
 
-    python -m bench.bench_bulk [--clinics 1000] [--pool threads] [--concurrency 32]
+    python -m bench.bench_bulk [--clinics 1000] [--processes 2] [--concurrency 4]
+                               [--in-flight 16] [--batch-size 50]
 
 Baseline, in the same run and against the same emulator: a plain sequential script doing
 what LiveKit's docs show by hand (livekit-api: create the trunk, create the rule, for each
 clinic). Then the platform: the clinics go live through the service in one transaction, so
-every reconcile is enqueued at commit, and a real `celery worker` brings them all to active.
-Wall time runs from the commit to the last converged_at. Two platform runs:
+their reconciles are published at commit as reconcile_clinics batches, and real
+`celery worker` processes (the recommended settings by default) bring them all to active.
+Wall time runs from the commit to the last converged_at. Runs:
 
 - rate limiter out of the way (1,000,000/min): wall vs baseline (target >= 20x) and vs the
-  latency bound N x 2 x 50 ms / concurrency (target <= 1.3);
+  latency bound N x 2 x 50 ms / concurrency (target <= 1.3), where concurrency is the LiveKit
+  calls the platform may have in flight (PROVISIONING_BATCH_IN_FLIGHT x processes, or more
+  if the emulator saw more at once);
 - rate limiter at LiveKit's documented 1,000/min: wall vs the rate bound 2N / (1,000/min)
-  (target <= 1.1), and 429s received (target 0).
+  (target <= 1.1), and 429s received (target 0);
+- the same clinics one reconcile_clinic task each (PROVISIONING_BATCH_SIZE=1) on the
+  previous recommended worker (one process, -c 32): what batching is worth.
 
-Upstream calls per clinic come from the emulator's request log (target <= 2.2); the worker's
-peak RSS is sampled throughout. A smaller comparison run uses the prefork pool with -c 2
-(the previous default) to show what the pool choice is worth.
+Upstream calls per clinic come from the emulator's request log (target <= 2.2), with the
+calls in flight over time; worker peak RSS and CPU are sampled throughout.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import asyncio
 import time
 from collections import Counter
 from typing import Any
+
+import psutil
 
 from bench import common
 
@@ -78,7 +85,10 @@ def platform_run(
     burst: float,
     label: str,
     processes: int = 1,
+    in_flight: int = 32,
+    batch_size: int = 50,
 ) -> dict[str, Any]:
+    from django.conf import settings
     from django.db import transaction
 
     from telephony import services
@@ -95,15 +105,25 @@ def platform_run(
         emu.url,
         LIVEKIT_RATE_LIMIT_PER_MINUTE=str(per_minute),
         LIVEKIT_RATE_LIMIT_BURST=str(burst),
+        PROVISIONING_BATCH_IN_FLIGHT=str(in_flight),
+        PROVISIONING_BATCH_SIZE=str(batch_size),
     )
+    settings.PROVISIONING_BATCH_SIZE = batch_size  # this process publishes the batches
     workers = [
         common.start_worker(env, pool=pool, concurrency=concurrency, name=f"worker-{label}-{i}")
         for i in range(processes)
     ]
     clinics = list(Clinic.objects.filter(pk__in=[c["id"] for c in seeded]))
+    # A web process that has served a request publishes with its task modules imported and
+    # its broker connection open; so does this one (the first publish of a process imports
+    # livekit-api and aiohttp and connects: about 0.5 s here).
+    _warm_publisher()
     try:
         with common.RssSampler(workers[0].pid) as rss:
+            committed: list[float] = []
+            machine = psutil.cpu_times()
             with transaction.atomic():
+                transaction.on_commit(lambda: committed.append(time.time()))
                 for clinic in clinics:
                     services.clinic_go_live(clinic=clinic, actor=None)
                 committing = time.time()
@@ -117,6 +137,7 @@ def platform_run(
                 if done == n:
                     break
                 time.sleep(0.1)
+            machine_after = psutil.cpu_times()
     finally:
         for worker in workers:
             worker.stop()
@@ -130,6 +151,8 @@ def platform_run(
     methods = Counter(r["method"] for r in log["requests"])
     statuses = Counter(r["status"] for r in log["requests"])
     starts = sorted(r["started_at"] for r in log["requests"])
+    ends = [r["at"] or r["started_at"] for r in log["requests"]]
+    busy = sum(e - s for s, e in zip((r["started_at"] for r in log["requests"]), ends, strict=True))
     attempts = Provisioning.objects.filter(attempts__gt=0).count()
     return {
         "label": label,
@@ -137,21 +160,82 @@ def platform_run(
         "pool": pool,
         "concurrency": concurrency,
         "processes": processes,
+        "batch_in_flight": in_flight,
+        "batch_size": batch_size,
         "rate_limit_per_minute": per_minute,
         "wall_s": converged[-1],
         "publish_s": published - committing,
+        "commit_s": committed[0] - committing,
         "upstream_calls": sum(methods.values()),
         "upstream_calls_by_method": dict(methods),
         "calls_per_clinic": sum(methods.values()) / n,
         "status_429": statuses.get(429, 0),
         "non_200": sum(v for k, v in statuses.items() if k != 200),
         "max_calls_in_any_60s": _max_in_window(starts, 60.0),
+        # When LiveKit saw the first call and the last reply, from the commit; and the
+        # calls in flight on average between the two (the concurrency actually used).
+        "first_call_s": starts[0] - committing if starts else None,
+        "last_reply_s": max(ends) - committing if ends else None,
+        "mean_in_flight": busy / (max(ends) - starts[0]) if len(starts) > 1 else None,
+        "in_flight_timeline": _timeline(log["requests"], committing, 0.1),
+        # How long LiveKit (the emulator, 50 ms of injected latency) took per call.
+        "call_ms": common.summary(
+            [((r["at"] or r["started_at"]) - r["started_at"]) * 1000 for r in log["requests"]]
+        ),
         "peak_in_flight": log.get("peak_in_flight", {}),
+        "peak_in_flight_total": _peak_overlap(log["requests"]),
         "clinics_with_retries": attempts,
         "worker_peak_rss_mb": rss.peak_own,
         "worker_tree_peak_rss_mb": rss.peak_total,
+        "worker_cpu_s": rss.cpu_s,
+        # Every process on the machine: the share of both cores busy from commit to done.
+        "machine_busy": _busy(machine, machine_after),
         "converged_s": converged,
     }
+
+
+def _timeline(requests: list[dict[str, Any]], t0: float, step: float) -> list[float]:
+    """Calls in flight on average in each `step` seconds from t0."""
+    if not requests:
+        return []
+    end = max((r["at"] or r["started_at"]) for r in requests)
+    slots = [0.0] * (int((end - t0) / step) + 1)
+    for r in requests:
+        a, b = r["started_at"] - t0, (r["at"] or r["started_at"]) - t0
+        i = int(a / step)
+        while i < len(slots) and i * step < b:
+            lo, hi = max(a, i * step), min(b, (i + 1) * step)
+            slots[i] += max(0.0, hi - lo) / step
+            i += 1
+    return [round(x, 1) for x in slots]
+
+
+def _busy(before: Any, after: Any) -> float:
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    total = sum(after) - sum(before)
+    return 1 - idle / total if total else float("nan")
+
+
+def _warm_publisher() -> None:
+    import uuid
+
+    import telephony.tasks  # noqa: F401 (imported on first publish: warm it)
+    from bench.tasks import ping
+
+    ping.apply_async(args=[time.time(), f"bench:warm:{uuid.uuid4().hex[:8]}"])
+
+
+def _peak_overlap(requests: list[dict[str, Any]]) -> int:
+    """The most calls LiveKit (the emulator) had in flight at once, all methods together."""
+    edges = sorted(
+        [(r["started_at"], 1) for r in requests]
+        + [(r["at"] or r["started_at"], -1) for r in requests]
+    )
+    peak = cur = 0
+    for _, delta in edges:
+        cur += delta
+        peak = max(peak, cur)
+    return peak
 
 
 def _max_in_window(times: list[float], window: float) -> int:
@@ -167,23 +251,43 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clinics", type=int, default=1000)
     parser.add_argument("--pool", default="threads")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--processes", type=int, default=1, help="worker processes")
-    parser.add_argument("--compare-clinics", type=int, default=200, help="prefork -c 2 run")
+    parser.add_argument("--concurrency", type=int, default=4, help="celery worker -c")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--in-flight", type=int, default=16, help="PROVISIONING_BATCH_IN_FLIGHT per process"
+    )
+    parser.add_argument("--batch-size", type=int, default=50, help="PROVISIONING_BATCH_SIZE")
+    parser.add_argument(
+        "--compare-clinics", type=int, default=1000, help="one task per clinic run (0: skip)"
+    )
     parser.add_argument("--skip-rate-limited", action="store_true")
+    parser.add_argument(
+        "--skip-baseline", action="store_true", help="while tuning: no ratio to the baseline"
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="worker settings side by side (bulk-sweep-*.json)"
+    )
     args = parser.parse_args()
     n = args.clinics
+    if args.sweep:
+        sweep(n, args.batch_size)
+        return
 
     with common.emulator(["--request-log-size", str(max(100_000, 4 * n))]) as emu:
         common.setup_django(emu.url)
         emu.control.reset()
         emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": LATENCY_MS}])
-        base_s = baseline(emu.url, [{"slug": f"baseline-{i}"} for i in range(n)])
+        base_s = (
+            float("nan")
+            if args.skip_baseline
+            else baseline(emu.url, [{"slug": f"baseline-{i}"} for i in range(n)])
+        )
         runs = [
             platform_run(
                 emu, n, pool=args.pool, concurrency=args.concurrency,
                 per_minute=1_000_000, burst=1_000_000, label="unlimited",
-                processes=args.processes,
+                processes=args.processes, in_flight=args.in_flight,
+                batch_size=args.batch_size,
             )
         ]  # fmt: skip
         if not args.skip_rate_limited:
@@ -191,22 +295,33 @@ def main() -> None:
                 platform_run(
                     emu, n, pool=args.pool, concurrency=args.concurrency,
                     per_minute=1000, burst=20, label="rate-limited", processes=args.processes,
+                    in_flight=args.in_flight, batch_size=args.batch_size,
                 )
             )  # fmt: skip
         if args.compare_clinics:
             runs.append(
                 platform_run(
-                    emu, args.compare_clinics, pool="prefork", concurrency=2,
-                    per_minute=1_000_000, burst=1_000_000, label="prefork-c2",
+                    emu, args.compare_clinics, pool="threads", concurrency=32,
+                    per_minute=1_000_000, burst=1_000_000, label="per-clinic", batch_size=1,
                 )
             )  # fmt: skip
 
     unlimited = runs[0]
-    latency_bound = n * 2 * LATENCY_MS / 1000 / (args.concurrency * args.processes)
+    # Concurrency: the LiveKit calls the platform may have in flight (batch calls per worker
+    # process x processes), or more if the emulator saw more at once.
+    concurrency = max(args.in_flight * args.processes, unlimited["peak_in_flight_total"])
+    latency_bound = n * 2 * LATENCY_MS / 1000 / concurrency
     results: dict[str, Any] = {
         "clinics": n,
         "latency_ms": LATENCY_MS,
-        "worker": {"pool": args.pool, "concurrency": args.concurrency, "processes": args.processes},
+        "worker": {
+            "pool": args.pool,
+            "concurrency": args.concurrency,
+            "processes": args.processes,
+            "batch_in_flight": args.in_flight,
+            "batch_size": args.batch_size,
+        },
+        "upstream_concurrency": concurrency,
         "baseline_sequential_s": base_s,
         "wall_s": unlimited["wall_s"],
         "ratio_to_baseline": base_s / unlimited["wall_s"],
@@ -226,14 +341,15 @@ def main() -> None:
             rate_limited_max_calls_in_any_60s=limited["max_calls_in_any_60s"],
             rate_limited_calls_per_clinic=limited["calls_per_clinic"],
         )
-    compare = next((r for r in runs if r["label"] == "prefork-c2"), None)
+    compare = next((r for r in runs if r["label"] == "per-clinic"), None)
     if compare:
-        m = compare["clinics"]
         results.update(
-            prefork_c2_clinics=m,
-            prefork_c2_wall_s=compare["wall_s"],
-            prefork_c2_ratio_to_latency_bound=compare["wall_s"] / (m * 2 * LATENCY_MS / 1000 / 2),
-            prefork_c2_worker_tree_peak_rss_mb=compare["worker_tree_peak_rss_mb"],
+            per_clinic_clinics=compare["clinics"],
+            per_clinic_wall_s=compare["wall_s"],
+            batching_speedup=compare["wall_s"] / unlimited["wall_s"]
+            if compare["clinics"] == n
+            else None,
+            per_clinic_worker_peak_rss_mb=compare["worker_peak_rss_mb"],
         )
     results["targets"] = {
         "ratio_to_baseline_min": 20,
@@ -247,14 +363,71 @@ def main() -> None:
     _plot(runs, base_s, n, latency_bound)
 
 
+# (processes, threads per process, batch calls in flight per process)
+SWEEP = [(1, 32, 32), (1, 8, 32), (2, 16, 16), (2, 8, 16), (2, 4, 16), (2, 4, 12), (2, 4, 24)]
+
+
+def sweep(n: int, batch_size: int) -> None:
+    """The unlimited run under several worker settings, against one baseline."""
+    with common.emulator(["--request-log-size", str(max(100_000, 4 * n))]) as emu:
+        common.setup_django(emu.url)
+        emu.control.reset()
+        emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": LATENCY_MS}])
+        base_s = baseline(emu.url, [{"slug": f"baseline-{i}"} for i in range(n)])
+        rows = []
+        for processes, threads, in_flight in SWEEP:
+            run = platform_run(
+                emu, n, pool="threads", concurrency=threads, per_minute=1_000_000,
+                burst=1_000_000, label=f"{processes} x -c {threads}, {in_flight} in flight",
+                processes=processes, in_flight=in_flight, batch_size=batch_size,
+            )  # fmt: skip
+            concurrency = max(in_flight * processes, run["peak_in_flight_total"])
+            bound = n * 2 * LATENCY_MS / 1000 / concurrency
+            rows.append(
+                {
+                    "processes": processes,
+                    "threads": threads,
+                    "in_flight": in_flight,
+                    "concurrency": concurrency,
+                    "wall_s": run["wall_s"],
+                    "ratio_to_baseline": base_s / run["wall_s"],
+                    "latency_bound_s": bound,
+                    "ratio_to_latency_bound": run["wall_s"] / bound,
+                    "mean_in_flight": run["mean_in_flight"],
+                    "first_call_s": run["first_call_s"],
+                    "worker_cpu_s": run["worker_cpu_s"],
+                    "machine_busy": run["machine_busy"],
+                }
+            )
+    common.write_results(
+        "bulk-sweep",
+        {"clinics": n, "latency_ms": LATENCY_MS, "baseline_sequential_s": base_s, "rows": rows},
+    )
+    plt = common.pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    labels = [f"{r['processes']}x c{r['threads']}\n{r['in_flight']} in flight" for r in rows]
+    ax.bar(labels, [r["ratio_to_latency_bound"] for r in rows], color="tab:blue")
+    ax.axhline(1.3, color="black", linestyle=":", label="target: <= 1.3 x the latency bound")
+    for i, r in enumerate(rows):
+        ax.text(i, r["ratio_to_latency_bound"] + 0.02, f"{r['wall_s']:.1f} s\n"
+                f"{r['ratio_to_baseline']:.0f}x", ha="center", fontsize=7)  # fmt: skip
+    ax.set_ylabel("wall / latency bound")
+    ax.set_title(f"Bulk onboarding, {n} clinics at +{LATENCY_MS} ms: worker settings")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(common.plot_path("bulk-sweep"), dpi=110)
+
+
 def _plot(runs: list[dict[str, Any]], base_s: float, n: int, latency_bound: float) -> None:
     plt = common.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, log in zip(axes, (False, True), strict=True):
         for run in runs:
             xs = run["converged_s"]
-            ax.plot(xs, range(1, len(xs) + 1), label=f"{run['label']} ({run['pool']} -c "
-                    f"{run['concurrency']}): {run['wall_s']:.1f} s")  # fmt: skip
+            how = (f"{run['processes']} x {run['pool']} -c {run['concurrency']}, batches of "
+                   f"{run['batch_size']}, {run['batch_in_flight']} in flight")  # fmt: skip
+            ax.plot(xs, range(1, len(xs) + 1),
+                    label=f"{run['label']} ({how}): {run['wall_s']:.1f} s")  # fmt: skip
         ax.plot([0, base_s], [0, n], linestyle="--", color="grey",
                 label=f"sequential baseline: {base_s:.1f} s")  # fmt: skip
         ax.axvline(latency_bound, color="black", linestyle=":", linewidth=0.8,

@@ -287,10 +287,11 @@ def start_worker(
     _wait_worker(worker)
     seconds = os.environ.get("BENCH_PROFILE")
     if seconds:  # py-spy for that many seconds: collapsed stacks in var/bench/<name>.txt
+        # (--gil: only the thread holding the GIL, so the samples are the CPU the process spent)
         spy = str(Path(sys.executable).parent / "py-spy")
         subprocess.Popen(
             [spy, "record", "-p", str(worker.pid), "-d", seconds, "-r", "100", "--format",
-             "raw", "-o", str(VAR / f"{name}.txt"), "--nonblocking"],
+             "raw", "-o", str(VAR / f"{name}.txt"), "--nonblocking", "--gil"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     return worker
@@ -365,13 +366,16 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
 
 
 class RssSampler:
-    """Peak RSS of a process tree, sampled every `interval` seconds in a thread."""
+    """Peak RSS of a process tree, sampled every `interval` seconds in a thread, and the
+    CPU seconds the process itself used meanwhile (`cpu_s`)."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_own = 0.0
         self.peak_total = 0.0
+        self.cpu_s = 0.0
+        self._cpu_start = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -382,13 +386,21 @@ class RssSampler:
             self.peak_total = max(self.peak_total, total)
             self._stop.wait(self.interval)
 
+    def _cpu(self) -> float:
+        import psutil
+
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
     def __enter__(self) -> RssSampler:
+        self._cpu_start = self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu_s = self._cpu() - self._cpu_start
 
 
 def pct(values: Sequence[float], p: float) -> float:

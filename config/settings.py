@@ -270,6 +270,11 @@ PROVISIONING_BACKOFF_BASE_SECONDS = env.float("PROVISIONING_BACKOFF_BASE_SECONDS
 PROVISIONING_BACKOFF_MAX_SECONDS = env.float("PROVISIONING_BACKOFF_MAX_SECONDS", default=300.0)
 PROVISIONING_LEASE_SECONDS = env.float("PROVISIONING_LEASE_SECONDS", default=30.0)
 PROVISIONING_SWEEP_SECONDS = env.float("PROVISIONING_SWEEP_SECONDS", default=30.0)
+# Clinics taken live in one transaction are reconciled in batches of this many per task,
+# with at most PROVISIONING_BATCH_IN_FLIGHT batch calls to LiveKit in flight per worker
+# process (decisions/0010).
+PROVISIONING_BATCH_SIZE = env.int("PROVISIONING_BATCH_SIZE", default=50)
+PROVISIONING_BATCH_IN_FLIGHT = env.int("PROVISIONING_BATCH_IN_FLIGHT", default=16)
 DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
 DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
@@ -348,6 +353,10 @@ def _check_timeouts() -> None:
     if LIVEKIT_RATE_LIMIT_PER_MINUTE <= 0 or LIVEKIT_RATE_LIMIT_BURST < 1:
         raise ImproperlyConfigured(
             "LIVEKIT_RATE_LIMIT_PER_MINUTE must be positive and LIVEKIT_RATE_LIMIT_BURST >= 1."
+        )
+    if PROVISIONING_BATCH_SIZE < 1 or PROVISIONING_BATCH_IN_FLIGHT < 1:
+        raise ImproperlyConfigured(
+            "PROVISIONING_BATCH_SIZE and PROVISIONING_BATCH_IN_FLIGHT must be at least 1."
         )
 
 

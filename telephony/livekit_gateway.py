@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 from google.protobuf import json_format
@@ -82,6 +82,10 @@ class LiveKitError(Exception):
 
 class LiveKitTransientError(LiveKitError):
     """Connection errors, timeouts, 408, 429, 5xx, malformed replies: try again later."""
+
+
+class LiveKitNotSent(LiveKitTransientError):
+    """A call that waited for its turn past its start deadline: it was never sent."""
 
 
 class LiveKitPermanentError(LiveKitError):
@@ -394,6 +398,8 @@ class _GatewayLoop:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
+        self._clients: dict[tuple[str, str, str], api.LiveKitAPI] = {}
+        self._turns: dict[int, asyncio.Semaphore] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
             target=self._serve, name=f"livekit-gateway-{self.pid}", daemon=True
@@ -416,21 +422,25 @@ class _GatewayLoop:
             timeout=aiohttp.ClientTimeout(total=None),
         )
 
+    def turns(self, size: int) -> asyncio.Semaphore:
+        """The turns of the calls started with an in-flight limit of `size`. Loop only."""
+        gate = self._turns.get(size)
+        if gate is None:
+            gate = self._turns[size] = asyncio.Semaphore(size)
+        return gate
+
+    def client(self, gateway: LiveKitGateway) -> api.LiveKitAPI:
+        """The livekit-api client for this gateway's URL and credentials, on the pooled
+        session (made once: it holds no per-call state). Loop thread only."""
+        key = (gateway.url, gateway.api_key, gateway._api_secret)
+        lk = self._clients.get(key)
+        if lk is None:
+            lk = api.LiveKitAPI(*key, session=self.session, failover=False)
+            self._clients[key] = lk
+        return lk
+
     def submit(self, coro: Awaitable[T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-
-    def run(self, coro: Awaitable[T], guard: float) -> T:
-        if threading.current_thread() is self.thread:
-            raise RuntimeError("the sync LiveKit gateway cannot be called from its own loop")
-        future = self.submit(coro)
-        try:
-            return future.result(timeout=guard)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError("the LiveKit gateway loop did not answer in time") from None
-        except BaseException:
-            future.cancel()  # soft time limit, interrupt: do not leave the call running
-            raise
 
     def close(self) -> None:
         if self.loop.is_closed():
@@ -490,6 +500,85 @@ atexit.register(close_gateway_loop)
 # --- The gateway --------------------------------------------------------------------------
 
 
+def _same(value: T) -> T:
+    return value
+
+
+class PendingCall(Generic[T]):
+    """A LiveKit call started by LiveKitGateway.start_*: `result()` waits for its outcome.
+
+    The outcome is the sync method's: the parsed reply, or a classified LiveKitError (a
+    429 also pauses every process, as for any call). `on_done` callbacks run once the call
+    has ended, in whichever thread ended it.
+    """
+
+    def __init__(
+        self,
+        gateway: LiveKitGateway,
+        method: str,
+        parse: Callable[[Any], T],
+        info: CallInfo,
+        *,
+        error: LiveKitError | None = None,
+        not_after: float | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._not_after = not_after
+        self._method = method
+        self._parse = parse
+        self.info = info
+        self.error = error
+        self.future: concurrent.futures.Future[Any] | None = None
+        self.started = time.monotonic()
+        self.ended: float | None = None if error is None else self.started
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def request_id(self) -> str:
+        return self.info.request_id
+
+    @property
+    def duration_ms(self) -> int:
+        return int(((self.ended or time.monotonic()) - self.started) * 1000)
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if self.ended is None:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def finished(self, _future: object = None) -> None:
+        with self._lock:
+            self.ended = time.monotonic()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def result(self) -> T:
+        if self.error is not None:
+            raise self.error
+        assert self.future is not None
+        try:
+            guard = self._gateway.timeout + LOOP_GUARD_SECONDS
+            if self._not_after is not None:  # it may wait for its turn until then
+                guard += max(0.0, self._not_after - self.started)
+            try:
+                value = self.future.result(timeout=guard)
+            except concurrent.futures.TimeoutError:
+                raise TimeoutError("the LiveKit gateway loop did not answer in time") from None
+            finally:
+                if not self.future.done():
+                    self.future.cancel()  # soft time limit, interrupt: do not leave it running
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self.error = self._gateway._failed(self._method, exc, self.info, self.started)
+            raise self.error from None
+        return self._parse(value)
+
+
 class LiveKitGateway:
     """Synchronous facade over livekit-api for Celery workers and Django views.
 
@@ -531,51 +620,86 @@ class LiveKitGateway:
         return _last_call.get() or CallInfo()
 
     def _run(self, method: str, fn: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
+        return self._start(method, fn, _same).result()
+
+    def _start(
+        self,
+        method: str,
+        fn: Callable[[api.LiveKitAPI], Awaitable[Any]],
+        parse: Callable[[Any], T],
+        *,
+        in_flight: int | None = None,
+        not_after: float | None = None,
+    ) -> PendingCall[T]:
+        """Take a rate-limit token (waiting in this thread), then start the call on the
+        process's loop without waiting for it.
+
+        With `in_flight`, the call waits on the loop for its turn among the process's calls
+        started with that limit, so that a finished call's turn passes to the next one at
+        once; one that gets its turn after `not_after` (time.monotonic) is not sent and
+        fails with LiveKitNotSent."""
         info = CallInfo()
         _last_call.set(info)
         if self.limiter is not None:
             try:
                 self.limiter.acquire()
             except RateLimited as exc:
-                raise LiveKitTransientError(
+                refused = LiveKitTransientError(
                     "Switchboard is pacing its calls to LiveKit (API rate limit); retrying.",
                     code="local_rate_limit",
                     retry_after=exc.wait,
-                ) from None
-        started = time.monotonic()
+                )
+                return PendingCall(self, method, parse, info, error=refused)
+        pending = PendingCall(self, method, parse, info, not_after=not_after)
         try:
             loop = _gateway_loop()
-            return loop.run(self._call(fn, info, loop.session), self.timeout + LOOP_GUARD_SECONDS)
+            if threading.current_thread() is loop.thread:
+                raise RuntimeError("the sync LiveKit gateway cannot be called from its own loop")
+            pending.future = loop.submit(self._call(fn, info, loop, in_flight, not_after))
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            err = classify(exc, info)
-            if err.status == 429 and self.limiter is not None:
-                # Honour LiveKit's Retry-After for every process, not just this call.
-                self.limiter.block_for(err.retry_after or 1.0)
-            logger.warning(
-                "livekit %s failed: %s status=%s code=%s request_id=%s in %.0f ms",
-                method,
-                type(err).__name__,
-                err.status,
-                err.code,
-                info.request_id,
-                (time.monotonic() - started) * 1000,
-            )
-            raise err from None
+            pending.error = self._failed(method, exc, info, pending.started)
+        else:
+            pending.future.add_done_callback(pending.finished)
+        return pending
+
+    def _failed(
+        self, method: str, exc: BaseException, info: CallInfo, started: float
+    ) -> LiveKitError:
+        err = classify(exc, info)
+        if isinstance(err, LiveKitNotSent):
+            return err
+        if err.status == 429 and self.limiter is not None:
+            # Honour LiveKit's Retry-After for every process, not just this call.
+            self.limiter.block_for(err.retry_after or 1.0)
+        logger.warning(
+            "livekit %s failed: %s status=%s code=%s request_id=%s in %.0f ms",
+            method,
+            type(err).__name__,
+            err.status,
+            err.code,
+            info.request_id,
+            (time.monotonic() - started) * 1000,
+        )
+        return err
 
     async def _call(
         self,
         fn: Callable[[api.LiveKitAPI], Awaitable[T]],
         info: CallInfo,
-        session: aiohttp.ClientSession,
+        loop: _GatewayLoop,
+        in_flight: int | None = None,
+        not_after: float | None = None,
     ) -> T:
         """Runs on the gateway loop, in a task of its own (its own context for the trace)."""
         _request_info.set(info)
-        lk = api.LiveKitAPI(
-            self.url, self.api_key, self._api_secret, session=session, failover=False
-        )
-        return await asyncio.wait_for(fn(lk), timeout=self.timeout)
+        if in_flight is None:
+            return await asyncio.wait_for(fn(loop.client(self)), timeout=self.timeout)
+        async with loop.turns(in_flight):
+            if not_after is not None and time.monotonic() > not_after:
+                raise LiveKitNotSent("The call could not start in time; it was not sent.")
+            return await asyncio.wait_for(fn(loop.client(self)), timeout=self.timeout)
 
     # Reference: https://docs.livekit.io/sip/api/#listsipinboundtrunk
     def list_inbound_trunks(
@@ -596,9 +720,20 @@ class LiveKitGateway:
 
     # Reference: https://docs.livekit.io/sip/api/#createsipinboundtrunk
     def create_inbound_trunk(self, spec: TrunkSpec) -> RemoteTrunk:
+        return self.start_create_inbound_trunk(spec).result()
+
+    def start_create_inbound_trunk(
+        self, spec: TrunkSpec, *, in_flight: int | None = None, not_after: float | None = None
+    ) -> PendingCall[RemoteTrunk]:
+        """create_inbound_trunk without waiting for LiveKit's answer (batches; see _start)."""
         req = api.CreateSIPInboundTrunkRequest(trunk=_trunk_info(spec))
-        info = self._run("CreateSIPInboundTrunk", lambda lk: lk.sip.create_inbound_trunk(req))
-        return _remote_trunk(info)
+        return self._start(
+            "CreateSIPInboundTrunk",
+            lambda lk: lk.sip.create_inbound_trunk(req),
+            _remote_trunk,
+            in_flight=in_flight,
+            not_after=not_after,
+        )
 
     # Reference: https://docs.livekit.io/sip/api/#updatesipinboundtrunk (replace arm)
     def replace_inbound_trunk(self, trunk_id: str, spec: TrunkSpec) -> RemoteTrunk:
@@ -636,9 +771,20 @@ class LiveKitGateway:
 
     # Reference: https://docs.livekit.io/sip/api/#createsipdispatchrule
     def create_dispatch_rule(self, spec: RuleSpec) -> RemoteRule:
+        return self.start_create_dispatch_rule(spec).result()
+
+    def start_create_dispatch_rule(
+        self, spec: RuleSpec, *, in_flight: int | None = None, not_after: float | None = None
+    ) -> PendingCall[RemoteRule]:
+        """create_dispatch_rule without waiting for LiveKit's answer (batches; see _start)."""
         req = api.CreateSIPDispatchRuleRequest(dispatch_rule=_rule_info(spec))
-        info = self._run("CreateSIPDispatchRule", lambda lk: lk.sip.create_dispatch_rule(req))
-        return _remote_rule(info)
+        return self._start(
+            "CreateSIPDispatchRule",
+            lambda lk: lk.sip.create_dispatch_rule(req),
+            _remote_rule,
+            in_flight=in_flight,
+            not_after=not_after,
+        )
 
     # Reference: https://docs.livekit.io/sip/api/#updatesipdispatchrule (replace arm)
     def replace_dispatch_rule(self, rule_id: str, spec: RuleSpec) -> RemoteRule:

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from telephony.models import Provisioning
+from telephony.provisioning.batch import reconcile_batch
 from telephony.provisioning.circuit import resume_after_config_change
 from telephony.provisioning.reconcile import reconcile_clinic
 
@@ -49,6 +50,31 @@ def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> st
     if result.retry_in is not None:
         raise self.retry(countdown=result.retry_in, max_retries=None)
     return result.outcome
+
+
+@shared_task(
+    name="telephony.reconcile_clinics",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def reconcile_clinics_task(clinic_ids: list[str]) -> dict[str, int]:
+    """Reconcile a batch of clinics that went live together (telephony/provisioning/batch.py).
+
+    Clinics off the batch's common path, and transient failures after their backoff, go on
+    as one reconcile_clinic task each. If publishing those fails, the sweeper finds them:
+    none of them is converged.
+    """
+    result = reconcile_batch(clinic_ids)
+    for clinic_id in result.handed_over:
+        reconcile_clinic_task.apply_async(args=[clinic_id])
+    for clinic_id, delay in {**result.busy, **result.retry}.items():
+        reconcile_clinic_task.apply_async(args=[clinic_id], countdown=delay)
+    return result.counts()
 
 
 @shared_task(name="telephony.sweep_provisioning", acks_late=True)

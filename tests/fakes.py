@@ -131,6 +131,9 @@ class FakeLiveKitGateway:
         self.trunks.pop(trunk_id, None)
         self._exit(mode)
 
+    def start_create_inbound_trunk(self, spec: TrunkSpec, **_limits: Any) -> _Finished:
+        return _Finished(self.create_inbound_trunk, spec)
+
     # --- rules ----------------------------------------------------------------------------
 
     def list_dispatch_rules(
@@ -164,6 +167,9 @@ class FakeLiveKitGateway:
         self._exit(mode)
         return rule
 
+    def start_create_dispatch_rule(self, spec: RuleSpec, **_limits: Any) -> _Finished:
+        return _Finished(self.create_dispatch_rule, spec)
+
     def replace_dispatch_rule(self, rule_id: str, spec: RuleSpec) -> RemoteRule:
         mode = self._enter("replace_dispatch_rule")
         if rule_id not in self.rules:
@@ -182,3 +188,26 @@ class FakeLiveKitGateway:
 
     def tamper_trunk(self, trunk_id: str, **changes: Any) -> None:
         self.trunks[trunk_id] = replace(self.trunks[trunk_id], **changes)
+
+
+class _Finished:
+    """The fake's PendingCall: the call has already run, in the caller's thread."""
+
+    request_id = ""
+    duration_ms = 0
+
+    def __init__(self, method: Callable[[Any], Any], spec: Any) -> None:
+        self.value: Any = None
+        self.error: LiveKitError | None = None
+        try:
+            self.value = method(spec)
+        except LiveKitError as exc:
+            self.error = exc
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        callback()
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value

@@ -76,17 +76,25 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def renew_after_seconds() -> float:
-    """How old a lease renewal may be before a LiveKit call renews it again.
+def renew_window_seconds() -> float:
+    """How old a lease renewal may be when a LiveKit call starts.
 
-    The settings guarantee lease > 1.5 x (token wait + call timeout) when renewed right
-    before the call; skipping a renewal that is younger than the slack above that keeps the
-    same guarantee and saves a database commit per call (each one a WAL flush).
+    The settings guarantee lease > 1.5 x (token wait + call timeout); a call that starts
+    within this window after a renewal still ends, at its slowest, with that margin left.
     """
     slack = settings.PROVISIONING_LEASE_SECONDS - 1.5 * (
         settings.LIVEKIT_TIMEOUT_SECONDS + settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS
     )
-    return max(0.0, min(1.0, slack))
+    return max(0.0, slack)
+
+
+def renew_after_seconds() -> float:
+    """How old a lease renewal may be before a LiveKit call renews it again.
+
+    Skipping a renewal younger than the window keeps the lease guarantee and saves a
+    database commit per call (each one a WAL flush); one run renews at most once a second.
+    """
+    return min(1.0, renew_window_seconds())
 
 
 def acquire_lease(clinic_id: Any, owner: str) -> bool:
@@ -502,12 +510,12 @@ class Reconciler:
 # --- failure handling ---------------------------------------------------------------------
 
 
-def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
-    prov = Provisioning.objects.get(clinic_id=clinic_id)
-    attempts = prov.attempts + 1
-    now = timezone.now()
-    if isinstance(exc, LiveKitAuthError) and exc.code != "circuit_open":
-        open_circuit(exc.sentence)
+def failure_fields(attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Result]:
+    """The provisioning fields for a failed run (attempt number `attempts`), and its Result.
+
+    Permanent errors, and transient ones past PROVISIONING_MAX_ATTEMPTS, end in FAILED with
+    a sentence and wait for Retry; the rest wait a jittered backoff in RETRYING.
+    """
     fields: dict[str, Any] = {
         "attempts": attempts,
         "last_error_code": exc.code or type(exc).__name__,
@@ -521,15 +529,21 @@ def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
                 "Press Retry once LiveKit is reachable again."
             )
         fields.update(state=State.FAILED, last_error=sentence, next_attempt_at=None)
-        result = Result("failed", detail=sentence)
-    else:
-        delay = backoff_seconds(attempts, exc.retry_after)
-        fields.update(
-            state=State.RETRYING,
-            last_error=exc.sentence,
-            next_attempt_at=now + timedelta(seconds=delay),
-        )
-        result = Result("retry", retry_in=delay, detail=exc.sentence)
+        return fields, Result("failed", detail=sentence)
+    delay = backoff_seconds(attempts, exc.retry_after)
+    fields.update(
+        state=State.RETRYING,
+        last_error=exc.sentence,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    return fields, Result("retry", retry_in=delay, detail=exc.sentence)
+
+
+def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
+    prov = Provisioning.objects.get(clinic_id=clinic_id)
+    if isinstance(exc, LiveKitAuthError) and exc.code != "circuit_open":
+        open_circuit(exc.sentence)
+    fields, result = failure_fields(prov.attempts + 1, exc)
     Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(**fields)
     logger.info("reconcile %s: %s (%s)", clinic_id, result.outcome, exc.sentence)
     return result

@@ -98,7 +98,14 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
         assert api.post(f"{base}/api/v1/clinics/{slug}/go-live/", timeout=30).status_code == 202
 
         def active() -> bool:
-            body = api.get(f"{base}/api/v1/clinics/{slug}/provisioning/", timeout=30).json()
+            # If make run stopped, say why: its log names the process that exited.
+            log_tail = (tmp_path / "run.log").read_text(errors="replace")[-3000:]
+            assert proc.poll() is None, log_tail
+            try:
+                r = api.get(f"{base}/api/v1/clinics/{slug}/provisioning/", timeout=30)
+            except requests.ConnectionError as exc:
+                raise AssertionError(f"{exc}\n{log_tail}") from None
+            body = r.json()
             assert body["state"] != "failed", body
             return body["state"] == "active"
 

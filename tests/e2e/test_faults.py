@@ -7,13 +7,14 @@ and are written to var/fault-results/ for docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from telephony import services
@@ -29,16 +30,27 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 MUTATING = ("Create", "Update", "Delete")
 
 
-def go_live(n: int, tag: str) -> list[str]:
+def go_live(n: int, tag: str, *, together: bool = False) -> list[str]:
+    """n clinics go live one by one (each commits and publishes its own reconcile), or
+    together in one transaction (published as reconcile_clinics batches)."""
     owner = UserFactory()
     clinics = []
     for i in range(n):
         clinic = make_clinic(owner, f"{tag} {i}")
         services.phone_number_add(clinic=clinic, number=f"+1415556{len(tag) % 10}{i:03d}")
         clinics.append(clinic)
-    for clinic in clinics:  # each go-live commits, then publishes to the worker
-        services.clinic_go_live(clinic=clinic, actor=owner)
+    with transaction.atomic() if together else contextlib.nullcontext():
+        for clinic in clinics:
+            services.clinic_go_live(clinic=clinic, actor=owner)
     return [str(c.pk) for c in clinics]
+
+
+def took_batch_path(worker) -> bool:
+    return any("telephony.reconcile_clinics[" in line for line in worker.lines)
+
+
+# One by one: the reconcile_clinic path; together: the batch path (provisioning/batch.py).
+PATHS = pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "together"])
 
 
 def settled(clinic_ids: list[str], timeout: float = 90) -> None:
@@ -65,19 +77,21 @@ def peak_overlap(requests: list[dict]) -> int:
     return peak
 
 
-def test_lost_replies_are_adopted_never_duplicated(livekit, worker):
+@PATHS
+def test_lost_replies_are_adopted_never_duplicated(livekit, worker, together):
     livekit.add_faults(
         [
             {"method": "CreateSIPInboundTrunk", "action": "commit_then_drop", "probability": 0.5},
             {"method": "CreateSIPDispatchRule", "action": "commit_then_drop", "probability": 0.5},
         ]
     )
-    clinics = go_live(10, "Drop")
+    clinics = go_live(10, "Drop", together=together)
     settled(clinics)
 
     figures = assess(livekit, clinics)
     figures["dropped_replies"] = sum(1 for r in livekit.requests() if r["dropped"])
-    record("lost_reply", figures)
+    record("lost_reply_batch" if together else "lost_reply", figures)
+    assert took_batch_path(worker) == together
     assert figures["dropped_replies"] > 0
     assert (figures["dup"], figures["stuck"], figures["orphans"]) == (0, 0, 0)
     assert (figures["trunk_creates"], figures["rule_creates"]) == (10, 10)
@@ -87,9 +101,10 @@ def test_lost_replies_are_adopted_never_duplicated(livekit, worker):
     )
 
 
-def test_a_503_window_during_a_burst_converges_without_duplicates(livekit, worker):
+@PATHS
+def test_a_503_window_during_a_burst_converges_without_duplicates(livekit, worker, together):
     livekit.add_faults([{"method": "*", "action": "status", "status": 503, "duration_s": 3}])
-    clinics = go_live(30, "Outage")
+    clinics = go_live(30, "Outage", together=together)
     settled(clinics, timeout=120)
 
     figures = assess(livekit, clinics)
@@ -101,7 +116,8 @@ def test_a_503_window_during_a_burst_converges_without_duplicates(livekit, worke
     )
     figures["max_errors_per_clinic"] = errors[0]["n"] if errors else 0
     figures["status_503"] = sum(1 for r in livekit.requests() if r["status"] == 503)
-    record("outage_503", figures)
+    record("outage_503_batch" if together else "outage_503", figures)
+    assert took_batch_path(worker) == together
     assert figures["status_503"] > 0
     assert (figures["dup"], figures["stuck"], figures["orphans"], figures["failed"]) == (0, 0, 0, 0)
     assert figures["max_errors_per_clinic"] <= 8  # backoff, not a retry storm

@@ -141,3 +141,68 @@ def test_closing_the_loop_then_calling_again_opens_a_new_one(emu):
     assert not first.thread.is_alive()
     assert gw.list_inbound_trunks() == []
     assert livekit_gateway._gateway_loop() is not first
+
+
+# --- calls started without waiting (the batch path) ---------------------------------------
+
+
+def peak(requests: list[dict]) -> int:
+    edges = sorted(
+        [(r["started_at"], 1) for r in requests]
+        + [(r["at"] or r["started_at"], -1) for r in requests]
+    )
+    cur = best = 0
+    for _, delta in edges:
+        cur += delta
+        best = max(best, cur)
+    return best
+
+
+def test_started_calls_keep_to_their_in_flight_limit_and_each_gets_its_own_reply(emu):
+    emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": 100}])
+    gw = gateway(emu)
+    specs = [TrunkSpec(name=f"s{i}", metadata="", numbers=(f"+1415556{i:04d}",)) for i in range(12)]
+
+    calls = [gw.start_create_inbound_trunk(s, in_flight=4) for s in specs]
+    trunks = [c.result() for c in calls]
+
+    assert [t.numbers for t in trunks] == [s.numbers for s in specs]
+    assert len({t.trunk_id for t in trunks}) == 12
+    assert len({c.request_id for c in calls}) == 12 and all(c.request_id for c in calls)
+    assert peak(emu.control.requests()) == 4  # queued on the loop, never more than 4 sent
+    assert all(c.duration_ms >= 100 for c in calls)
+
+
+def test_a_started_call_whose_turn_comes_too_late_is_never_sent(emu):
+    emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": 300}])
+    gw = gateway(emu)
+    first = gw.start_create_inbound_trunk(
+        TrunkSpec(name="first", metadata="", numbers=("+14155570001",)), in_flight=1
+    )
+    late = gw.start_create_inbound_trunk(
+        TrunkSpec(name="late", metadata="", numbers=("+14155570002",)),
+        in_flight=1,
+        not_after=time.monotonic() + 0.05,  # its turn comes after the first call's 300 ms
+    )
+
+    assert first.result().name == "first"
+    with pytest.raises(livekit_gateway.LiveKitNotSent):
+        late.result()
+    assert [r["method"] for r in emu.control.requests()] == ["CreateSIPInboundTrunk"]
+
+
+def test_on_done_runs_once_when_the_call_ends_in_success_or_failure(emu):
+    gw = gateway(emu)
+    spec = TrunkSpec(name="one", metadata="", numbers=("+14155570003",))
+    ended = threading.Event()
+    ok = gw.start_create_inbound_trunk(spec)
+    ok.on_done(ended.set)
+    ok.result()
+    assert ended.wait(5)
+
+    taken = gw.start_create_inbound_trunk(spec)  # the same number again: a conflict
+    done: list[bool] = []
+    with pytest.raises(livekit_gateway.LiveKitConflictError):
+        taken.result()
+    taken.on_done(lambda: done.append(True))  # after the end: runs at once
+    assert done == [True]

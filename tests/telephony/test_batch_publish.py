@@ -1,0 +1,113 @@
+"""How changes are published: one reconcile_clinic per lone change, reconcile_clinics batches
+for a transaction that changes many clinics, and the batch task's follow-ups."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db import transaction
+
+from telephony import services
+from telephony.livekit_gateway import LiveKitTransientError
+from telephony.models import Provisioning
+from telephony.tasks import reconcile_clinics_task
+from tests.factories import UserFactory, make_clinic
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published(monkeypatch):
+    seen: dict[str, list] = {"one": [], "batch": []}
+    monkeypatch.setattr(services, "_publish", lambda cid, verify: seen["one"].append((cid, verify)))
+    monkeypatch.setattr(services, "_publish_batch", lambda ids: seen["batch"].append(list(ids)))
+    return seen
+
+
+def ready(n: int) -> list:
+    owner = UserFactory()
+    clinics = []
+    for i in range(n):
+        clinic = make_clinic(owner, f"Pub {i}")
+        services.phone_number_add(clinic=clinic, number=f"+1415559{i:04d}")
+        clinics.append(clinic)
+    return clinics
+
+
+def test_a_transaction_that_takes_many_clinics_live_publishes_one_batch(
+    published, django_capture_on_commit_callbacks
+):
+    clinics = ready(3)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for clinic in clinics:
+            services.clinic_go_live(clinic=clinic, actor=None)
+
+    assert len(callbacks) == 1
+    assert published == {"one": [], "batch": [[str(c.pk) for c in clinics]]}
+
+
+def test_a_lone_change_publishes_reconcile_clinic_as_before(
+    published, django_capture_on_commit_callbacks
+):
+    (clinic,) = ready(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.clinic_go_live(clinic=clinic, actor=None)
+
+    assert published == {"one": [(str(clinic.pk), False)], "batch": []}
+
+
+def test_batches_are_cut_at_the_batch_size(published, django_capture_on_commit_callbacks, settings):
+    settings.PROVISIONING_BATCH_SIZE = 2
+    clinics = ready(5)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for clinic in clinics:
+            services.clinic_go_live(clinic=clinic, actor=None)
+
+    ids = [str(c.pk) for c in clinics]
+    assert published["batch"] == [ids[0:2], ids[2:4]]
+    assert published["one"] == [(ids[4], False)]  # a batch of one is a plain reconcile
+
+
+def test_a_change_undone_by_a_savepoint_rollback_is_not_published(
+    published, django_capture_on_commit_callbacks
+):
+    undone, kept = ready(2)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.clinic_go_live(clinic=undone, actor=None)
+            raise RuntimeError("rolled back")
+        services.clinic_go_live(clinic=kept, actor=None)
+
+    assert published == {"one": [(str(kept.pk), False)], "batch": []}
+    assert Provisioning.objects.get(clinic=undone).generation == 0
+
+
+def test_verifying_reprovisions_are_never_batched(published, django_capture_on_commit_callbacks):
+    clinics = ready(2)
+    for clinic in clinics:
+        services.clinic_go_live(clinic=clinic, actor=None)
+    published["one"].clear()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for clinic in clinics:
+            services.provisioning_reprovision(clinic=clinic, actor=None)
+
+    assert published == {"one": [(str(c.pk), True) for c in clinics], "batch": []}
+
+
+def test_the_batch_task_hands_each_left_over_clinic_to_its_own_task(fake_gateway):
+    converged, retried, failed = ready(3)
+    for clinic in (converged, retried, failed):
+        services.clinic_go_live(clinic=clinic, actor=None)
+    Provisioning.objects.filter(clinic=failed).update(state="failed")
+    fake_gateway.fail("create_inbound_trunk", LiveKitTransientError("LiveKit is unavailable."))
+    fake_gateway.before_call = None
+
+    with mock.patch("telephony.tasks.reconcile_clinic_task.apply_async") as follow_up:
+        counts = reconcile_clinics_task.run([str(c.pk) for c in (converged, retried, failed)])
+
+    assert (counts["converged"], counts["retry"], counts["noop"]) == (1, 1, 1)
+    ((_args, kwargs),) = follow_up.call_args_list
+    (clinic_id,) = kwargs["args"]
+    assert Provisioning.objects.get(clinic_id=clinic_id).state == "retrying"
+    assert 0 <= kwargs["countdown"] <= 2
