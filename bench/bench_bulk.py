@@ -267,10 +267,11 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="worker settings side by side (bulk-sweep-*.json)"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="unlimited runs (median reported)")
     args = parser.parse_args()
     n = args.clinics
     if args.sweep:
-        sweep(n, args.batch_size)
+        sweep(n, args.batch_size, args.repeat)
         return
 
     with common.emulator(["--request-log-size", str(max(100_000, 4 * n))]) as emu:
@@ -282,14 +283,17 @@ def main() -> None:
             if args.skip_baseline
             else baseline(emu.url, [{"slug": f"baseline-{i}"} for i in range(n)])
         )
-        runs = [
+        # The machine is shared: repeat the unlimited run and report its median.
+        repeats = [
             platform_run(
                 emu, n, pool=args.pool, concurrency=args.concurrency,
                 per_minute=1_000_000, burst=1_000_000, label="unlimited",
                 processes=args.processes, in_flight=args.in_flight,
                 batch_size=args.batch_size,
             )
+            for _ in range(args.repeat)
         ]  # fmt: skip
+        runs = [sorted(repeats, key=lambda r: r["wall_s"])[len(repeats) // 2]]
         if not args.skip_rate_limited:
             runs.append(
                 platform_run(
@@ -307,6 +311,7 @@ def main() -> None:
             )  # fmt: skip
 
     unlimited = runs[0]
+    repeat_walls = [r["wall_s"] for r in repeats]
     # Concurrency: the LiveKit calls the platform may have in flight (batch calls per worker
     # process x processes), or more if the emulator saw more at once.
     concurrency = max(args.in_flight * args.processes, unlimited["peak_in_flight_total"])
@@ -324,6 +329,7 @@ def main() -> None:
         "upstream_concurrency": concurrency,
         "baseline_sequential_s": base_s,
         "wall_s": unlimited["wall_s"],
+        "wall_s_of_each_repeat": repeat_walls,
         "ratio_to_baseline": base_s / unlimited["wall_s"],
         "latency_bound_s": latency_bound,
         "ratio_to_latency_bound": unlimited["wall_s"] / latency_bound,
@@ -364,10 +370,10 @@ def main() -> None:
 
 
 # (processes, threads per process, batch calls in flight per process)
-SWEEP = [(1, 32, 32), (1, 8, 32), (2, 16, 16), (2, 8, 16), (2, 4, 16), (2, 4, 12), (2, 4, 24)]
+SWEEP = [(1, 32, 32), (2, 16, 16), (2, 4, 16), (2, 4, 14), (2, 4, 12), (2, 4, 20)]
 
 
-def sweep(n: int, batch_size: int) -> None:
+def sweep(n: int, batch_size: int, repeat: int) -> None:
     """The unlimited run under several worker settings, against one baseline."""
     with common.emulator(["--request-log-size", str(max(100_000, 4 * n))]) as emu:
         common.setup_django(emu.url)
@@ -376,11 +382,15 @@ def sweep(n: int, batch_size: int) -> None:
         base_s = baseline(emu.url, [{"slug": f"baseline-{i}"} for i in range(n)])
         rows = []
         for processes, threads, in_flight in SWEEP:
-            run = platform_run(
-                emu, n, pool="threads", concurrency=threads, per_minute=1_000_000,
-                burst=1_000_000, label=f"{processes} x -c {threads}, {in_flight} in flight",
-                processes=processes, in_flight=in_flight, batch_size=batch_size,
-            )  # fmt: skip
+            each = [
+                platform_run(
+                    emu, n, pool="threads", concurrency=threads, per_minute=1_000_000,
+                    burst=1_000_000, label=f"{processes} x -c {threads}, {in_flight} in flight",
+                    processes=processes, in_flight=in_flight, batch_size=batch_size,
+                )
+                for _ in range(repeat)
+            ]  # fmt: skip
+            run = sorted(each, key=lambda r: r["wall_s"])[len(each) // 2]
             concurrency = max(in_flight * processes, run["peak_in_flight_total"])
             bound = n * 2 * LATENCY_MS / 1000 / concurrency
             rows.append(
@@ -390,6 +400,7 @@ def sweep(n: int, batch_size: int) -> None:
                     "in_flight": in_flight,
                     "concurrency": concurrency,
                     "wall_s": run["wall_s"],
+                    "wall_s_of_each_repeat": [r["wall_s"] for r in each],
                     "ratio_to_baseline": base_s / run["wall_s"],
                     "latency_bound_s": bound,
                     "ratio_to_latency_bound": run["wall_s"] / bound,

@@ -1,6 +1,6 @@
 """Go-live latency: API `go-live` to provisioning state active, one clinic at a time.
 
-    python -m bench.bench_golive [--clinics 200] [--pool threads] [--concurrency 32]
+    python -m bench.bench_golive [--clinics 200] [--pool threads] [--concurrency 4]
 
 The real app under gunicorn on loopback, a real `celery worker` on Redis, PostgreSQL, the
 emulator at 0 ms. For each clinic: POST /api/v1/clinics/<slug>/go-live/ (token auth) at t0,
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--pool", default="threads")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--interval", type=float, default=0.15)
     args = parser.parse_args()
 
