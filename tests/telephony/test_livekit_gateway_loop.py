@@ -87,7 +87,7 @@ def test_a_hanging_call_is_still_cut_by_the_timeout_and_the_loop_survives(emu):
 def test_a_stuck_loop_is_bounded_by_the_guard(emu, monkeypatch):
     gw = gateway(emu, timeout=0.1)
     gw.list_inbound_trunks()  # the loop exists
-    monkeypatch.setattr(livekit_gateway, "LOOP_GUARD_SECONDS", 0.1)
+    monkeypatch.setattr(livekit_gateway.gateway, "LOOP_GUARD_SECONDS", 0.1)
     loop = livekit_gateway._gateway_loop()
     release = threading.Event()
     loop.loop.call_soon_threadsafe(release.wait, 10)  # block the loop thread itself
