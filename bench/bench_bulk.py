@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="celery worker -c")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument(
-        "--in-flight", type=int, default=16, help="PROVISIONING_BATCH_IN_FLIGHT per process"
+        "--in-flight", type=int, default=14, help="PROVISIONING_BATCH_IN_FLIGHT per process"
     )
     parser.add_argument("--batch-size", type=int, default=50, help="PROVISIONING_BATCH_SIZE")
     parser.add_argument(
