@@ -18,6 +18,7 @@ protobuf conversions), loop (the per-process loop), gateway (LiveKitGateway), we
 from telephony.livekit_gateway.errors import (
     CONFLICT_RULE,
     CONFLICT_TRUNK,
+    LOCAL_RATE_LIMIT,
     CallInfo,
     LiveKitAuthError,
     LiveKitConflictError,
@@ -59,6 +60,7 @@ from telephony.livekit_gateway.webhooks import (
 __all__ = [
     "CONFLICT_RULE",
     "CONFLICT_TRUNK",
+    "LOCAL_RATE_LIMIT",
     "LOOP_GUARD_SECONDS",
     "POOL_SIZE",
     "AgentDispatch",

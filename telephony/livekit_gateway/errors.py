@@ -13,6 +13,8 @@ from google.protobuf.message import DecodeError
 from livekit import api
 
 CONFLICT_TRUNK = "Conflicting inbound SIP Trunks"
+# The code of a call the shared rate limiter refused before sending anything.
+LOCAL_RATE_LIMIT = "local_rate_limit"
 CONFLICT_RULE = "Dispatch rule for the same trunk"
 
 # Twirp codes whose outcome is unknown or that clear by themselves: retry.

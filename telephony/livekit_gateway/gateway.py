@@ -14,6 +14,7 @@ import aiohttp
 from livekit import api
 
 from telephony.livekit_gateway.errors import (
+    LOCAL_RATE_LIMIT,
     CallInfo,
     LiveKitError,
     LiveKitNotFoundError,
@@ -194,7 +195,7 @@ class LiveKitGateway:
             except RateLimited as exc:
                 refused = LiveKitTransientError(
                     "Switchboard is pacing its calls to LiveKit (API rate limit); retrying.",
-                    code="local_rate_limit",
+                    code=LOCAL_RATE_LIMIT,
                     retry_after=exc.wait,
                 )
                 return PendingCall(self, method, parse, info, error=refused)

@@ -36,7 +36,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
+    LOCAL_RATE_LIMIT,
     LiveKitAuthError,
     LiveKitConflictError,
     LiveKitError,
@@ -66,7 +67,6 @@ from telephony.provisioning.reconcile import failure_fields, renew_window_second
 logger = logging.getLogger(__name__)
 
 State = Provisioning.State
-LOCAL_RATE_LIMIT = "local_rate_limit"
 # What sorting a clinic onto the batch's path or off it reads.
 _SORTING_FIELDS = (
     "id",
@@ -138,7 +138,6 @@ class _Slots:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = size
         self.free = size
         # Waiters, oldest batch first: (batch, ticket, event); a freed slot is handed to the
         # first of them directly (one wake-up per slot, not one per waiter).
@@ -450,16 +449,8 @@ class _Batch:
         started = time.monotonic()
         going: list[_Item] = []
         with transaction.atomic():
-            rows = self._locked(items)
             writes = _Writes()
-            for item in (item for item in items if item.clinic_id in rows):
-                prov, outcome = rows[item.clinic_id], outcomes[item.clinic_id]
-                if outcome.deferred:
-                    self._deferred(item, prov, "create_trunk", writes)
-                    continue
-                if outcome.error is not None:
-                    self._failed(item, prov, outcome, "create_trunk", writes)
-                    continue
+            for item, prov, outcome in self._succeeded(items, outcomes, "create_trunk", writes):
                 trunk = outcome.value
                 item.rule = item.desired.rule(trunk.trunk_id)
                 writes.set(
@@ -485,16 +476,8 @@ class _Batch:
         """Commit the rules; clinics whose generation did not move are converged."""
         now = timezone.now()
         with transaction.atomic():
-            rows = self._locked(items)
             writes = _Writes()
-            for item in (item for item in items if item.clinic_id in rows):
-                prov, outcome = rows[item.clinic_id], outcomes[item.clinic_id]
-                if outcome.deferred:
-                    self._deferred(item, prov, "create_rule", writes)
-                    continue
-                if outcome.error is not None:
-                    self._failed(item, prov, outcome, "create_rule", writes)
-                    continue
+            for item, prov, outcome in self._succeeded(items, outcomes, "create_rule", writes):
                 rule, spec = outcome.value, item.rule
                 assert spec is not None
                 writes.set(
@@ -528,6 +511,21 @@ class _Batch:
                 writes.event(item, "converged", None, f"state {State.ACTIVE}")
                 self.result.converged.append(item.clinic_id)
             writes.save()
+
+    def _succeeded(
+        self, items: list[_Item], outcomes: dict[str, _Outcome], action: str, writes: _Writes
+    ) -> Iterator[tuple[_Item, Provisioning, _Outcome]]:
+        """Lock the rows still ours (in the caller's transaction), record the deferred and
+        failed calls of `action`, and yield the clinics whose call succeeded."""
+        rows = self._locked(items)
+        for item in (item for item in items if item.clinic_id in rows):
+            prov, outcome = rows[item.clinic_id], outcomes[item.clinic_id]
+            if outcome.deferred:
+                self._deferred(item, prov, action, writes)
+            elif outcome.error is not None:
+                self._failed(item, prov, outcome, action, writes)
+            else:
+                yield item, prov, outcome
 
     def _deferred(self, item: _Item, prov: Provisioning, action: str, writes: _Writes) -> None:
         """Never sent: withdraw the intent and let reconcile_clinic take the clinic on."""

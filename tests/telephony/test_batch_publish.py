@@ -101,7 +101,6 @@ def test_the_batch_task_hands_each_left_over_clinic_to_its_own_task(fake_gateway
         services.clinic_go_live(clinic=clinic, actor=None)
     Provisioning.objects.filter(clinic=failed).update(state="failed")
     fake_gateway.fail("create_inbound_trunk", LiveKitTransientError("LiveKit is unavailable."))
-    fake_gateway.before_call = None
 
     with mock.patch("telephony.tasks.reconcile_clinic_task.apply_async") as follow_up:
         counts = reconcile_clinics_task.run([str(c.pk) for c in (converged, retried, failed)])
