@@ -53,6 +53,8 @@ class ClinicConfig:
     tts_model: str
     recording_consent_required: bool
     is_fallback: bool = False
+    # Whether the clinic keeps transcripts (absent from older platforms: then no transcript).
+    keep_transcripts: bool = False
 
 
 def fallback_config(clinic: uuid.UUID | None = None) -> ClinicConfig:
@@ -126,4 +128,5 @@ def parse_config(data: object, *, expected_clinic: uuid.UUID | None = None) -> C
         llm_model=_field(data, "llm_model", str).strip(),
         tts_model=_field(data, "tts_model", str).strip(),
         recording_consent_required=_field(data, "recording_consent_required", bool),
+        keep_transcripts=data.get("keep_transcripts") is True,
     )

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 Slot = Literal["stt", "llm", "tts"]
 
@@ -149,6 +149,10 @@ class Settings:
 
     def config_endpoint(self) -> str:
         return self.switchboard_url.rstrip("/") + "/api/v1/agent/config"
+
+    def outcome_endpoint(self, room_name: str) -> str:
+        room = quote(room_name, safe="")
+        return f"{self.switchboard_url.rstrip('/')}/api/v1/agent/calls/{room}/outcome"
 
 
 def _problems(environ: Mapping[str, str]) -> list[str]:

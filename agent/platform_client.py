@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -221,6 +222,78 @@ class PlatformClient:
             raise _GiveUp(f"malformed agent config: {exc}") from None
         self.cache.put(config, etag)
         return FetchResult(config, "platform")
+
+
+_LONG_DIGITS = re.compile(r"(%2B|\+)?[0-9]{5,}")
+
+
+def redact(text: str) -> str:
+    """A URL or room name fit for the log: phone numbers keep their last four digits."""
+    return _LONG_DIGITS.sub(lambda m: "***" + m.group(0)[-4:], text)
+
+
+PostResult = Literal["stored", "already_stored", "conflict", "not_ours", "rejected", "failed"]
+
+
+async def post_outcome(
+    client: PlatformClient,
+    url: str,
+    body: dict[str, object],
+    *,
+    deadline_s: float = 30.0,
+    attempt_timeout_s: float = 5.0,
+) -> PostResult:
+    """POST a call's outcome, retrying the *same* body until the platform answers.
+
+    The platform stores one outcome per call and recognises a repeat of the same body (200),
+    so a retry after a timed-out attempt that did reach it is harmless. Never raises.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    headers = {
+        "Authorization": f"Bearer {client._token}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+    last = "no attempt made"
+    for attempt in range(client._max_attempts * 2):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            async with asyncio.timeout(min(attempt_timeout_s, remaining)):
+                async with client._http().post(
+                    url, data=payload, headers=headers, allow_redirects=False
+                ) as resp:
+                    status = resp.status
+                    await resp.read()
+        except TimeoutError:
+            last = f"attempt {attempt + 1} timed out"
+        except aiohttp.ClientError as exc:
+            last = f"attempt {attempt + 1} failed: {type(exc).__name__}"
+        else:
+            if status == 201:
+                return "stored"
+            if status == 200:
+                return "already_stored"
+            if status == 409:
+                logger.error("outcome for %s: a different outcome was already stored", redact(url))
+                return "conflict"
+            if status == 404:
+                logger.warning("outcome for %s: the platform does not know this call", redact(url))
+                return "not_ours"
+            if status not in RETRYABLE_STATUSES:
+                logger.error("outcome for %s: refused with HTTP %s", redact(url), status)
+                return "rejected"
+            last = f"attempt {attempt + 1}: HTTP {status}"
+        ceiling = min(client._backoff_cap_s, client._backoff_base_s * 2**attempt)
+        delay = client._rng.uniform(0, ceiling)
+        if loop.time() + delay >= deadline:
+            break
+        await client._sleep(delay)
+    logger.error("outcome for %s not delivered: %s", redact(url), last)
+    return "failed"
 
 
 def _describe(target: JobTarget) -> str:

@@ -12,6 +12,8 @@ Per job:
    a short apology and hang up; unreachable platform -> the fallback message taker.
 3. When the clinic requires recording consent, a consent agent asks first (agent.consent), then
    hands over to the receptionist; otherwise the receptionist greets at once.
+4. When the job shuts down (the call is over), the worker posts the call's outcome to the
+   platform once (agent.outcome; retried with the same body, which the platform recognises).
 
 Recording: livekit-agents fixes a session's recording options at AgentSession.start(). So when
 consent is required (or the config is the fallback) the session starts with record=False and
@@ -35,7 +37,14 @@ from agent.clinic_config import DEFAULT_LANGUAGE, ClinicConfig
 from agent.config import ModelPlan, ModelRef, Settings, load_settings, plan_models
 from agent.consent import ConsentFlow, ConsentStep, Decision
 from agent.metadata import UnroutableJob, resolve_target
-from agent.platform_client import ClinicNotServed, ConfigCache, PlatformClient
+from agent.outcome import CallRecord, build_outcome
+from agent.platform_client import (
+    ClinicNotServed,
+    ConfigCache,
+    PlatformClient,
+    post_outcome,
+    redact,
+)
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
@@ -157,12 +166,13 @@ def _agent_classes() -> tuple[type, type]:
     class ConsentAgent(Agent):
         """Asks for recording consent, listens, then hands the call to the receptionist."""
 
-        def __init__(self, flow: ConsentFlow, then: Agent) -> None:
+        def __init__(self, flow: ConsentFlow, then: Agent, record: CallRecord) -> None:
             super().__init__(
                 instructions="You only ask whether the call may be recorded. Say nothing else."
             )
             self._flow = flow
             self._then = then
+            self._record = record
             self._timer: asyncio.Task[None] | None = None
 
         async def on_enter(self) -> None:
@@ -196,6 +206,7 @@ def _agent_classes() -> tuple[type, type]:
                 self._arm_timer(handle)
                 return
             logger.info("recording consent: %s", step.decision.value)
+            self._record.decide(step.decision)
             with contextlib.suppress(Exception):  # an attribute is not worth dropping a call
                 room = get_job_context().room
                 await room.local_participant.set_attributes(
@@ -235,7 +246,7 @@ async def entrypoint(ctx: JobContext) -> None:
     if fetched is None:
         await _end_politely(ctx)
         return
-    await _run_receptionist(ctx, fetched.config)
+    await _run_receptionist(ctx, fetched.config, settings)
 
 
 async def _fetch_or_none(client: PlatformClient, target: Any) -> Any:
@@ -246,7 +257,7 @@ async def _fetch_or_none(client: PlatformClient, target: Any) -> Any:
         return None
 
 
-async def _run_receptionist(ctx: JobContext, config: ClinicConfig) -> None:
+async def _run_receptionist(ctx: JobContext, config: ClinicConfig, settings: Settings) -> None:
     from livekit.agents import AgentSession
 
     plan = plan_models({"stt": config.stt_model, "llm": config.llm_model, "tts": config.tts_model})
@@ -255,8 +266,15 @@ async def _run_receptionist(ctx: JobContext, config: ClinicConfig) -> None:
     receptionist_cls, consent_cls = _agent_classes()
     receptionist = receptionist_cls(config)
     flow = ConsentFlow(config.language, required=config.recording_consent_required)
-    first = receptionist if flow.done else consent_cls(flow, then=receptionist)
+    record = CallRecord()
+    if flow.done:  # consent not required: nothing asked
+        record.decide(Decision.NOT_REQUIRED)
+    first = receptionist if flow.done else consent_cls(flow, then=receptionist, record=record)
     session: AgentSession[None] = AgentSession(**build_models(plan, config))
+    _follow_conversation(session, record)
+    ctx.add_shutdown_callback(
+        functools.partial(_report_outcome, settings, ctx.room.name, config, record)
+    )
     options: dict[str, Any] = {}
     if config.recording_consent_required or config.is_fallback:
         options["record"] = False
@@ -265,6 +283,31 @@ async def _run_receptionist(ctx: JobContext, config: ClinicConfig) -> None:
             {CONSENT_ATTRIBUTE: Decision.NOT_REQUIRED.value}
         )
     await session.start(agent=first, room=ctx.room, **options)
+
+
+def _follow_conversation(session: Any, record: CallRecord) -> None:
+    """Keep each finished turn (the caller's and the receptionist's) in the call record."""
+
+    def added(event: Any) -> None:
+        item = event.item
+        role = getattr(item, "role", None)
+        text = getattr(item, "text_content", None) or ""
+        if role == "user":
+            record.add("caller", text)
+        elif role == "assistant":
+            record.add("agent", text)
+
+    session.on("conversation_item_added", added)
+
+
+async def _report_outcome(
+    settings: Settings, room_name: str, config: ClinicConfig, record: CallRecord
+) -> None:
+    """The job's shutdown callback: post what happened on the call, once."""
+    body = build_outcome(record, keep_transcripts=config.keep_transcripts)
+    async with PlatformClient(endpoint=settings.config_endpoint(), token=settings.agent_token) as c:
+        result = await post_outcome(c, settings.outcome_endpoint(room_name), body)
+    logger.info("call outcome %s: %s (room %s)", body["outcome"], result, redact(room_name))
 
 
 async def _end_politely(ctx: JobContext) -> None:

@@ -323,6 +323,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.drift_scan",
         "schedule": DRIFT_SCAN_SECONDS,
     },
+    "call-retention": {
+        "task": "telephony.purge_calls",
+        "schedule": 3600.0,
+    },
 }
 
 
@@ -386,6 +390,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.models.Call.Status"},
 }
 
 LOGGING = {

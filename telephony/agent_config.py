@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from telephony.models import AgentConfig
+from telephony.models import AgentConfig, CallLogPolicy
 from tenants.models import Clinic
 
 SEPARATOR = "_"
@@ -57,4 +57,6 @@ def agent_config_payload(clinic: Clinic, config: AgentConfig) -> dict[str, Any]:
         "llm_model": config.llm_model,
         "tts_model": config.tts_model,
         "recording_consent_required": config.recording_consent_required,
+        # A hint: the outcome endpoint drops transcripts the clinic does not keep anyway.
+        "keep_transcripts": CallLogPolicy.for_clinic(clinic).keeps_transcripts,
     }

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
+from telephony import call_events
 from telephony.agent_config import clinic_for_room
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
 from telephony.models import Call, Provisioning, TestCall
@@ -55,6 +56,14 @@ def redact_room_name(name: str) -> str:
 
 def last4(text: str) -> str:
     return "".join(_DIGITS.findall(text))[-4:]
+
+
+def number_attribute(participant: WebhookParticipant, name: str) -> str:
+    """A phone number attribute (sip.phoneNumber: the caller, sip.trunkPhoneNumber: the line
+    called), present when the dispatch rule does not hide numbers (decision 0031); anything
+    that does not look like a phone number is not kept."""
+    number = participant.attributes.get(name, "").strip()
+    return number if _PHONE_SEGMENT.match(number) and len(number) <= 20 else ""
 
 
 def caller_last4(participant: WebhookParticipant) -> str:
@@ -141,6 +150,7 @@ def record_event(event: WebhookEvent) -> Call | None:
             TestCall.objects.for_clinic(call.clinic).filter(room_name=call.room_name).exists()
         )
         call.save()
+        call_events.call_updated(call)
     return call
 
 
@@ -183,6 +193,8 @@ def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
         call.rule_id = call.rule_id or attrs.get("sip.ruleID", "")
         call.call_id = call.call_id or attrs.get("sip.callID", "")
         call.caller_last4 = call.caller_last4 or caller_last4(person)
+        call.caller_number = call.caller_number or number_attribute(person, "sip.phoneNumber")
+        call.called_number = call.called_number or number_attribute(person, "sip.trunkPhoneNumber")
         call.answered_at = _earliest(call.answered_at, _at(person.joined_at) or when)
         if event.event == "participant_left":
             call.caller_left_at = _earliest(call.caller_left_at, when)

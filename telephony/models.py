@@ -335,6 +335,11 @@ class Call(models.Model):
     rule_id = models.CharField(max_length=64, blank=True)
     call_id = models.CharField("SIP call ID", max_length=64, blank=True)
     caller_last4 = models.CharField(max_length=4, blank=True)
+    # The full caller number (LiveKit's sip.phoneNumber), for members who call back. Shown to
+    # owners and admins only; erased with everything else about a caller (decision 0030).
+    caller_number = models.CharField(max_length=20, blank=True, db_index=True)
+    # The clinic's number that was dialled (LiveKit's sip.trunkPhoneNumber), when shown.
+    called_number = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RINGING)
     started_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -360,6 +365,96 @@ class Call(models.Model):
     @property
     def caller_masked(self) -> str:
         return f"***{self.caller_last4}" if self.caller_last4 else ""
+
+    def caller_for(self, *, full: bool) -> str:
+        """The caller as a member sees it: the whole number for those allowed, else masked."""
+        return (self.caller_number or self.caller_masked) if full else self.caller_masked
+
+
+class CallOutcome(models.Model):
+    """What the agent says happened on a call, posted once at its end (decision 0030).
+
+    Keyed by the call's (redacted) room name, not by the Call row: the agent may post before
+    LiveKit's room_finished webhook has created or closed the row. `body_hash` identifies the
+    first post, so a retry of the same post is recognised and a different one is refused.
+    """
+
+    class Consent(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        DECLINED = "declined", "Declined"
+        NOT_ASKED = "not_asked", "Not asked"
+
+    class Outcome(models.TextChoices):
+        APPOINTMENT_REQUEST = "appointment_request", "Appointment request"
+        MESSAGE_TAKEN = "message_taken", "Message taken"
+        ANSWERED = "answered", "Question answered"
+        TRANSFERRED = "transferred", "Transferred"
+        HUNG_UP = "hung_up", "Caller hung up"
+        OTHER = "other", "Other"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="call_outcomes")
+    room_name = models.CharField(max_length=256)
+    consent = models.CharField(max_length=16, choices=Consent.choices)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=24, choices=Outcome.choices)
+    summary = models.TextField(max_length=2000, blank=True)
+    transcript = models.TextField(blank=True)
+    transcript_purged_at = models.DateTimeField(null=True, blank=True)
+    body_hash = models.CharField(max_length=64)
+    posted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["clinic", "room_name"], name="one_outcome_per_call")
+        ]
+
+    def __str__(self) -> str:
+        return f"Outcome of {self.room_name}: {self.outcome}"
+
+
+class CallLogPolicy(models.Model):
+    """How long a clinic keeps call details and transcripts (purged by telephony.purge_calls).
+
+    A clinic without a row has the defaults; `for_clinic` returns an unsaved one then.
+    """
+
+    class TranscriptDays(models.IntegerChoices):
+        NOT_STORED = 0, "Not stored"
+        DAYS_30 = 30, "30 days"
+        DAYS_90 = 90, "90 days"
+        DAYS_365 = 365, "365 days"
+
+    class CallDays(models.IntegerChoices):
+        DAYS_30 = 30, "30 days"
+        DAYS_90 = 90, "90 days"
+        DAYS_365 = 365, "365 days"
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="call_policy")
+    transcript_days = models.PositiveSmallIntegerField(
+        choices=TranscriptDays.choices, default=TranscriptDays.DAYS_90
+    )
+    call_days = models.PositiveSmallIntegerField(
+        choices=CallDays.choices, default=CallDays.DAYS_365
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        verbose_name_plural = "call log policies"
+
+    def __str__(self) -> str:
+        return f"Call log policy of {self.clinic}"
+
+    @classmethod
+    def for_clinic(cls, clinic: Clinic) -> CallLogPolicy:
+        return cls.objects.filter(clinic=clinic).first() or cls(clinic=clinic)
+
+    @property
+    def keeps_transcripts(self) -> bool:
+        return self.transcript_days > 0
 
 
 class TestCall(models.Model):

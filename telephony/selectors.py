@@ -33,7 +33,10 @@ class ChecklistItem:
 
 
 def recent_calls(*, clinic: Clinic, limit: int = RECENT_CALLS) -> list[Call]:
-    return list(Call.objects.for_clinic(clinic).order_by("-created_at")[:limit])
+    """The latest calls, each with `.outcome` (the agent's account, or None)."""
+    from telephony.outcomes import attach_outcomes
+
+    return attach_outcomes(clinic, Call.objects.for_clinic(clinic).order_by("-created_at")[:limit])
 
 
 def go_live_checklist(

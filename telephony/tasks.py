@@ -120,3 +120,12 @@ def drift_scan() -> dict[str, object]:
     except LiveKitError as exc:
         logger.warning("drift scan skipped: %s", exc.sentence)
         return {"error": exc.sentence}
+
+
+@shared_task(name="telephony.purge_calls", acks_late=True, ignore_result=True)
+def purge_calls() -> dict[str, int]:
+    """Retention: drop transcripts and calls older than each clinic keeps them (hourly)."""
+    from telephony.outcomes import purge_expired
+
+    purged = purge_expired()
+    return {"transcripts": purged.transcripts, "calls": purged.calls, "outcomes": purged.outcomes}

@@ -1,15 +1,22 @@
-"""Web pages for the call loop: the test call (form and results)."""
+"""Web pages for the call loop: the test call (form and results), the call log, a call's
+detail and the CSV export."""
 
 from __future__ import annotations
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
+from telephony.models import Call, CallLogPolicy
+from telephony.outcomes import attach_outcomes, calls_csv, outcome_of
 from telephony.testcall import TestCallReport, TestCallUnavailable, test_call_run
+from tenants.access import MANAGE
 from tenants.views.common import clinic_for_request, current_user
 
 
@@ -38,3 +45,79 @@ def test_call(request: HttpRequest, slug: str) -> HttpResponse:
         "errors": errors,
     }
     return render(request, "telephony/test_call.html", context, status=400 if errors else 200)
+
+
+# --- the call log --------------------------------------------------------------------------
+
+CALL_LOG_PAGE = 100
+
+
+class CallLogPolicyForm(forms.ModelForm):
+    class Meta:
+        model = CallLogPolicy
+        fields = ("transcript_days", "call_days")
+        labels = {
+            "transcript_days": "Keep transcripts for",
+            "call_days": "Keep call details for",
+        }
+        help_texts = {
+            "transcript_days": "After this, a call's transcript is deleted; the call stays.",
+            "call_days": "After this, the call, its outcome and summary are deleted.",
+        }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def call_log(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every member sees the log (viewers with callers masked); owners set the retention."""
+    clinic, membership = clinic_for_request(request, slug, write_need=MANAGE)
+    policy = CallLogPolicy.for_clinic(clinic)
+    form = CallLogPolicyForm(request.POST if request.method == "POST" else None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Retention saved. Older calls are deleted within the hour.")
+        return redirect("tenants:call_log", slug=clinic.slug)
+    calls = attach_outcomes(
+        clinic, Call.objects.for_clinic(clinic).order_by("-created_at")[:CALL_LOG_PAGE]
+    )
+    context = {
+        "clinic": clinic,
+        "membership": membership,
+        "can_edit": membership.can_edit,
+        "can_manage": membership.can_manage,
+        "calls": calls,
+        "form": form,
+        "policy": policy,
+    }
+    status = 400 if form.errors else 200
+    return render(request, "telephony/call_log.html", context, status=status)
+
+
+@login_required
+@require_GET
+def call_detail(request: HttpRequest, slug: str, room_sid: str) -> HttpResponse:
+    clinic, membership = clinic_for_request(request, slug)
+    call = Call.objects.for_clinic(clinic).filter(room_sid=room_sid).first()
+    if call is None:
+        raise Http404("No such call in this clinic.")
+    context = {
+        "clinic": clinic,
+        "membership": membership,
+        "can_edit": membership.can_edit,
+        "call": call,
+        "outcome": outcome_of(call),
+        "policy": CallLogPolicy.for_clinic(clinic),
+    }
+    return render(request, "telephony/call_detail.html", context)
+
+
+@login_required
+@require_GET
+def call_log_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    clinic, membership = clinic_for_request(request, slug)
+    lines = calls_csv(clinic, full_caller=membership.can_edit)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = f'attachment; filename="calls-{clinic.slug}-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -342,6 +342,7 @@ class ClinicAdmin(admin.ModelAdmin):
             extra["console_actions"] = self._actions_for(request, clinic)
             extra["can_dry_run"] = self.has_dry_run_permission(request)
             extra["recent_calls"] = self.recent_calls(clinic)
+            extra["can_erase_caller"] = self.has_erase_caller_permission(request)
         return super().change_view(request, object_id, form_url, extra)
 
     def recent_calls(self, clinic: Clinic) -> list[Any] | None:
@@ -380,8 +381,57 @@ class ClinicAdmin(admin.ModelAdmin):
                 wrap(self.action_view),
                 name="tenants_clinic_console_action",
             ),
+            path(
+                "<path:object_id>/erase-caller/",
+                wrap(self.erase_caller_view),
+                name="tenants_clinic_erase_caller",
+            ),
             *super().get_urls(),
         ]
+
+    def has_erase_caller_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("telephony.delete_call")
+
+    def erase_caller_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A caller's erasure request: every call, outcome, transcript and webhook event of
+        one number in this clinic (telephony.outcomes.erase_caller)."""
+        from telephony.outcomes import erase_caller
+        from telephony.validators import normalize_e164
+
+        if not self.has_erase_caller_permission(request):
+            raise PermissionDenied
+        clinic = self._clinic_or_404(request, object_id)
+        raw = request.POST.get("number", "") if request.method == "POST" else ""
+        error = ""
+        if request.method == "POST":
+            try:
+                number = normalize_e164(raw)
+            except ValidationError as exc:
+                error = f"Number: {' '.join(exc.messages)}"
+            else:
+                erased = erase_caller(clinic=clinic, number=number)
+                logger.info("caller erasure in clinic %s by %s", clinic.pk, request.user)
+                self.message_user(
+                    request,
+                    f"Erased {erased.calls} call(s), {erased.outcomes} outcome(s) and "
+                    f"{erased.events} webhook event(s) for that number.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:tenants_clinic_change", args=[clinic.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase a caller's data from {clinic.name}",
+            "opts": self.model._meta,
+            "clinic": clinic,
+            "number": raw,
+            "error": error,
+        }
+        status = 400 if error else 200
+        return TemplateResponse(
+            request, "admin/tenants/clinic/erase_caller.html", context, status=status
+        )
 
     def plan_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The dry run for one clinic: read-only, writes nothing anywhere."""

@@ -20,6 +20,13 @@ urlpatterns = [
     path("clinics/<slug:slug>/retry/", dashboard.retry, name="retry"),
     path("clinics/<slug:slug>/offboard/", dashboard.offboard, name="offboard"),
     path("clinics/<slug:slug>/test-call/", telephony_views.test_call, name="test_call"),
+    path("clinics/<slug:slug>/calls/", telephony_views.call_log, name="call_log"),
+    path("clinics/<slug:slug>/calls.csv", telephony_views.call_log_csv, name="call_log_csv"),
+    path(
+        "clinics/<slug:slug>/calls/<str:room_sid>/",
+        telephony_views.call_detail,
+        name="call_detail",
+    ),
     path("clinics/<slug:slug>/go-live/", onboarding.go_live, name="go_live"),
     path("clinics/<slug:slug>/setup/", onboarding.setup_start, name="setup_start"),
     path(

@@ -1,4 +1,5 @@
-"""GET /api/v1/agent/config: the clinic's receptionist settings, for the agent worker.
+"""The agent worker's API: GET /api/v1/agent/config (the clinic's receptionist settings) and
+POST /api/v1/agent/calls/{room_name}/outcome (what happened on a call; see telephony.outcomes).
 
 Authenticated with an agent service token only (never a user session or user token). The
 ETag is the clinic's config version: the worker sends it back in If-None-Match and gets a
@@ -14,14 +15,21 @@ from django.http import Http404
 from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from telephony.agent_config import agent_config_payload, served_clinic
 from telephony.api.auth import AgentTokenAuthentication, IsAgent
-from telephony.models import AgentConfig
+from telephony.models import AgentConfig, CallOutcome
+from telephony.outcomes import (
+    MAX_SUMMARY,
+    MAX_TRANSCRIPT,
+    NoSuchCall,
+    OutcomeConflict,
+    record_outcome,
+)
 
 # Keep a copy, but ask every time: the version in the ETag decides whether it is still good.
 CACHE_CONTROL = "private, no-cache"
@@ -54,3 +62,68 @@ class AgentConfigApi(APIView):
         if etag in wanted or "*" in wanted:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(agent_config_payload(clinic, config), headers=headers)
+
+
+class OutcomeInput(serializers.Serializer):
+    consent = serializers.ChoiceField(choices=CallOutcome.Consent.choices)
+    consent_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    outcome = serializers.ChoiceField(choices=CallOutcome.Outcome.choices)
+    summary = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_SUMMARY, trim_whitespace=True
+    )
+    transcript = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_TRANSCRIPT,
+        trim_whitespace=False,
+    )
+
+
+class CallOutcomeApi(APIView):
+    """POST /api/v1/agent/calls/{room_name}/outcome: the agent's account of a call, once.
+
+    201 when stored, 200 when the same post was already stored (a retry), 409 when a
+    different outcome was already posted for the call, 404 when the room is not ours.
+    """
+
+    authentication_classes = (AgentTokenAuthentication,)
+    permission_classes = (IsAgent,)
+    throttle_classes = ()
+
+    @extend_schema(
+        request=OutcomeInput,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            201: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            401: None,
+            404: None,
+            409: OpenApiTypes.OBJECT,
+        },
+    )
+    def post(self, request: Any, room_name: str) -> Response:
+        data = OutcomeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            recorded = record_outcome(room_name=room_name, **data.validated_data)
+        except NoSuchCall:
+            raise Http404("No call of ours has this room name.") from None
+        except OutcomeConflict:
+            return Response(
+                {
+                    "detail": "A different outcome was already posted for this call; "
+                    "a call has one outcome."
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        row = recorded.outcome
+        body = {
+            "room_name": row.room_name,
+            "consent": row.consent,
+            "outcome": row.outcome,
+            "transcript_stored": recorded.transcript_stored,
+            "created": recorded.created,
+        }
+        code = status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK
+        return Response(body, status=code)

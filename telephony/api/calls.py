@@ -1,6 +1,9 @@
 """The clinic's call log and test call over the API.
 
-GET calls/ is for every member (viewers included). POST test-call/ is for owners and admins:
+GET calls/ and calls/{room_sid}/ are for every member (viewers included), who see what their
+role allows (decision 0030): owners and admins see the caller's full number and the
+transcript; viewers see the caller masked (***1234), the outcome and summary, no transcript.
+POST test-call/ is for owners and admins:
 with the emulator it places simulated calls that land in the call log, and even as a dry run
 it spends LiveKit API budget, so it counts as an edit (viewers get 403).
 """
@@ -11,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
+from django.http import Http404
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -19,7 +23,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from telephony.models import Call
+from telephony.models import Call, CallOutcome
+from telephony.outcomes import attach_outcomes
 from telephony.testcall import TestCallUnavailable, test_call_run
 from tenants.access import EDIT, ClinicPermission
 
@@ -27,11 +32,14 @@ MAX_CALLS = 100
 
 
 class CallOutput(serializers.ModelSerializer):
-    caller = serializers.CharField(source="caller_masked")
+    caller = serializers.SerializerMethodField()
+    consent = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = Call
-        fields = (
+        fields: tuple[str, ...] = (
             "room_name",
             "room_sid",
             "call_id",
@@ -45,7 +53,46 @@ class CallOutput(serializers.ModelSerializer):
             "duration_seconds",
             "is_test",
             "mapped_by",
+            "consent",
+            "outcome",
+            "summary",
         )
+
+    def _outcome(self, call: Call) -> CallOutcome | None:
+        return getattr(call, "outcome", None)
+
+    def get_caller(self, call: Call) -> str:
+        return call.caller_for(full=self.context.get("full", False))
+
+    def get_consent(self, call: Call) -> str | None:
+        found = self._outcome(call)
+        return found.consent if found else None
+
+    def get_outcome(self, call: Call) -> str | None:
+        found = self._outcome(call)
+        return found.outcome if found else None
+
+    def get_summary(self, call: Call) -> str | None:
+        found = self._outcome(call)
+        return found.summary if found else None
+
+
+class CallDetailOutput(CallOutput):
+    consent_at = serializers.SerializerMethodField()
+    transcript = serializers.SerializerMethodField()
+
+    class Meta(CallOutput.Meta):
+        fields: tuple[str, ...] = (*CallOutput.Meta.fields, "consent_at", "transcript")
+
+    def get_consent_at(self, call: Call) -> str | None:
+        found = self._outcome(call)
+        return found.consent_at.isoformat() if found and found.consent_at else None
+
+    def get_transcript(self, call: Call) -> str | None:
+        found = self._outcome(call)
+        if found is None or not self.context.get("full", False):
+            return None
+        return found.transcript or None
 
 
 class CallListApi(APIView):
@@ -56,7 +103,24 @@ class CallListApi(APIView):
     )
     def get(self, request: Any, slug: str) -> Response:
         calls = Call.objects.for_clinic(request.clinic).order_by("-created_at")[:MAX_CALLS]
-        return Response({"results": CallOutput(calls, many=True).data})
+        rows = attach_outcomes(request.clinic, calls)
+        context = {"full": request.membership.can_edit}
+        return Response({"results": CallOutput(rows, many=True, context=context).data})
+
+
+class CallDetailApi(APIView):
+    permission_classes = (IsAuthenticated, ClinicPermission)
+
+    @extend_schema(
+        operation_id="v1_clinics_call_retrieve", responses={200: CallDetailOutput, 404: None}
+    )
+    def get(self, request: Any, slug: str, room_sid: str) -> Response:
+        call = Call.objects.for_clinic(request.clinic).filter(room_sid=room_sid).first()
+        if call is None:
+            raise Http404("No such call in this clinic.")
+        (call,) = attach_outcomes(request.clinic, [call])
+        context = {"full": request.membership.can_edit}
+        return Response(CallDetailOutput(call, context=context).data)
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")

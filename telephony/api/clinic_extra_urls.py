@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from telephony.api.calls import CallListApi, TestCallApi
+from telephony.api.calls import CallDetailApi, CallListApi, TestCallApi
 
 urlpatterns = [
     path("calls/", CallListApi.as_view(), name="api-calls"),
+    path("calls/<str:room_sid>/", CallDetailApi.as_view(), name="api-call"),
     path("test-call/", TestCallApi.as_view(), name="api-test-call"),
 ]

@@ -70,7 +70,7 @@ def rule_spec(clinic: Clinic, trunk_id: str, config: AgentConfig) -> RuleSpec:
         metadata=marker(clinic),
         trunk_ids=(trunk_id,),
         room_prefix=clinic.room_prefix,
-        hide_phone_number=True,
+        hide_phone_number=False,  # decision 0031: the caller number reaches the call log
         agents=(AgentDispatch(config.effective_agent_name, agent_metadata(clinic, config)),),
         attributes=(("switchboard.clinic", str(clinic.pk)),),
     )

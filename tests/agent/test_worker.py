@@ -14,6 +14,7 @@ from livekit.protocol import models
 
 from agent import worker
 from agent.config import Settings
+from agent.outcome import CallRecord
 
 CLINIC = uuid.UUID("5b1c1f8e-8d0e-4c55-9a53-2f1f1c0e7a11")
 SETTINGS = Settings(
@@ -79,5 +80,5 @@ def test_the_agent_classes_build_on_the_real_api():
 
     receptionist_cls, consent_cls = worker._agent_classes()
     receptionist = receptionist_cls(fallback_config(CLINIC))
-    consent = consent_cls(ConsentFlow("de-DE"), then=receptionist)
+    consent = consent_cls(ConsentFlow("de-DE"), then=receptionist, record=CallRecord())
     assert isinstance(receptionist, Agent) and isinstance(consent, Agent)

@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from telephony import services
 from telephony.agent_tokens import agent_token_create
+from telephony.calllog import redact_room_name
 from telephony.emulator.testing import EmulatorProcess
 from telephony.models import AgentConfig, Call, Provisioning
 from tests.e2e.conftest import (
@@ -125,7 +126,7 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     # The call: a room with the clinic's prefix, the platform agent dispatched with metadata.
     result = call_emulator.control.call(CALLER, N_BRIGHT)
     assert result["result"] == "dispatch", result
-    assert result["room_name"].startswith(f"{bright.room_prefix}_9876_")
+    assert result["room_name"].startswith(f"{bright.room_prefix}_{CALLER}_")
     (agent,) = result["agents"]
     assert agent["agent_name"] == "switchboard-receptionist"
     metadata = json.loads(agent["metadata"])
@@ -158,7 +159,8 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     assert [status for _, _, status in recorder.deliveries] == [200] * 4
     (call,) = Call.objects.all()
     assert call.clinic == bright and call.status == Call.Status.COMPLETED
-    assert call.room_name == result["room_name"] and call.caller_last4 == "9876"
+    assert call.room_name == redact_room_name(result["room_name"]) and call.caller_last4 == "9876"
+    assert call.caller_number == CALLER  # the rule shows the number (decision 0031)
     assert (call.trunk_id, call.rule_id) == (result["trunk_id"], result["dispatch_rule_id"])
     assert call.call_id == result["call_id"] and not call.is_test
     assert not Call.objects.for_clinic(other).exists()
@@ -192,6 +194,6 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     wait_until(lambda: Call.objects.filter(is_test=True).exists(), timeout=20)
     test_call = Call.objects.get(is_test=True)
     assert test_call.clinic == bright
-    assert test_call.room_name == report["results"][0]["room_name"]
+    assert test_call.room_name == redact_room_name(report["results"][0]["room_name"])
     assert Call.objects.for_clinic(bright).filter(is_test=False).count() == 1
     assert not Call.objects.for_clinic(other).exists()

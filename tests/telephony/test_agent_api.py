@@ -50,6 +50,7 @@ def expected(clinic):
         "llm_model": "openai/gpt-4o-mini",
         "tts_model": "openai/gpt-4o-mini-tts",
         "recording_consent_required": True,
+        "keep_transcripts": True,
     }
 
 

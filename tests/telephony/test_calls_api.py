@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from telephony import services
+from telephony.calllog import redact_room_name
 from telephony.emulator.testing import EmulatorProcess
 from telephony.models import Call, TestCall
 from telephony.provisioning.reconcile import reconcile_clinic
@@ -131,7 +132,7 @@ def check_result(result, clinic, number, version=1):
     assert result["number"] == number and result["outcome"] == "dispatch"
     assert result["passed"] is True, result["problems"]
     assert result["trunk_id"].startswith("ST_") and result["rule_id"].startswith("SDR_")
-    assert result["room_name_pattern"] == f"{clinic.room_prefix}_9876_<12 random characters>"
+    assert result["room_name_pattern"] == f"{clinic.room_prefix}_{CALLER}_<12 random characters>"
     assert agent["agent_name"] == "switchboard-receptionist"
     assert json.loads(agent["metadata"]) == {"clinic": str(clinic.pk), "config_version": version}
 
@@ -145,12 +146,15 @@ def test_emulator_mode_simulates_each_number(live, owner, lk, settings):
     assert report["caller"] == "***9876"
     for result, number in zip(report["results"], [A, B], strict=True):
         check_result(result, live, number)
-        assert result["room_name"].startswith(f"{live.room_prefix}_9876_")
+        assert result["room_name"].startswith(f"{live.room_prefix}_{CALLER}_")
     # The emulator really evaluated two calls.
     assert len([q for q in lk.requests() if q["method"].startswith("Create")]) == 2
     rows = TestCall.objects.for_clinic(live)
     assert rows.count() == 2 and all(t.passed and t.mode == "emulator" for t in rows)
-    assert {t.room_name for t in rows} == {x["room_name"] for x in report["results"]}
+    # Stored redacted: the rule shows the number in room names (decision 0031).
+    assert {t.room_name for t in rows} == {
+        redact_room_name(x["room_name"]) for x in report["results"]
+    }
 
 
 def test_dry_run_mode_evaluates_livekit_objects_without_a_call(live, owner, lk, settings):

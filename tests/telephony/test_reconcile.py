@@ -39,7 +39,7 @@ def test_it_creates_one_trunk_and_one_rule_in_two_calls(live_clinic, fake_gatewa
     assert trunk.numbers == (A, B)
     assert rule.trunk_ids == (trunk.trunk_id,)
     assert rule.room_prefix == live_clinic.room_prefix
-    assert rule.hide_phone_number is True
+    assert rule.hide_phone_number is False  # decision 0031
     (agent,) = rule.agents
     assert json.loads(agent.metadata) == {"clinic": str(live_clinic.pk), "config_version": 1}
     p = prov(live_clinic)

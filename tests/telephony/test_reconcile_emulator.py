@@ -78,7 +78,7 @@ def test_go_live_is_two_calls_and_lands_in_livekit(live, lk):
     assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == live.room_prefix
     call = lk.call("+15551234567", A)
     assert call["result"] == "dispatch", call
-    assert call["room_name"].startswith(live.room_prefix + "_4567_")
+    assert call["room_name"].startswith(live.room_prefix + "_+15551234567_")
     assert json.loads(call["agents"][0]["metadata"])["clinic"] == str(live.pk)
 
 

@@ -189,15 +189,17 @@ def test_other_events_are_acknowledged(client, clinic):
     assert r.status_code == 200 and not Call.objects.exists()
 
 
-def test_full_caller_numbers_are_never_stored(client, clinic):
-    # A rule that does not hide the number (not one of ours) puts it in attributes and names.
+def test_the_full_caller_number_is_stored_in_its_own_field_only(client, clinic):
+    # Our rules show the number (decision 0031): it is in attributes, names and the room
+    # name. It is kept once, in caller_number (shown to owners and admins, erasable).
     room = f"{clinic.room_prefix}_{CALLER}_Ab3dE5fG7hJk"
     who = sip(**{"sip.phoneNumber": CALLER})
     who["name"] = f"Phone {CALLER}"
     post(client, body("participant_joined", room=room, participant=who))
     call = Call.objects.get()
-    assert call.caller_last4 == "9876"
-    stored = " ".join(str(v) for v in Call.objects.values().get().values())
+    assert call.caller_last4 == "9876" and call.caller_number == CALLER
+    row = Call.objects.values().get()
+    stored = " ".join(str(v) for k, v in row.items() if k != "caller_number")
     assert CALLER not in stored and CALLER[1:] not in stored
 
 
@@ -271,3 +273,26 @@ def test_rooms_of_test_calls_are_marked_as_tests(client, clinic):
     for text in call_events(clinic):
         post(client, text)
     assert Call.objects.get().is_test is True
+
+
+def test_a_rule_that_shows_numbers_gives_the_full_caller_and_the_line_called(client, clinic):
+    """Decision 0031: our rules no longer hide the number, so LiveKit sends sip.phoneNumber
+    and sip.trunkPhoneNumber; the room name (which then holds the number) is still redacted."""
+    shown = sip(
+        clinic_attr=str(clinic.pk),
+        **{"sip.phoneNumber": CALLER, "sip.trunkPhoneNumber": "+14155550131"},
+    )
+    full_room = f"{clinic.room_prefix}_{CALLER}_Ab3dE5fG7hJk"
+    for event in ("participant_joined", "participant_left"):
+        text = body(event, room=full_room, participant=shown, event_id=f"EV_{event}")
+        assert post(client, text).status_code == 200
+    call = Call.objects.get()
+    assert call.caller_number == CALLER and call.caller_last4 == "9876"
+    assert call.called_number == "+14155550131"
+    assert call.room_name == f"{clinic.room_prefix}_***9876_Ab3dE5fG7hJk"
+
+
+def test_a_number_attribute_that_is_not_a_number_is_not_kept(client, clinic):
+    odd = sip(clinic_attr=str(clinic.pk), **{"sip.phoneNumber": "anonymous<script>"})
+    post(client, body("participant_joined", room=room_of(clinic), participant=odd))
+    assert Call.objects.get().caller_number == ""
