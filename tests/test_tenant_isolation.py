@@ -19,7 +19,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from telephony import services
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import (
+    AgentConfig,
+    Call,
+    CallLogPolicy,
+    CallOutcome,
+    PhoneNumber,
+    Provisioning,
+    TrunkSettings,
+)
 from tenants import team
 from tenants.models import Clinic, Invitation, Membership
 from tests.factories import UserFactory, add_member, make_clinic
@@ -62,6 +70,11 @@ CASES: dict[str, str] = {
     "api-retry": CLINIC,
     "api-provisioning": CLINIC,
     "api-calls": CLINIC,
+    "api-call": CLINIC,
+    "tenants:call_log": CLINIC,
+    "tenants:call_log_csv": CLINIC,
+    "tenants:call_detail": CLINIC,
+    "api-agent-call-outcome": AGENT,
     "api-test-call": CLINIC,
     "tenants:test_call": CLINIC,
     "api-agent-config": AGENT,
@@ -135,6 +148,23 @@ def world(owner, clinic):
     Provisioning.objects.filter(clinic=victim).update(
         trunk_id="ST_victimTrunk01", dispatch_rule_id="SDR_victimRule01"
     )
+    call = Call.objects.create(
+        clinic=victim,
+        room_sid="RM_victimCall01",
+        room_name=f"{victim.room_prefix}_***0199_victimRoom01",
+        caller_last4="0199",
+        caller_number="+14155550199",
+        mapped_by="trunk",
+    )
+    CallOutcome.objects.create(
+        clinic=victim,
+        room_name=call.room_name,
+        consent="granted",
+        outcome="answered",
+        summary="victim summary",
+        transcript="victim transcript",
+        body_hash="x",
+    )
     b_viewer = add_member(
         victim, Membership.Role.VIEWER, UserFactory(email="viewer@victim.example")
     )
@@ -167,6 +197,8 @@ def fill(route: str, victim: Clinic) -> str:
         "<str:token>": "not-a-token",
         "<int:user_id>": str(owner_id),  # the victim's owner: removing, demoting, leaving
         "<uuid:invitation_id>": str(invitation.pk if invitation else uuid.UUID(int=0)),
+        "<str:room_sid>": "RM_victimCall01",
+        "<str:room_name>": f"{victim.room_prefix}_+14155550199_victimRoom01",
     }.items():
         url = url.replace(key, value)
     assert "<" not in url, f"no value for a parameter in {route}"
@@ -186,6 +218,9 @@ def fingerprint(victim: Clinic) -> str:
         list(AgentConfig.objects.filter(clinic=victim).values()),
         list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
         list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
+        list(Call.objects.filter(clinic=victim).values()),
+        list(CallOutcome.objects.filter(clinic=victim).values()),
+        list(CallLogPolicy.objects.filter(clinic=victim).values()),
         list(
             Invitation.objects.filter(clinic=victim).values(
                 "email", "role", "token_hash", "accepted_at", "revoked_at"
@@ -204,6 +239,9 @@ SECRETS_OF_B = (
     "198.51.100.7",
     "viewer@victim.example",
     "invitee@victim.example",
+    "+14155550199",
+    "victim summary",
+    "victim transcript",
 )
 
 

@@ -450,8 +450,9 @@ def test_a_test_call_from_the_dashboard_reaches_the_receptionist_and_the_call_lo
     (row,) = page.locator("#calls tbody tr").all()
     expect(row).to_contain_text("Completed")
     expect(row).to_contain_text("Test")
-    expect(row).to_contain_text("***9876")
-    expect(row.locator("code")).to_have_text(re.compile(f"^{re.escape(clinic.room_prefix)}_"))
+    expect(row).to_contain_text("+14155559876")  # the owner sees the number (decision 0030)
+    details = row.get_by_role("link", name=re.compile("^Details"))
+    expect(details).to_have_attribute("href", re.compile(f"/clinics/{clinic.slug}/calls/RM_"))
     expect(checklist_item).to_contain_text("Done")
     expect(checklist_item).to_contain_text("passed")
     # Every column is visible without scrolling the table (on a phone, rows become blocks).
