@@ -22,10 +22,10 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.agent_tokens import agent_token_create
 from telephony.calllog import redact_room_name
-from telephony.emulator.testing import EmulatorProcess
 from telephony.models import AgentConfig, Call, Provisioning
 from tests.e2e.conftest import (
     EMULATOR_KEY,

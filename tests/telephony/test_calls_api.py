@@ -8,9 +8,9 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.calllog import redact_room_name
-from telephony.emulator.testing import EmulatorProcess
 from telephony.models import Call, TestCall
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
