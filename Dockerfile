@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY config ./config
 COPY tenants ./tenants
 COPY telephony ./telephony
+COPY emulators ./emulators
 COPY tools ./tools
 COPY templates ./templates
 COPY static ./static

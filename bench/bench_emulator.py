@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from livekit import api  # noqa: E402
 
-from telephony.emulator.testing import EmulatorProcess  # noqa: E402
+from emulators.livekit.testing import EmulatorProcess  # noqa: E402
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
 

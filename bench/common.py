@@ -341,7 +341,7 @@ def start_web(env: dict[str, str], *, workers: int = 2, threads: int = 1) -> tup
 
 @contextmanager
 def emulator(extra_args: Sequence[str] = ()) -> Iterator[Any]:
-    from telephony.emulator.testing import EmulatorProcess
+    from emulators.livekit.testing import EmulatorProcess
 
     with EmulatorProcess(
         api_key=LIVEKIT_KEY, api_secret=LIVEKIT_SECRET, extra_args=list(extra_args)

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from telephony.emulator.testing import EmulatorProcess
+from emulators.livekit.testing import EmulatorProcess
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
 

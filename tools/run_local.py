@@ -102,7 +102,7 @@ def main() -> int:
             [
                 py,
                 "-m",
-                "telephony.emulator",
+                "emulators.livekit",
                 "--port",
                 port,
                 "--api-key",

@@ -26,7 +26,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from telephony.emulator.testing import EmulatorControl, EmulatorProcess
+from emulators.livekit.testing import EmulatorControl, EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_KEY = "devkey"

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.models import F
 
-from telephony.emulator.testing import EmulatorControl
+from emulators.livekit.testing import EmulatorControl
 from telephony.models import Provisioning
 
 RESULTS = Path(os.environ.get("FAULT_RESULTS_DIR", "var/fault-results"))

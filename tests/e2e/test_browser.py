@@ -19,7 +19,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from telephony.emulator.testing import EmulatorProcess
+from emulators.livekit.testing import EmulatorProcess
 from telephony.models import Call, PhoneNumber, Provisioning
 from telephony.services import clinic_go_live, phone_number_add
 from tenants.models import Membership

@@ -22,9 +22,9 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.agent_tokens import agent_token_create
-from telephony.emulator.testing import EmulatorProcess
 from telephony.models import AgentConfig, Call, Provisioning
 from tests.e2e.conftest import (
     EMULATOR_KEY,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from livekit import api
 
-from telephony.emulator.testing import EmulatorControl, EmulatorProcess
+from emulators.livekit.testing import EmulatorControl, EmulatorProcess
 
 T = TypeVar("T")
 SECRET = "emulator-test-secret-0123456789-abcdef"  # >= 32 bytes: no PyJWT key-length warning

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.message import DecodeError
 from livekit import api
 
-from telephony.emulator.testing import EmulatorError
+from emulators.livekit.testing import EmulatorError
 
 from .helpers import inbound, raw, token, twirp
 

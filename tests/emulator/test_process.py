@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from livekit import api
 
-from telephony.emulator.config import build_parser
-from telephony.emulator.testing import REPO_ROOT, EmulatorProcess
+from emulators.livekit.config import build_parser
+from emulators.livekit.testing import REPO_ROOT, EmulatorProcess
 
 from .conftest import SECRET, run_api
 from .helpers import direct_rule, inbound, individual_rule, raw
@@ -24,7 +24,7 @@ from .helpers import direct_rule, inbound, individual_rule, raw
 
 def test_help_documents_every_flag():
     result = subprocess.run(
-        [sys.executable, "-m", "telephony.emulator", "--help"],
+        [sys.executable, "-m", "emulators.livekit", "--help"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -8,7 +8,7 @@ import pytest
 from livekit import api
 from livekit.protocol import sip as proto_sip
 
-from telephony.emulator.service import METHODS
+from emulators.livekit.service import METHODS
 
 from .helpers import error_of, inbound, raw, token, twirp
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
-from telephony.emulator.testing import EmulatorProcess
 from telephony.models import Call, TestCall
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import livekit_gateway
-from telephony.emulator.testing import EmulatorProcess
 from telephony.livekit_gateway import LiveKitGateway, LiveKitTransientError, TrunkSpec
 
 KEY, SECRET = "devkey", "gateway-loop-secret-0123456789abcdef0123"

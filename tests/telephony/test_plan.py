@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from django.forms.models import model_to_dict
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
-from telephony.emulator.testing import EmulatorProcess
 from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
 from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
 from telephony.provisioning.plan import ReadOnlyGateway, plan_clinic

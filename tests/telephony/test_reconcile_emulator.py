@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
+from emulators.livekit.testing import EmulatorControl, EmulatorProcess
 from telephony import services
-from telephony.emulator.testing import EmulatorControl, EmulatorProcess
 from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
 from telephony.models import Provisioning
 from telephony.provisioning.reconcile import reconcile_clinic

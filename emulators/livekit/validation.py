@@ -1,7 +1,7 @@
 """Request and object validation, and the ``update`` arm semantics.
 
 Reference: livekit-sip.md §1.2 (ListUpdate), §4.1 to §4.4. Every function here raises
-:class:`~telephony.emulator.errors.TwirpError` with code ``invalid_argument`` and LiveKit's
+:class:`~emulators.livekit.errors.TwirpError` with code ``invalid_argument`` and LiveKit's
 message text.
 """
 

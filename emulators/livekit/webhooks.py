@@ -26,7 +26,7 @@ from livekit.protocol import webhook as proto_webhook
 
 from .ids import EVENT_PREFIX, PARTICIPANT_PREFIX, ROOM_PREFIX, new_id
 
-log = logging.getLogger("telephony.emulator.webhooks")
+log = logging.getLogger("emulators.livekit.webhooks")
 TOKEN_TTL_SECONDS = 300
 EVENTS = ("room_started", "participant_joined", "participant_left", "room_finished")
 

@@ -1,4 +1,4 @@
-"""``python -m telephony.emulator``: run the emulator until Ctrl-C or SIGTERM (exit 0)."""
+"""``python -m emulators.livekit``: run the emulator until Ctrl-C or SIGTERM (exit 0)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class Config:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m telephony.emulator",
+        prog="python -m emulators.livekit",
         description=(
             "LiveKit SIP API emulator: serves POST /twirp/livekit.SIP/<Method> as OSS LiveKit "
             "does (see docs/emulator.md), plus a test control plane under /_emulator/."

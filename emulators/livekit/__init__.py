@@ -1,7 +1,7 @@
 """A protocol-faithful stand-in for LiveKit's ``livekit.SIP`` Twirp service.
 
 Standalone: nothing in this package imports Django. Run it with
-``python -m telephony.emulator --help``; see docs/emulator.md for what it emulates and what it
+``python -m emulators.livekit --help``; see docs/emulator.md for what it emulates and what it
 does not. The behaviour it follows is specified in shared/livekit-sip.md.
 """
 

@@ -32,7 +32,7 @@ from .service import METHODS, ServiceOptions, SipService
 from .store import Store
 from .webhooks import WebhookSender
 
-log = logging.getLogger("telephony.emulator")
+log = logging.getLogger("emulators.livekit")
 SIP_PREFIX = "/twirp/livekit.SIP/"
 MAX_BODY = 10 * 1024 * 1024  # OSS MaxAPIRequestBodySize
 JSON = "application/json"

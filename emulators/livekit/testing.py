@@ -131,7 +131,7 @@ class EmulatorControl:
 
 
 class EmulatorProcess:
-    """``python -m telephony.emulator --port 0 …`` as a real subprocess.
+    """``python -m emulators.livekit --port 0 …`` as a real subprocess.
 
     The real port is read from the readiness line. stderr goes to a file (``stderr_path``) that
     error messages quote when the process dies. Stopping sends SIGTERM and waits.
@@ -156,7 +156,7 @@ class EmulatorProcess:
         self.extra_env = dict(env or {})
         self.host = host
         self.startup_timeout = startup_timeout
-        self.args = [sys.executable, "-m", "telephony.emulator", "--host", host, "--port", "0"]
+        self.args = [sys.executable, "-m", "emulators.livekit", "--host", host, "--port", "0"]
         self.args += ["--api-key", api_key]
         if api_secret is not None:
             self.args += ["--api-secret", api_secret]

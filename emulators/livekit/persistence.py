@@ -22,7 +22,7 @@ from livekit.protocol import sip as proto_sip
 
 from .store import Store
 
-log = logging.getLogger("telephony.emulator.persistence")
+log = logging.getLogger("emulators.livekit.persistence")
 FORMAT_VERSION = 1
 Snapshot = tuple[list[Any], list[Any], list[Any]]
 
