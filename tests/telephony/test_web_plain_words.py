@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from emulators.livekit.testing import EmulatorProcess
 from telephony import services
-from telephony.emulator.testing import EmulatorProcess
 from telephony.models import Call, Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
