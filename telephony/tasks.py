@@ -13,6 +13,7 @@ from django.utils import timezone
 from telephony.models import Provisioning
 from telephony.provisioning.batch import reconcile_batch
 from telephony.provisioning.circuit import resume_after_config_change
+from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_clinic
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def sweep_provisioning(limit: int = 500) -> int:
         Provisioning.objects.filter(observed_generation__lt=F("generation"))
         .filter(state__in=ACTIVE_STATES)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(lease_free())  # the database's clock, like the lease itself
         .order_by("next_attempt_at")
         .values_list("clinic_id", flat=True)[:limit]
     )

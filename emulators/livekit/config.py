@@ -25,6 +25,7 @@ class Config:
     set_timestamps: bool = False
     require_trunk_for_calls: bool = False
     allow_remote_control: bool = False
+    reword_errors: bool = False
     request_log_size: int = 100_000
     log_level: str = "WARNING"
 
@@ -82,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve /_emulator/ to non-loopback peers (default: 403 for them)",
     )
+    add(
+        "--reword-errors",
+        action="store_true",
+        help="TEST ONLY: answer every invalid_argument with a message in other words than "
+        "LiveKit's (same code and status), to prove clients classify errors by structure",
+    )
     add("--request-log-size", type=int, default=100_000, help="request log entries kept")
     add("--log-level", default="WARNING", help="Python logging level for stderr")
     return parser
@@ -103,6 +110,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         set_timestamps=args.set_timestamps,
         require_trunk_for_calls=args.require_trunk_for_calls,
         allow_remote_control=args.allow_remote_control,
+        reword_errors=args.reword_errors,
         request_log_size=args.request_log_size,
         log_level=args.log_level,
     )

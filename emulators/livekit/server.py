@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,14 @@ class Emulator:
             status=error.status, body=error.body(), content_type=JSON, headers=headers
         )
 
+    def _reworded(self, error: TwirpError) -> TwirpError:
+        """With --reword-errors, an invalid_argument keeps its code and status but none of
+        LiveKit's words: a client that matched on the text would misread it."""
+        if not self.config.reword_errors or error.code != "invalid_argument":
+            return error
+        digest = hashlib.sha256(error.msg.encode()).hexdigest()[:8]
+        return TwirpError(error.code, f"request refused by the emulator (reworded, ref {digest})")
+
     async def _hang(self, request: web.Request, seconds: float) -> None:
         """Answer nothing until ``seconds`` pass, the client leaves or the server stops."""
         loop = asyncio.get_running_loop()
@@ -177,7 +186,7 @@ class Emulator:
             _check_grant(spec.grant, claims, message)
             reply = await self.service.handle(method, message)
         except TwirpError as exc:
-            error: TwirpError | None = exc
+            error: TwirpError | None = self._reworded(exc)
             reply = None
         else:
             error = None

@@ -12,10 +12,13 @@ import aiohttp
 from google.protobuf.message import DecodeError
 from livekit import api
 
+# LiveKit's wording of its two conflict errors (livekit-sip.md §4). Never matched: a
+# conflict is recognised by structure (invalid_argument, then a list of the holders; see
+# telephony/provisioning/reconcile.py). Kept for the test fakes that mimic LiveKit.
 CONFLICT_TRUNK = "Conflicting inbound SIP Trunks"
+CONFLICT_RULE = "Dispatch rule for the same trunk"
 # The code of a call the shared rate limiter refused before sending anything.
 LOCAL_RATE_LIMIT = "local_rate_limit"
-CONFLICT_RULE = "Dispatch rule for the same trunk"
 
 # Twirp codes whose outcome is unknown or that clear by themselves: retry.
 _TRANSIENT_CODES = {
@@ -73,8 +76,14 @@ class LiveKitAuthError(LiveKitPermanentError):
     """LiveKit refused the platform's credentials (401) or grant (403)."""
 
 
-class LiveKitConflictError(LiveKitPermanentError):
-    """invalid_argument because another trunk or rule already holds the same key."""
+class LiveKitRejectedError(LiveKitPermanentError):
+    """invalid_argument, whatever its wording: a bad request, or a write that collides
+    with an object already holding the same number or trunk. Which one is decided by
+    listing the holders (the provisioning engine does), never by the message text."""
+
+
+class LiveKitConflictError(LiveKitRejectedError):
+    """A rejection confirmed as a conflict: another object holds the same key."""
 
 
 class LiveKitNotFoundError(LiveKitPermanentError):
@@ -134,8 +143,10 @@ def classify(exc: BaseException, info: CallInfo | None = None) -> LiveKitError:
             return LiveKitTransientError(
                 f"LiveKit is temporarily unavailable ({status} {code}); retrying.", **common
             )
-        if code == "invalid_argument" and (CONFLICT_TRUNK in msg or CONFLICT_RULE in msg):
-            return LiveKitConflictError(msg[:500], **common)
+        if code == "invalid_argument":
+            return LiveKitRejectedError(
+                f"LiveKit rejected the request ({code}): {msg[:300]}", **common
+            )
         return LiveKitPermanentError(
             f"LiveKit rejected the request ({code}): {msg[:300]}", **common
         )

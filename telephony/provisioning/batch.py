@@ -43,17 +43,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
     LOCAL_RATE_LIMIT,
     LiveKitAuthError,
-    LiveKitConflictError,
     LiveKitError,
     LiveKitGateway,
     LiveKitNotFoundError,
     LiveKitNotSent,
+    LiveKitRejectedError,
     PendingCall,
     RuleSpec,
     TrunkSpec,
@@ -62,7 +61,8 @@ from telephony.livekit_gateway import (
 from telephony.models import Provisioning, ProvisioningEvent
 from telephony.provisioning.circuit import auth_blocked, open_circuit
 from telephony.provisioning.desired import DesiredState, load_desired_many, spec_hash
-from telephony.provisioning.reconcile import failure_fields, renew_window_seconds
+from telephony.provisioning.lease import db_now, free_or_mine, lease_expiry, renew_window_seconds
+from telephony.provisioning.reconcile import failure_fields
 
 logger = logging.getLogger(__name__)
 
@@ -256,12 +256,12 @@ class _Batch:
     def begin(self, ids: list[str]) -> list[_Item]:
         """One transaction: take every free lease, read the desired state, sort the clinics,
         and commit the trunk create intents of the ones on the common path."""
-        now = timezone.now()
         started = time.monotonic()
         with transaction.atomic():
-            Provisioning.objects.filter(clinic_id__in=ids).filter(
-                Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
-            ).update(lease_owner=self.owner, lease_until=now + self.lease)
+            now = db_now()  # leases are on the database's clock (lease.py)
+            Provisioning.objects.filter(clinic_id__in=ids).filter(free_or_mine(self.owner)).update(
+                lease_owner=self.owner, lease_until=lease_expiry()
+            )
             held: dict[str, Provisioning] = {}
             for prov in Provisioning.objects.filter(clinic_id__in=ids).only(*_SORTING_FIELDS):
                 clinic_id = str(prov.clinic_id)
@@ -293,7 +293,7 @@ class _Batch:
         started = time.monotonic()
         ids = [item.clinic_id for item in items]
         mine = Provisioning.objects.filter(clinic_id__in=ids, lease_owner=self.owner)
-        if mine.update(lease_until=timezone.now() + self.lease) != len(ids):
+        if mine.update(lease_until=lease_expiry()) != len(ids):
             kept = {str(c) for c in mine.values_list("clinic_id", flat=True)}
             self.result.lost.extend(i for i in ids if i not in kept)
             items = [item for item in items if item.clinic_id in kept]
@@ -445,7 +445,7 @@ class _Batch:
 
     def _record_trunks(self, items: list[_Item], outcomes: dict[str, _Outcome]) -> list[_Item]:
         """Commit the trunks and their events, and the rule intents of the clinics going on."""
-        now = timezone.now()
+        now = db_now()
         started = time.monotonic()
         going: list[_Item] = []
         with transaction.atomic():
@@ -474,7 +474,7 @@ class _Batch:
 
     def _record_rules(self, items: list[_Item], outcomes: dict[str, _Outcome]) -> None:
         """Commit the rules; clinics whose generation did not move are converged."""
-        now = timezone.now()
+        now = db_now()
         with transaction.atomic():
             writes = _Writes()
             for item, prov, outcome in self._succeeded(items, outcomes, "create_rule", writes):
@@ -539,7 +539,7 @@ class _Batch:
         exc = outcome.error
         assert exc is not None
         writes.event(item, action, outcome, exc.sentence)
-        if isinstance(exc, (LiveKitConflictError, LiveKitNotFoundError)):
+        if isinstance(exc, (LiveKitRejectedError, LiveKitNotFoundError)):
             # Adopting our own object or naming the foreign one is reconcile_clinic's job;
             # the intent stays so that it observes LiveKit first.
             self.result.handed_over.append(item.clinic_id)

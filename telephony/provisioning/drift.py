@@ -24,6 +24,7 @@ from django.utils import timezone
 from telephony.livekit_gateway import LiveKitGateway, RemoteRule, RemoteTrunk, get_gateway
 from telephony.models import OrphanObject, Provisioning, ProvisioningEvent, UpstreamStatus
 from telephony.provisioning.desired import owner_of, spec_hash
+from telephony.provisioning.lease import db_now
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def _orphans(
     trunks: list[RemoteTrunk],
     rules: list[RemoteRule],
 ) -> tuple[int, int]:
-    now = timezone.now()
+    now = db_now()  # leases are on the database's clock
     claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs}
     busy = {
         str(p.clinic_id)

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
@@ -34,6 +33,7 @@ from telephony.livekit_gateway import (
     LiveKitGateway,
     LiveKitNotFoundError,
     LiveKitPermanentError,
+    LiveKitRejectedError,
     LiveKitTransientError,
     RemoteRule,
     RemoteTrunk,
@@ -44,9 +44,26 @@ from telephony.livekit_gateway import (
 from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
 from telephony.provisioning.circuit import auth_blocked, open_circuit
 from telephony.provisioning.desired import DesiredState, load_desired, owner_of, spec_hash
+from telephony.provisioning.lease import (
+    acquire_lease,
+    lease_expiry,
+    lease_remaining,
+    release_lease,
+    renew_after_seconds,
+    renew_window_seconds,
+)
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Result",
+    "acquire_lease",
+    "backoff_seconds",
+    "failure_fields",
+    "reconcile_clinic",
+    "renew_window_seconds",
+]
 
 T = TypeVar("T")
 MAX_STEPS = 16
@@ -76,53 +93,6 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def renew_window_seconds() -> float:
-    """How old a lease renewal may be when a LiveKit call starts.
-
-    The settings guarantee lease > 1.5 x (token wait + call timeout); a call that starts
-    within this window after a renewal still ends, at its slowest, with that margin left.
-    """
-    slack = settings.PROVISIONING_LEASE_SECONDS - 1.5 * (
-        settings.LIVEKIT_TIMEOUT_SECONDS + settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS
-    )
-    return max(0.0, slack)
-
-
-def renew_after_seconds() -> float:
-    """How old a lease renewal may be before a LiveKit call renews it again.
-
-    Skipping a renewal younger than the window keeps the lease guarantee and saves a
-    database commit per call (each one a WAL flush); one run renews at most once a second.
-    """
-    return min(1.0, renew_window_seconds())
-
-
-def acquire_lease(clinic_id: Any, owner: str) -> bool:
-    now = timezone.now()
-    until = now + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
-    free = Provisioning.objects.filter(clinic_id=clinic_id).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
-    )
-    return free.update(lease_owner=owner, lease_until=until) == 1
-
-
-def lease_remaining(clinic_id: Any) -> float:
-    until = (
-        Provisioning.objects.filter(clinic_id=clinic_id)
-        .values_list("lease_until", flat=True)
-        .first()
-    )
-    if until is None:
-        return 0.0
-    return max(0.0, (until - timezone.now()).total_seconds())
-
-
-def release_lease(clinic_id: Any, owner: str) -> None:
-    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(
-        lease_owner="", lease_until=None
-    )
-
-
 class Reconciler:
     def __init__(
         self, clinic_id: Any, gateway: LiveKitGateway, owner: str, *, verify: bool = False
@@ -144,10 +114,7 @@ class Reconciler:
 
     def _save(self, **fields: Any) -> None:
         fields = {**self._pending, **fields}
-        fields.setdefault(
-            "lease_until",
-            timezone.now() + timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS),
-        )
+        fields.setdefault("lease_until", lease_expiry())
         renewing = time.monotonic()
         n = Provisioning.objects.filter(clinic_id=self.clinic_id, lease_owner=self.owner).update(
             **fields
@@ -157,13 +124,20 @@ class Reconciler:
         self._pending = {}
         self._renewed_at = renewing
 
-    def _save_done(self, action: str, detail: str, **fields: Any) -> None:
-        """Record a step's new state and its event in one transaction (one commit)."""
+    def _save_done(self, action: str, detail: str, *, timed: bool = True, **fields: Any) -> None:
+        """Record a step's new state and its event in one transaction (one commit): the
+        event row is written under the same fence as the state change it describes."""
         with transaction.atomic():
             self._save(**fields)
-            self._done(action, detail)
+            self._insert_event(action, "ok", detail, **(self._timing() if timed else {}))
 
     def _event(self, action: str, outcome: str = "ok", detail: str = "", **kw: Any) -> None:
+        """An event on its own: written under the lease fence (which it renews)."""
+        with transaction.atomic():
+            self._save()
+            self._insert_event(action, outcome, detail, **kw)
+
+    def _insert_event(self, action: str, outcome: str, detail: str, **kw: Any) -> None:
         ProvisioningEvent.objects.create(
             clinic_id=self.clinic_id,
             generation=self._generation,
@@ -172,6 +146,12 @@ class Reconciler:
             detail=detail[:2000],
             **kw,
         )
+
+    def _timing(self) -> dict[str, Any]:
+        return {
+            "duration_ms": getattr(self, "_last_ms", None),
+            "request_id": self.gw.last_call.request_id,
+        }
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Renew the lease, make one LiveKit call, and time it for the event log."""
@@ -198,13 +178,7 @@ class Reconciler:
         return result
 
     def _done(self, action: str, detail: str = "") -> None:
-        self._event(
-            action,
-            "ok",
-            detail,
-            duration_ms=getattr(self, "_last_ms", None),
-            request_id=self.gw.last_call.request_id,
-        )
+        self._event(action, "ok", detail, **self._timing())
 
     def _mine(self, metadata: str) -> bool:
         return owner_of(metadata) == str(self.clinic_id)
@@ -275,7 +249,7 @@ class Reconciler:
                 # The trunk is gone: the numbers are free for other clinics again.
                 PhoneNumber.objects.for_clinic(desired.clinic).delete()
             if n:
-                self._event("converged", detail=f"state {final}")
+                self._insert_event("converged", "ok", f"state {final}")
         if n:
             self._pending = {}
         return n == 1
@@ -292,8 +266,7 @@ class Reconciler:
                 "observe_trunk", lambda: self.gw.list_inbound_trunks(trunk_ids=[prov.trunk_id])
             )
             if not found:
-                self._event("drift_repaired", detail=f"trunk {prov.trunk_id} missing; recreating")
-                self._save(trunk_id="", trunk_applied_hash="")
+                self._forget_trunk(prov.trunk_id)
                 return True
             if not self._mine(found[0].metadata):
                 raise LiveKitPermanentError(
@@ -311,15 +284,23 @@ class Reconciler:
         try:
             self._call("update_trunk", lambda: self.gw.replace_inbound_trunk(prov.trunk_id, spec))
         except LiveKitNotFoundError:
-            self._event("drift_repaired", detail=f"trunk {prov.trunk_id} missing; recreating")
-            self._save(trunk_id="", trunk_applied_hash="")
+            self._forget_trunk(prov.trunk_id)
             return True
-        except LiveKitConflictError as exc:
+        except LiveKitRejectedError as exc:
             self._raise_number_conflict(spec, exc)
         self._save_done(
             "update_trunk", f"numbers {', '.join(spec.numbers)}", trunk_applied_hash=wanted
         )
         return True
+
+    def _forget_trunk(self, trunk_id: str) -> None:
+        self._save_done(
+            "drift_repaired",
+            f"trunk {trunk_id} missing; recreating",
+            timed=False,
+            trunk_id="",
+            trunk_applied_hash="",
+        )
 
     def _observe_trunks(self, numbers: list[str]) -> list[RemoteTrunk]:
         return self._call("observe_trunk", lambda: self.gw.list_inbound_trunks(numbers=numbers))
@@ -334,7 +315,7 @@ class Reconciler:
         )
         try:
             remote = self._call("create_trunk", lambda: self.gw.create_inbound_trunk(spec))
-        except LiveKitConflictError as exc:
+        except LiveKitRejectedError as exc:
             if self._adopt_trunk(prov, spec, intent_numbers=list(spec.numbers)):
                 return True
             self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
@@ -364,21 +345,27 @@ class Reconciler:
         for dup in extra:
             self._call("delete_trunk", partial(self.gw.delete_trunk, dup.trunk_id))
             self._done("duplicate_repaired", f"deleted duplicate trunk {dup.trunk_id}")
-        self._save(
+        self._save_done(
+            "adopt_trunk",
+            f"adopted {keep.trunk_id} created by an earlier attempt",
+            timed=False,
             trunk_id=keep.trunk_id,
             trunk_applied_hash=spec_hash(spec) if keep.as_spec() == spec else "",
             trunk_intent=None,
             trunk_intent_numbers=[],
             trunk_intent_at=None,
         )
-        self._event("adopt_trunk", detail=f"adopted {keep.trunk_id} created by an earlier attempt")
         return True
 
     def _raise_number_conflict(self, spec: TrunkSpec, exc: LiveKitError) -> None:
+        """LiveKit rejected a trunk write: a conflict only if another trunk holds one of
+        the numbers (listed, not read from the error's wording); else the rejection."""
         holders = self._observe_trunks(list(spec.numbers))
         others = [
             t for t in holders if not self._mine(t.metadata) and set(t.numbers) & set(spec.numbers)
         ]
+        if not others:
+            raise exc
         if any(owner_of(t.metadata) for t in others):
             # Another clinic of ours still holds the number (it is being released): wait.
             raise LiveKitTransientError(
@@ -398,8 +385,7 @@ class Reconciler:
         if prov.trunk_id:
             trunk_id = prov.trunk_id
             self._call("delete_trunk", lambda: self.gw.delete_trunk(trunk_id))
-            self._save(trunk_id="", trunk_applied_hash="")
-            self._done("delete_trunk", trunk_id)
+            self._save_done("delete_trunk", trunk_id, trunk_id="", trunk_applied_hash="")
             return True
         numbers = sorted(set(prov.trunk_intent_numbers) | set(desired.numbers))
         for trunk in self._observe_trunks(numbers) if numbers else []:
@@ -422,10 +408,7 @@ class Reconciler:
                 lambda: self.gw.list_dispatch_rules(rule_ids=[prov.dispatch_rule_id]),
             )
             if not found:
-                self._event(
-                    "drift_repaired", detail=f"rule {prov.dispatch_rule_id} missing; recreating"
-                )
-                self._save(dispatch_rule_id="", rule_applied_hash="")
+                self._forget_rule(prov.dispatch_rule_id)
                 return True
             if found[0].as_spec() == spec:
                 if prov.rule_applied_hash != wanted:
@@ -439,11 +422,19 @@ class Reconciler:
         try:
             self._call("update_rule", lambda: self.gw.replace_dispatch_rule(rule_id, spec))
         except LiveKitNotFoundError:
-            self._event("drift_repaired", detail=f"rule {rule_id} missing; recreating")
-            self._save(dispatch_rule_id="", rule_applied_hash="")
+            self._forget_rule(rule_id)
             return True
         self._save_done("update_rule", rule_id, rule_applied_hash=wanted)
         return True
+
+    def _forget_rule(self, rule_id: str) -> None:
+        self._save_done(
+            "drift_repaired",
+            f"rule {rule_id} missing; recreating",
+            timed=False,
+            dispatch_rule_id="",
+            rule_applied_hash="",
+        )
 
     def _create_rule(self, prov: Provisioning, spec: RuleSpec) -> bool:
         if prov.rule_intent and self._adopt_rule(spec):
@@ -451,13 +442,18 @@ class Reconciler:
         self._save(rule_intent=uuid.uuid4(), rule_intent_at=timezone.now())
         try:
             remote = self._call("create_rule", lambda: self.gw.create_dispatch_rule(spec))
-        except LiveKitConflictError:
-            if self._adopt_rule(spec):
+        except LiveKitRejectedError as exc:
+            on_trunk = self._rules_on(spec.trunk_ids)
+            if self._adopt_rule(spec, on_trunk):
                 return True
             self._save(rule_intent=None, rule_intent_at=None)
+            if not any(not self._mine(r.metadata) for r in on_trunk):
+                raise  # no other rule holds the trunk: the rejection itself
             raise LiveKitConflictError(
                 "LiveKit already has a dispatch rule for this clinic's trunk that Switchboard "
-                "does not manage. Remove it in LiveKit, then press Retry."
+                "does not manage. Remove it in LiveKit, then press Retry.",
+                code=exc.code,
+                status=exc.status,
             ) from None
         self._save_done(
             "create_rule",
@@ -469,35 +465,41 @@ class Reconciler:
         )
         return True
 
-    def _observe_rules(self, trunk_ids: tuple[str, ...]) -> list[RemoteRule]:
-        found = self._call(
+    def _rules_on(self, trunk_ids: tuple[str, ...]) -> list[RemoteRule]:
+        """Every rule LiveKit binds to these trunks, whoever's."""
+        return self._call(
             "observe_rule", lambda: self.gw.list_dispatch_rules(trunk_ids=list(trunk_ids))
         )
+
+    def _observe_rules(self, trunk_ids: tuple[str, ...]) -> list[RemoteRule]:
+        found = self._rules_on(trunk_ids)
         return sorted((r for r in found if self._mine(r.metadata)), key=lambda r: r.rule_id)
 
-    def _adopt_rule(self, spec: RuleSpec) -> bool:
-        mine = self._observe_rules(spec.trunk_ids)
+    def _adopt_rule(self, spec: RuleSpec, on_trunk: list[RemoteRule] | None = None) -> bool:
+        found = self._rules_on(spec.trunk_ids) if on_trunk is None else on_trunk
+        mine = sorted((r for r in found if self._mine(r.metadata)), key=lambda r: r.rule_id)
         if not mine:
             return False
         keep, extra = mine[0], mine[1:]
         for dup in extra:
             self._call("delete_rule", partial(self.gw.delete_dispatch_rule, dup.rule_id))
             self._done("duplicate_repaired", f"deleted duplicate rule {dup.rule_id}")
-        self._save(
+        self._save_done(
+            "adopt_rule",
+            f"adopted {keep.rule_id} created by an earlier attempt",
+            timed=False,
             dispatch_rule_id=keep.rule_id,
             rule_applied_hash=spec_hash(spec) if keep.as_spec() == spec else "",
             rule_intent=None,
             rule_intent_at=None,
         )
-        self._event("adopt_rule", detail=f"adopted {keep.rule_id} created by an earlier attempt")
         return True
 
     def _remove_rule(self, prov: Provisioning) -> bool:
         if prov.dispatch_rule_id:
             rule_id = prov.dispatch_rule_id
             self._call("delete_rule", lambda: self.gw.delete_dispatch_rule(rule_id))
-            self._save(dispatch_rule_id="", rule_applied_hash="")
-            self._done("delete_rule", rule_id)
+            self._save_done("delete_rule", rule_id, dispatch_rule_id="", rule_applied_hash="")
             return True
         if prov.trunk_id:
             for rule in self._observe_rules((prov.trunk_id,)):

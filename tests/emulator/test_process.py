@@ -114,7 +114,7 @@ def test_unconfirmed_choices_behind_flags(tmp_path):
         assert t1.HasField("created_at") and t1.HasField("updated_at")
         page = api.ListSIPInboundTrunkRequest(page=api.Pagination(limit=1))
         assert len(run_api(emu, lambda c: c.sip.list_inbound_trunk(page)).items) == 1
-        with pytest.raises(api.TwirpError) as caught:  # the OSS update gap is closed
+        with pytest.raises(api.ServerError) as caught:  # the OSS update gap is closed
             run_api(
                 emu,
                 lambda c: c.sip.update_inbound_trunk(
@@ -238,3 +238,18 @@ def test_failed_webhook_delivery_is_logged_not_fatal(tmp_path):
             lambda: len(emu.control.webhooks()) == 4 and emu.control.webhooks()
         )
         assert all(r["error"] for r in rows)
+
+
+def test_reword_errors_keeps_code_and_status_but_not_livekits_words(tmp_path):
+    """--reword-errors: the same invalid_argument in other words (official client lib)."""
+    with EmulatorProcess(
+        api_secret=SECRET, extra_args=["--reword-errors"], log_dir=tmp_path
+    ) as emu:
+        run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+14155550190"])))
+        with pytest.raises(api.ServerError) as caught:
+            run_api(emu, lambda c: c.sip.create_inbound_trunk(inbound(["+14155550190"])))
+        assert caught.value.code == "invalid_argument" and caught.value.status == 400
+        assert "reworded" in caught.value.message
+        assert "Conflicting" not in caught.value.message
+        assert "+14155550190" not in caught.value.message
+        # Without the flag the same call answers LiveKit's wording (test_trunks.py).

@@ -134,6 +134,23 @@ def test_a_lease_held_by_another_run_is_left_to_it(fake_gateway):
     assert fake_gateway.count("create_inbound_trunk") == 1
 
 
+def test_a_batch_on_a_worker_whose_clock_runs_ahead_leaves_a_held_lease(fake_gateway, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    mine, theirs = new_clinics(2)
+    assert acquire_lease(theirs, "another-run")
+    ahead = timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    result = reconcile_batch([mine, theirs])
+
+    assert result.converged == [mine]
+    assert 0 < result.busy[theirs] <= 31
+    assert prov(theirs).lease_owner == "another-run"
+
+
 def test_a_transient_failure_is_recorded_and_reconcile_clinic_finishes_the_clinic(fake_gateway):
     ids = new_clinics(4)
     fake_gateway.fail(

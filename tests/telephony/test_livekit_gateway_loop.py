@@ -202,7 +202,7 @@ def test_on_done_runs_once_when_the_call_ends_in_success_or_failure(emu):
 
     taken = gw.start_create_inbound_trunk(spec)  # the same number again: a conflict
     done: list[bool] = []
-    with pytest.raises(livekit_gateway.LiveKitConflictError):
+    with pytest.raises(livekit_gateway.LiveKitRejectedError):
         taken.result()
     taken.on_done(lambda: done.append(True))  # after the end: runs at once
     assert done == [True]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from telephony import services
 from telephony.livekit_gateway import LiveKitConflictError, LiveKitTransientError, TrunkSpec
@@ -194,6 +196,56 @@ def test_a_held_lease_means_no_work(live_clinic, fake_gateway):
 
     assert result.outcome == "busy" and result.retry_in and result.retry_in > 0
     assert fake_gateway.calls == []
+
+
+def test_a_worker_whose_clock_runs_ahead_cannot_take_a_held_lease(
+    live_clinic, fake_gateway, monkeypatch
+):
+    """The lease's expiry is compared with the database's clock, not the worker's."""
+    assert acquire_lease(live_clinic.pk, "someone-else")
+    ahead = timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    result = reconcile_clinic(live_clinic.pk)
+
+    assert result.outcome == "busy" and 0 < result.retry_in <= 31
+    assert prov(live_clinic).lease_owner == "someone-else"
+    assert fake_gateway.calls == []
+
+
+def test_a_run_that_lost_its_lease_writes_no_event(live_clinic, fake_gateway, monkeypatch):
+    """Every event row is written under the same fence as the state it describes."""
+
+    def taken_over_during_the_call(spec):
+        Provisioning.objects.filter(clinic=live_clinic).update(lease_owner="another-run")
+        raise LiveKitTransientError("LiveKit did not answer in time; retrying.")
+
+    monkeypatch.setattr(fake_gateway, "create_inbound_trunk", taken_over_during_the_call)
+
+    before = ProvisioningEvent.objects.filter(clinic=live_clinic).count()
+
+    assert reconcile_clinic(live_clinic.pk).outcome == "busy"
+
+    assert ProvisioningEvent.objects.filter(clinic=live_clinic).count() == before
+    p = prov(live_clinic)
+    assert (p.lease_owner, p.attempts, p.last_error) == ("another-run", 0, "")
+
+
+def test_an_invalid_argument_without_a_holder_is_the_rejection_not_a_conflict(
+    live_clinic, fake_gateway
+):
+    from telephony.livekit_gateway import LiveKitRejectedError
+
+    fake_gateway.fail(
+        "create_inbound_trunk",
+        LiveKitRejectedError("LiveKit rejected the request (invalid_argument): bad address"),
+    )
+
+    assert reconcile_clinic(live_clinic.pk).outcome == "failed"
+
+    p = prov(live_clinic)
+    assert "bad address" in p.last_error and "does not manage" not in p.last_error
+    assert p.trunk_intent is None
 
 
 def test_permanent_conflict_is_not_retried_by_a_duplicate_message(live_clinic, fake_gateway):

@@ -14,7 +14,7 @@ import pytest
 
 from emulators.livekit.testing import EmulatorControl, EmulatorProcess
 from telephony import services
-from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
+from telephony.livekit_gateway import LiveKitGateway, RuleSpec, TrunkSpec
 from telephony.models import Provisioning
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
@@ -25,9 +25,12 @@ KEY, SECRET = "devkey", "integration-secret-0123456789abcdef0123"
 A, B = "+14155550121", "+14155550122"
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
+@pytest.fixture(scope="module", params=["livekit-wording", "reworded-errors"])
+def emulator(request):
+    """Every test runs twice: against LiveKit's error wording, and with the emulator
+    rewording every invalid_argument (conflicts must be recognised by structure)."""
+    extra = ["--reword-errors"] if request.param == "reworded-errors" else []
+    with EmulatorProcess(api_key=KEY, api_secret=SECRET, extra_args=extra) as emu:
         yield emu
 
 
@@ -162,6 +165,46 @@ def test_a_foreign_trunk_on_our_number_fails_clearly_and_is_never_touched(live, 
     assert A in p.last_error and "does not manage" in p.last_error
     assert [t["sip_trunk_id"] for t in lk.state()["inbound_trunks"]] == [foreign.trunk_id]
     assert not [r for r in lk.requests() if r["method"].startswith(("Update", "Delete"))]
+
+
+def test_a_foreign_rule_on_our_trunk_fails_clearly_and_is_never_touched(live, lk, emulator):
+    lk.add_faults([{"method": "CreateSIPDispatchRule", "action": "status", "status": 503}])
+    assert reconcile_clinic(live.pk).outcome == "retry"
+    lk.clear_faults()
+    gw = LiveKitGateway(emulator.url, KEY, SECRET, timeout=2)
+    foreign = gw.create_dispatch_rule(
+        RuleSpec(
+            name="someone else",
+            metadata="",
+            trunk_ids=(prov(live).trunk_id,),
+            room_prefix="theirs",
+            hide_phone_number=True,
+            agents=(),
+        )
+    )
+
+    assert reconcile_clinic(live.pk).outcome == "failed"
+
+    p = prov(live)
+    assert "dispatch rule" in p.last_error and "does not manage" in p.last_error
+    assert [r["sip_dispatch_rule_id"] for r in lk.state()["dispatch_rules"]] == [foreign.rule_id]
+    assert not [r for r in lk.requests() if r["method"].startswith(("Update", "Delete"))]
+
+
+def test_a_number_still_held_by_another_of_our_clinics_waits(live, lk, emulator, settings):
+    gw = LiveKitGateway(emulator.url, KEY, SECRET, timeout=2)
+    marker = json.dumps(
+        {"clinic": str(uuid.uuid4()), "switchboard": settings.SWITCHBOARD_DEPLOYMENT_ID},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    gw.create_inbound_trunk(TrunkSpec(name="another clinic", metadata=marker, numbers=(A,)))
+
+    result = reconcile_clinic(live.pk)
+
+    assert result.outcome == "retry", result
+    assert "another clinic" in prov(live).last_error
+    assert len(lk.state()["inbound_trunks"]) == 1
 
 
 def test_wrong_secret_opens_the_circuit(live, lk, settings):
