@@ -159,7 +159,17 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "calls_list": (
         "calls",
         "List calls",
-        "The clinic's most recent calls, newest first. Test calls are marked `is_test`.",
+        "The clinic's most recent calls, newest first, each with the receptionist's "
+        "`consent`, `outcome` and `summary` (null until reported). Owners and admins see the "
+        "caller's full number, viewers `***1234`. Test calls are marked `is_test`.",
+    ),
+    "call_retrieve": (
+        "calls",
+        "Get a call",
+        "One call by its ID (`room_sid`): status, times, duration, and what the receptionist "
+        "reported: `consent`, `outcome`, `summary`, `consent_at` and, for owners and admins, "
+        "the `transcript` (when the clinic keeps transcripts and the caller did not decline "
+        "recording). Viewers see the caller masked (`***1234`) and no transcript.",
     ),
     "test_call": (
         "calls",
@@ -207,6 +217,14 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "team",
         "Accept an invitation",
         "Accept as the signed-in user, whose email must be the invited one.",
+    ),
+    "agent_call_outcome": (
+        "agent",
+        "Report a call's outcome",
+        "At the end of a call: the consent decision, the outcome category, a summary and the "
+        "transcript. One outcome per call: 201 when stored, 200 when the same report was "
+        "already stored (a retry), 409 when a different one was. A transcript the clinic does "
+        "not keep, or of a caller who declined recording, is not stored.",
     ),
     "agent_config": (
         "agent",

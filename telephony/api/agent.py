@@ -93,6 +93,7 @@ class CallOutcomeApi(APIView):
     throttle_classes = ()
 
     @extend_schema(
+        operation_id="agent_call_outcome",
         request=OutcomeInput,
         responses={
             200: OpenApiTypes.OBJECT,

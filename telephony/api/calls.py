@@ -112,9 +112,7 @@ class CallListApi(APIView):
 class CallDetailApi(APIView):
     permission_classes = (IsAuthenticated, ClinicPermission)
 
-    @extend_schema(
-        operation_id="v1_clinics_call_retrieve", responses={200: CallDetailOutput, 404: None}
-    )
+    @extend_schema(operation_id="call_retrieve", responses={200: CallDetailOutput, 404: None})
     def get(self, request: Any, slug: str, room_sid: str) -> Response:
         call = Call.objects.for_clinic(request.clinic).filter(room_sid=room_sid).first()
         if call is None:
