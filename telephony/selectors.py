@@ -31,6 +31,24 @@ class ChecklistItem:
     def status(self) -> str:
         return "done" if self.done else ("optional" if self.optional else "todo")
 
+    @property
+    def status_label(self) -> str:
+        return {"done": "Done", "optional": "Optional", "todo": "To do"}[self.status]
+
+    def as_dict(self) -> dict[str, object]:
+        """For the dashboard's status.json (times as text in the current zone)."""
+        from tenants.timezones import local_text
+
+        return {
+            "key": self.key,
+            "title": self.title,
+            "status": self.status,
+            "status_label": self.status_label,
+            "detail": self.detail,
+            "at": self.at.isoformat() if self.at else None,
+            "at_text": local_text(self.at),
+        }
+
 
 def recent_calls(*, clinic: Clinic, limit: int = RECENT_CALLS) -> list[Call]:
     return list(Call.objects.for_clinic(clinic).order_by("-created_at")[:limit])
@@ -54,14 +72,19 @@ def go_live_checklist(
     active = provisioning.state == Provisioning.State.ACTIVE and provisioning.converged
     test_detail = "Run a test call below."
     if last_test is not None:
-        verdict = "passed" if last_test.passed else f"failed: {last_test.detail}"
-        test_detail = f"Last test call ({last_test.get_mode_display().lower()}) {verdict}"
+        test_detail = (
+            "The last test call passed."
+            if last_test.passed
+            else "The last test call found a problem; open Test call to see what to do."
+        )
     return [
         ChecklistItem(
             "numbers",
             "Phone numbers added",
             bool(numbers),
-            f"{len(numbers)} number(s)." if numbers else "Add the numbers callers dial.",
+            (f"{len(numbers)} number" + ("s." if len(numbers) != 1 else "."))
+            if numbers
+            else "Add the numbers callers dial.",
         ),
         ChecklistItem(
             "carrier",
@@ -69,20 +92,22 @@ def go_live_checklist(
             carrier,
             "Calls are accepted only from your carrier."
             if carrier
-            else "Recommended: restrict calls to your carrier's addresses or a SIP password.",
+            else "Recommended: accept calls only from your carrier (its addresses or a password).",
             optional=True,
         ),
         ChecklistItem(
             "agent",
             "Receptionist configured",
             agent,
-            f"Settings version {agent_config.version}." if agent else "Set a greeting.",
+            "Greeting and instructions are set." if agent else "Set a greeting.",
         ),
         ChecklistItem(
             "provisioning",
             "Phone line active",
             active,
-            "LiveKit holds your trunk and dispatch rule." if active else "Go live, then wait.",
+            "Your numbers are connected to your receptionist."
+            if active
+            else "Go live, then wait a few seconds.",
         ),
         ChecklistItem(
             "test_call",

@@ -27,6 +27,7 @@ from telephony.models import (
 from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
 from telephony.validators import normalize_e164, validate_address
 from tenants.models import Clinic, User
+from tenants.timezones import clinic_region
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +196,9 @@ def telephony_setup_defaults(*, clinic: Clinic) -> None:
 
 
 def phone_number_add(*, clinic: Clinic, number: object, label: str = "") -> PhoneNumber:
+    """Add a number; one typed without + and a country code is read in the clinic's country."""
     try:
-        e164 = normalize_e164(number)
+        e164 = normalize_e164(number, clinic_region(clinic))
     except ValidationError as exc:
         raise ValidationError({"e164": exc.messages}) from None
     if clinic.state == Clinic.State.OFFBOARDED:

@@ -26,6 +26,7 @@ from telephony.livekit_gateway import LiveKitError, get_gateway, parse_metadata
 from telephony.models import AgentConfig, Call, PhoneNumber, Provisioning, TestCall
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
+from tenants.timezones import clinic_region
 
 Mode = TestCall.Mode
 DRY_RUN_LABEL = (
@@ -85,7 +86,7 @@ def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) 
     Call this outside a transaction: it talks to LiveKit (or the emulator) first.
     """
     try:
-        e164 = normalize_e164(caller)
+        e164 = normalize_e164(caller, clinic_region(clinic))
     except ValidationError as exc:
         raise ValidationError({"from": exc.messages}) from None
     numbers = list(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True))

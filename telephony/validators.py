@@ -16,11 +16,13 @@ _HOSTNAME_RE = re.compile(
 )
 
 
-def normalize_e164(raw: object) -> str:
-    """Return the E.164 form of a phone number in international format, or raise.
+def normalize_e164(raw: object, region: str | None = None) -> str:
+    """Return the E.164 form of a phone number, or raise.
 
     Accepts what people type (`+1 (415) 555-0100`), rejects everything that is not plainly
-    an international number: letters, extensions, tel: URIs, non-ASCII digits, wildcards.
+    a phone number: letters, extensions, tel: URIs, non-ASCII digits, wildcards. A number
+    without `+` and a country code is read as a national number of `region` (an ISO 3166
+    code, the clinic's country: `(415) 555-0100` in the US); without a region it is refused.
     """
     if not isinstance(raw, str):
         raise ValidationError("Enter the phone number as text, e.g. +14155550100.", "type")
@@ -33,18 +35,25 @@ def normalize_e164(raw: object) -> str:
             "code, e.g. +14155550100 (no letters, extensions or tel: prefixes).",
             "invalid_chars",
         )
-    if not value.startswith("+"):
+    national = not value.startswith("+")
+    if national and not region:
         raise ValidationError(
             "Start with + and the country code, e.g. +14155550100.", "no_country_code"
         )
     try:
-        parsed = phonenumbers.parse(value, None)
+        parsed = phonenumbers.parse(value, region if national else None)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(
             "This is not a phone number; use international format, e.g. +14155550100.",
             "unparseable",
         ) from exc
     if not phonenumbers.is_valid_number(parsed):
+        if national:
+            raise ValidationError(
+                f"This is not a valid number in your clinic's country ({region}); check the "
+                "digits, or start with + and the country code, e.g. +14155550100.",
+                "invalid_number",
+            )
         raise ValidationError(
             "This number does not exist in its country's numbering plan; check the digits "
             "and the country code.",
@@ -54,6 +63,16 @@ def normalize_e164(raw: object) -> str:
     if not re.match(E164_RE, e164):  # defensive: the library's output is always E.164
         raise ValidationError("Not an E.164 number.", "invalid_number")
     return e164
+
+
+def display_number(e164: str) -> str:
+    """An E.164 number as people read it: +1 415 555 0100, +44 20 7946 0000."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return formatted.replace("-", " ")
 
 
 def validate_address(raw: str) -> str:

@@ -7,15 +7,15 @@ syntax) live in the services, which raise ValidationError dicts naming the field
 
 from __future__ import annotations
 
-import zoneinfo
-from functools import cache
 from typing import Any
 
+import phonenumbers
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from telephony.models import AgentConfig
+from tenants import timezones
 from tenants.models import Membership
 from tenants.services import MAX_CLINIC_NAME
 
@@ -56,12 +56,6 @@ class WebForm(forms.Form):
                 field.widget.attrs.pop("autofocus", None)
 
 
-@cache
-def timezone_choices() -> list[tuple[str, str]]:
-    names = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
-    return [(z, z.replace("_", " ")) for z in names]
-
-
 class SignupForm(WebForm):
     email = forms.EmailField(
         label="Work email",
@@ -78,6 +72,10 @@ class SignupForm(WebForm):
         label="Clinic name",
         max_length=MAX_CLINIC_NAME,
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    # Filled in by js/signup.js from the browser's own time zone; may be empty.
+    timezone_name = forms.CharField(
+        max_length=64, required=False, widget=forms.HiddenInput(attrs={"data-browser-tz": ""})
     )
 
 
@@ -100,12 +98,14 @@ class ClinicDetailsForm(WebForm):
     name = forms.CharField(label="Clinic name", max_length=MAX_CLINIC_NAME)
     timezone = forms.ChoiceField(
         label="Time zone",
-        help_text="Used for opening hours and call times.",
+        help_text="Every time on your clinic's pages is shown in this zone. Type a city or "
+        "a country in the search box to find yours.",
+        widget=forms.Select(attrs={"data-tz-picker": ""}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = timezone_choices()  # type: ignore[attr-defined]
+        self.fields["timezone"].choices = timezones.choices()  # type: ignore[attr-defined]
 
 
 class PhoneNumberAddForm(WebForm):
@@ -113,7 +113,8 @@ class PhoneNumberAddForm(WebForm):
         label="Phone number",
         max_length=64,
         help_text="International format with the country code, e.g. +1 415 555 0100.",
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        # type=tel brings up the phone keypad on a phone (inputmode says so for older ones)
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     label = forms.CharField(
         label="Label (optional)",
@@ -121,6 +122,23 @@ class PhoneNumberAddForm(WebForm):
         required=False,
         help_text="For you, e.g. “Front desk”.",
     )
+
+    def __init__(self, *args: Any, region: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if region:  # numbers typed without + are read in the clinic's country
+            example = phonenumbers.example_number_for_type(
+                region, phonenumbers.PhoneNumberType.FIXED_LINE
+            )
+            national = (
+                phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+                if example
+                else ""
+            )
+            self.fields["e164"].help_text = (
+                f"As you would dial it in your country ({region})"
+                + (f", e.g. {national}" if national else "")
+                + ", or with + and the country code for a number abroad."
+            )
 
 
 class PhoneNumberRemoveForm(WebForm):
@@ -131,27 +149,31 @@ class CarrierSettingsForm(WebForm):
     allowed_addresses = forms.CharField(
         label="Carrier addresses",
         required=False,
-        help_text="One per line: the IP addresses, CIDR blocks (e.g. 192.0.2.0/24) or "
-        "hostnames your carrier sends calls from. Leave empty to accept calls from any "
-        "address (then set a SIP username and password).",
+        help_text="One per line: the addresses your carrier sends calls from (your carrier "
+        "or IT person has them). Leave empty to accept calls from any address.",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
     auth_username = forms.CharField(
-        label="SIP username (optional)",
+        label="Username (optional)",
         max_length=120,
         required=False,
-        help_text="Clear it to turn SIP authentication off.",
+        help_text="A username and password your carrier gives when it sends a call. Clear "
+        "the username to stop asking for them.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     auth_password = forms.CharField(
-        label="SIP password",
+        label="Password",
         max_length=200,
         required=False,
         strip=False,
         # Write-only: the stored password is never rendered back, not even on an error.
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
-    krisp_enabled = forms.BooleanField(label="Noise cancellation (Krisp)", required=False)
+    krisp_enabled = forms.BooleanField(
+        label="Reduce background noise on calls",
+        required=False,
+        help_text="Filters out noise on the caller's side, such as traffic or a busy room.",
+    )
 
     def __init__(self, *args: Any, password_set: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -171,6 +193,8 @@ class AgentSettingsForm(WebForm):
         label="Greeting",
         max_length=500,
         help_text="The first thing callers hear.",
+        # several lines, so the whole sentence shows on a phone (it is one paragraph)
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     instructions = forms.CharField(
         label="Instructions",

@@ -20,6 +20,8 @@ from telephony.models import (
     TrunkSettings,
 )
 from tenants.models import Clinic, Invitation, Membership, User
+from tenants.timezones import WHEN_SECONDS, local_text
+from tenants.wording import event_dict, event_sentence, plain_problem
 
 RECENT_EVENTS = 10
 
@@ -29,11 +31,11 @@ State = Provisioning.State
 STATE_SENTENCES: dict[str, str] = {
     State.NEW: "Not live yet. Finish the setup and press Go live.",
     State.PENDING: "Your latest changes are queued and will be applied in a moment.",
-    State.PROVISIONING: "Setting up your phone line with LiveKit…",
+    State.PROVISIONING: "Setting up your phone line…",
     State.ACTIVE: "Live: calls to your numbers are answered by your receptionist.",
-    State.RETRYING: "LiveKit could not be reached just now; trying again automatically.",
-    State.FAILED: "Setting up your phone line failed. See the error below.",
-    State.DEPROVISIONING: "Removing your phone line from LiveKit…",
+    State.RETRYING: "Our phone service could not be reached just now; trying again by itself.",
+    State.FAILED: "Setting up your phone line did not work. See what to do below.",
+    State.DEPROVISIONING: "Removing your phone line…",
     State.DEPROVISIONED: "Your phone line has been removed.",
 }
 
@@ -63,6 +65,14 @@ class ClinicOverview:
     @property
     def state_sentence(self) -> str:
         return state_sentence(self.provisioning)
+
+    @property
+    def problem(self) -> str:
+        return plain_problem(self.provisioning)
+
+    @property
+    def event_rows(self) -> list[tuple[ProvisioningEvent, str]]:
+        return [(e, event_sentence(e.action, e.outcome, e.detail)) for e in self.events]
 
     @property
     def settled(self) -> bool:
@@ -180,8 +190,8 @@ def provisioning_steps(provisioning: Provisioning) -> list[ProvisioningStep]:
         "live": prov.state == State.ACTIVE and prov.converged,
     }
     titles = {
-        "trunk": "SIP trunk for your numbers",
-        "rule": "Call routing to your receptionist",
+        "trunk": "Connecting your numbers",
+        "rule": "Sending calls to your receptionist",
         "live": "Answering calls",
     }
     current = _CURRENT_STEP_STATUS.get(prov.state, "waiting")
@@ -198,12 +208,26 @@ def provisioning_steps(provisioning: Provisioning) -> list[ProvisioningStep]:
 
 
 def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
-    """The JSON the dashboard polls. Never includes secrets (no carrier auth at all)."""
-    prov = Provisioning.objects.for_clinic(clinic).get()
-    events = ProvisioningEvent.objects.for_clinic(clinic).order_by("-at")[:RECENT_EVENTS]
+    """The JSON the dashboard polls: everything on the page that changes while the phone
+    line is set up (the header, the status card, the checklist, the activity), so they
+    update together. Times are also given as text in the current (the clinic's) zone.
+    Never includes secrets (no carrier auth at all)."""
+    from telephony.selectors import go_live_checklist
+
+    overview = clinic_overview(clinic=clinic)
+    prov = overview.provisioning
+    checklist = go_live_checklist(
+        clinic=clinic,
+        numbers=overview.numbers,
+        trunk_settings=overview.trunk_settings,
+        agent_config=overview.agent_config,
+        provisioning=prov,
+    )
+    retrying = prov.state == State.RETRYING and prov.next_attempt_at
     return {
         "clinic": clinic.slug,
         "clinic_state": clinic.state,
+        "clinic_state_label": clinic.get_state_display(),
         "state": prov.state,
         "state_label": prov.get_state_display(),
         "state_sentence": state_sentence(prov),
@@ -212,20 +236,15 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         "trunk_id": prov.trunk_id,
         "dispatch_rule_id": prov.dispatch_rule_id,
         "last_error": prov.last_error,
+        "problem": plain_problem(prov),
         "attempts": prov.attempts,
         "next_attempt_at": prov.next_attempt_at.isoformat() if prov.next_attempt_at else None,
+        "next_attempt_text": local_text(prov.next_attempt_at, WHEN_SECONDS) if retrying else "",
         "generation": prov.generation,
         "observed_generation": prov.observed_generation,
         "steps": [step.as_dict() for step in provisioning_steps(prov)],
-        "events": [
-            {
-                "at": e.at.isoformat(),
-                "action": e.action,
-                "outcome": e.outcome,
-                "detail": e.detail,
-            }
-            for e in events
-        ],
+        "checklist": [item.as_dict() for item in checklist],
+        "events": [event_dict(e, local_text(e.at, WHEN_SECONDS)) for e in overview.events],
     }
 
 

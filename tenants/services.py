@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from telephony.services import telephony_setup_defaults
 from tenants.models import Clinic, Membership, User
+from tenants.timezones import UTC, canonical
 
 VERIFY_SALT = "switchboard.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
@@ -62,7 +63,19 @@ def _free_prefix(name: str) -> str:
     raise RuntimeError("could not find a free room prefix")  # pragma: no cover
 
 
+def _zone(timezone_name: object) -> str:
+    zone = canonical(timezone_name)
+    if zone is None:
+        raise ValidationError(
+            {"timezone": "Choose a time zone from the list, e.g. America/New_York."}
+        )
+    return zone
+
+
 def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clinic:
+    """A draft clinic owned by `owner`. `timezone_name` may be an alias (US/Eastern); the
+    canonical zone is stored."""
+    timezone_name = _zone(timezone_name)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"clinic_name": "Enter the clinic's name."})
@@ -95,7 +108,7 @@ def clinic_update(
         if name is not None:
             clinic.name = name.strip()
         if timezone_name is not None:
-            clinic.timezone = timezone_name
+            clinic.timezone = _zone(timezone_name)
         prefix_changed = room_prefix is not None and room_prefix != clinic.room_prefix
         if prefix_changed:
             assert room_prefix is not None
@@ -115,8 +128,13 @@ def clinic_update(
     return clinic
 
 
-def user_signup(*, email: str, password: str, clinic_name: str) -> tuple[User, Clinic]:
-    """Create the user, their clinic (as owner) and send the verification email."""
+def user_signup(
+    *, email: str, password: str, clinic_name: str, timezone_name: str = ""
+) -> tuple[User, Clinic]:
+    """Create the user, their clinic (as owner) and send the verification email.
+
+    `timezone_name` is what the browser reports; one we do not know falls back to UTC
+    rather than failing the signup (it can be changed in the clinic's details)."""
     email = (email or "").strip().lower()
     errors: dict[str, Any] = {}
     if not email:
@@ -133,7 +151,9 @@ def user_signup(*, email: str, password: str, clinic_name: str) -> tuple[User, C
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
-            clinic = clinic_create(owner=user, name=clinic_name)
+            clinic = clinic_create(
+                owner=user, name=clinic_name, timezone_name=canonical(timezone_name) or UTC
+            )
     except IntegrityError:
         raise ValidationError(
             {"email": "An account with this email already exists; sign in instead."}

@@ -28,6 +28,12 @@ urlpatterns = [
         name="number_remove",
     ),
     path("clinics/<slug:slug>/setup/<slug:step>/", onboarding.setup_step, name="setup"),
+    path("clinics/<slug:slug>/settings/", onboarding.settings_start, name="settings_start"),
+    path(
+        "clinics/<slug:slug>/settings/<slug:section>/",
+        onboarding.settings_section,
+        name="settings",
+    ),
     path("clinics/<slug:slug>/team/", team.team_page, name="team"),
     path("clinics/<slug:slug>/team/invite/", team.invite, name="team_invite"),
     path(

@@ -88,7 +88,7 @@ def test_no_secret_in_db_logs_pages_or_api(settings, caplog):
         ]
         web = APIClient()
         web.force_login(user)
-        for path in ("", "setup/carrier/", "setup/review/", "status.json"):
+        for path in ("", "settings/carrier/", "settings/details/", "status.json"):
             responses.append(web.get(f"/clinics/{slug}/{path}"))
         staff = User.objects.create_superuser(email="root@secret.example", password="x-Admin-Pa55")
         web.force_login(staff)

@@ -74,6 +74,8 @@ CASES: dict[str, str] = {
     "tenants:setup_start": CLINIC,
     "tenants:number_remove": CLINIC,
     "tenants:setup": CLINIC,
+    "tenants:settings_start": CLINIC,
+    "tenants:settings": CLINIC,
     # Teams
     "tenants:invitation": PUBLIC,  # the emailed link: the token is the credential
     "tenants:password_change": USER,
@@ -164,6 +166,7 @@ def fill(route: str, victim: Clinic) -> str:
         "<slug:slug>": victim.slug,
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
+        "<slug:section>": "numbers",
         "<str:token>": "not-a-token",
         "<int:user_id>": str(owner_id),  # the victim's owner: removing, demoting, leaving
         "<uuid:invitation_id>": str(invitation.pk if invitation else uuid.UUID(int=0)),

@@ -1,5 +1,7 @@
-// Clinic dashboard: poll status.json while provisioning runs, update the page in place.
-// No framework; every value goes in through textContent, never innerHTML.
+// Clinic dashboard: poll status.json while provisioning runs, update the page in place:
+// the header, the status card, the checklist and the activity, together (one response).
+// Times come as text in the clinic's zone from the server. No framework; every value goes
+// in through textContent, never innerHTML.
 (function () {
   "use strict";
   var card = document.getElementById("status-card");
@@ -8,12 +10,7 @@
   var url = card.getAttribute("data-status-url");
   var SETTLED = ["new", "active", "failed", "deprovisioned"];
   var RETRY_VISIBLE = ["failed", "retrying"];
-  var OUTCOMES = { ok: "OK", error: "Error", skipped: "Skipped" };
   var failures = 0;
-  var timeFmt = new Intl.DateTimeFormat("en-US", {
-    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    second: "2-digit", hour12: false, timeZone: "UTC"
-  });
 
   function el(name) { return card.querySelector('[data-field="' + name + '"]'); }
   function setText(name, value) {
@@ -24,22 +21,20 @@
 
   function renderEvents(events) {
     var list = document.getElementById("events");
+    var raw = document.getElementById("events-raw");
     if (!list) return;
     var items = events.map(function (e) {
       var li = document.createElement("li");
       li.className = "events__item events__item--" + e.outcome;
       var t = document.createElement("time");
       t.dateTime = e.at;
-      t.textContent = timeFmt.format(new Date(e.at));
+      t.textContent = e.at_text;
       li.appendChild(t);
-      [["events__action", e.action], ["events__outcome", OUTCOMES[e.outcome] || e.outcome],
-        ["events__detail", e.detail]].forEach(function (part) {
-          if (!part[1]) return;
-          var span = document.createElement("span");
-          span.className = part[0];
-          span.textContent = part[1];
-          li.appendChild(span);
-        });
+      var span = document.createElement("span");
+      span.className = "events__sentence";
+      span.textContent = e.sentence;
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(span);
       return li;
     });
     if (!items.length) {
@@ -49,6 +44,33 @@
       items = [empty];
     }
     list.replaceChildren.apply(list, items);
+    if (!raw) return;
+    raw.replaceChildren.apply(raw, events.map(function (e) {
+      var li = document.createElement("li");
+      var code = document.createElement("code");
+      code.textContent = e.at + " " + e.action + " " + e.outcome;
+      li.appendChild(code);
+      if (e.detail) li.appendChild(document.createTextNode(" " + e.detail));
+      return li;
+    }));
+  }
+
+  function renderChecklist(items) {
+    items.forEach(function (item) {
+      var li = document.querySelector('#go-live-checklist [data-check="' + item.key + '"]');
+      if (!li) return;
+      li.className = "progress-list__item progress-list__item--" + item.status;
+      var parts = {
+        title: item.title, status: item.status_label, detail: item.detail,
+        at: item.at_text ? " (" + item.at_text + ")" : ""
+      };
+      Object.keys(parts).forEach(function (name) {
+        var node = li.querySelector('[data-part="' + name + '"]');
+        if (node && node.textContent !== parts[name]) node.textContent = parts[name];
+      });
+      var badge = li.querySelector('[data-part="status"]');
+      if (badge) badge.className = "badge badge--" + item.status;
+    });
   }
 
   function renderSteps(steps) {
@@ -72,15 +94,18 @@
     setText("state_sentence", s.state_sentence);
     setText("trunk_id", s.trunk_id || "—");
     setText("dispatch_rule_id", s.dispatch_rule_id || "—");
-    setText("last_error", s.last_error || "");
+    setText("last_error", s.last_error || "—");
+    setText("problem", s.problem || "");
     setText("attempts_text", s.attempts ? "Attempts so far: " + s.attempts + "." : "");
-    setText("next_attempt_text", s.state === "retrying" && s.next_attempt_at
-      ? "Next try at " + timeFmt.format(new Date(s.next_attempt_at)) + " UTC." : "");
+    setText("next_attempt_text", s.next_attempt_text ? "Next try at " + s.next_attempt_text + "." : "");
+    var header = document.querySelector('[data-live="clinic_state_label"]');
+    if (header && header.textContent !== s.clinic_state_label) header.textContent = s.clinic_state_label;
     show(el("last_error_box"), !!s.last_error);
     show(document.getElementById("retry-form"), RETRY_VISIBLE.indexOf(s.state) !== -1);
     show(card.querySelector('[data-show-when="busy"]'), !isSettled(s));
     card.setAttribute("data-state", s.state);
     renderSteps(s.steps || []);
+    renderChecklist(s.checklist || []);
     renderEvents(s.events || []);
   }
 

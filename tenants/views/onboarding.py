@@ -1,7 +1,11 @@
-"""The guided setup, /clinics/<slug>/setup/<step>/: one small view per step.
+"""The guided setup, /clinics/<slug>/setup/<step>/, and the settings after go-live,
+/clinics/<slug>/settings/<section>/: one small view per step, shared by both.
 
-Every step is also how settings are edited later (services re-provision a live clinic).
-Viewers may look at every step; only owners and admins may POST (403 otherwise).
+Which of the two a clinic gets follows its state: a draft clinic is set up step by step
+(each save goes on to the next step); a clinic that has gone live has settings (each save
+returns to the dashboard, and the wizard's URLs redirect to the settings). Services
+re-provision a live clinic after every change. Viewers may look at every step; only
+owners and admins may POST (403 otherwise).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from tenants.forms import (
 from tenants.models import Clinic, Membership
 from tenants.selectors import SETUP_STEPS, STEP_SLUGS, clinic_overview, setup_progress
 from tenants.services import clinic_update
+from tenants.timezones import clinic_region
 from tenants.views.common import clinic_for_request, current_user
 
 StepView = Callable[[HttpRequest, Clinic, Membership], HttpResponse]
@@ -44,6 +49,11 @@ StepView = Callable[[HttpRequest, Clinic, Membership], HttpResponse]
 
 def _bound(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
+
+
+def _wizard(clinic: Clinic) -> bool:
+    """The step-by-step setup is for a clinic's first setup only."""
+    return clinic.state == Clinic.State.DRAFT
 
 
 def _render_step(
@@ -61,7 +71,12 @@ def _render_step(
         "page_error"
     )
     steps = setup_progress(overview=overview)
+    wizard = _wizard(clinic)
     context = {
+        "wizard": wizard,
+        "base_template": "tenants/setup/base.html" if wizard else "tenants/settings/base.html",
+        "save_label": "Save and continue" if wizard else "Save",
+        "settings_sections": SETTINGS_SECTIONS,
         "clinic": clinic,
         "membership": membership,
         "can_edit": membership.can_edit,
@@ -81,11 +96,14 @@ def _render_step(
     return render(request, f"tenants/setup/{step}.html", context, status=status)
 
 
-def _saved(request: HttpRequest, clinic: Clinic, step: str, what: str) -> HttpResponse:
+def _saved(request: HttpRequest, clinic: Clinic, step: str, sentence: str) -> HttpResponse:
+    """After a save: the next setup step, or (after go-live) back to the dashboard."""
     live = clinic.state == Clinic.State.LIVE
-    messages.success(
-        request, f"{what} saved." + (" Your phone line is being updated." if live else "")
-    )
+    messages.success(request, sentence + (" Your phone line is being updated." if live else ""))
+    if not _wizard(clinic):
+        return redirect("tenants:dashboard", slug=clinic.slug)
+    if step == "numbers":  # add another, or continue
+        return redirect("tenants:setup", slug=clinic.slug, step="numbers")
     index = STEP_SLUGS.index(step)
     return redirect("tenants:setup", slug=clinic.slug, step=STEP_SLUGS[index + 1])
 
@@ -104,12 +122,12 @@ def _details(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
             clinic.refresh_from_db()  # the service may have touched the instance
             add_service_errors(form, exc, {"timezone_name": "timezone"})
         else:
-            return _saved(request, clinic, "details", "Clinic details")
+            return _saved(request, clinic, "details", "Clinic details saved.")
     return _render_step(request, clinic, membership, "details", {"form": form})
 
 
 def _numbers(request: HttpRequest, clinic: Clinic, membership: Membership) -> HttpResponse:
-    form = PhoneNumberAddForm(_bound(request))
+    form = PhoneNumberAddForm(_bound(request), region=clinic_region(clinic))
     if request.method == "POST" and form.is_valid():
         try:
             phone = phone_number_add(
@@ -118,8 +136,7 @@ def _numbers(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
         except ValidationError as exc:
             add_service_errors(form, exc, {"number": "e164"})
         else:
-            messages.success(request, f"{phone.e164} added.")
-            return redirect("tenants:setup", slug=clinic.slug, step="numbers")
+            return _saved(request, clinic, "numbers", f"{phone.e164} added.")
     return _render_step(request, clinic, membership, "numbers", {"form": form})
 
 
@@ -146,7 +163,7 @@ def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            return _saved(request, clinic, "carrier", "Carrier settings")
+            return _saved(request, clinic, "carrier", "Carrier settings saved.")
     return _render_step(request, clinic, membership, "carrier", {"form": form})
 
 
@@ -164,7 +181,7 @@ def _agent(request: HttpRequest, clinic: Clinic, membership: Membership) -> Http
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            return _saved(request, clinic, "agent", "Receptionist settings")
+            return _saved(request, clinic, "agent", "Receptionist settings saved.")
     context = {"form": form, "presets": AGENT_PRESETS, "preset": preset}
     return _render_step(request, clinic, membership, "agent", context)
 
@@ -184,6 +201,14 @@ def _render_review(
     }
     return _render_step(request, clinic, membership, "review", context)
 
+
+# The settings area after go-live: the same views, reached by section.
+SETTINGS_SECTIONS: list[tuple[str, str]] = [
+    ("details", "Clinic details"),
+    ("numbers", "Phone numbers"),
+    ("agent", "Receptionist"),
+    ("carrier", "Carrier"),
+]
 
 STEP_VIEWS: dict[str, StepView] = {
     "details": _details,
@@ -211,6 +236,29 @@ def setup_step(request: HttpRequest, slug: str, step: str) -> HttpResponse:
     if view is None:
         raise Http404("No such setup step.")
     clinic, membership = clinic_for_request(request, slug)
+    if not _wizard(clinic) and request.method == "GET":  # set up already: its settings
+        if step == "review":
+            return redirect("tenants:dashboard", slug=clinic.slug)
+        return redirect("tenants:settings", slug=clinic.slug, section=step)
+    return view(request, clinic, membership)
+
+
+@login_required
+@require_http_methods(["GET"])
+def settings_start(request: HttpRequest, slug: str) -> HttpResponse:
+    clinic, _ = clinic_for_request(request, slug)
+    return redirect("tenants:settings", slug=clinic.slug, section="details")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_section(request: HttpRequest, slug: str, section: str) -> HttpResponse:
+    view = STEP_VIEWS.get(section) if section != "review" else None
+    if view is None:
+        raise Http404("No such settings section.")
+    clinic, membership = clinic_for_request(request, slug)
+    if _wizard(clinic) and request.method == "GET":  # not set up yet: the guided setup
+        return redirect("tenants:setup", slug=clinic.slug, step=section)
     return view(request, clinic, membership)
 
 
@@ -225,9 +273,9 @@ def number_remove(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:
-            messages.success(request, f"{form.cleaned_data['e164']} removed.")
-            return redirect("tenants:setup", slug=clinic.slug, step="numbers")
-    context = {"form": PhoneNumberAddForm(), "remove_errors": form.errors.get("__all__", [])}
+            return _saved(request, clinic, "numbers", f"{form.cleaned_data['e164']} removed.")
+    form_add = PhoneNumberAddForm(region=clinic_region(clinic))
+    context = {"form": form_add, "remove_errors": form.errors.get("__all__", [])}
     if not context["remove_errors"]:
         context["remove_errors"] = ["Choose a number to remove."]
     return _render_step(request, clinic, membership, "numbers", context, status=400)

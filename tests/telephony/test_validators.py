@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telephony.validators import E164_RE, normalize_e164, validate_address
+from telephony.validators import E164_RE, display_number, normalize_e164, validate_address
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,40 @@ def test_it_accepts_addresses(raw, clean):
 def test_it_rejects_bad_addresses(raw):
     with pytest.raises(ValidationError):
         validate_address(raw)
+
+
+# --- national numbers, read in the clinic's country -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("(415) 555-0199", "US", "+14155550199"),
+        ("415 555 0199", "US", "+14155550199"),
+        ("415.555.0199", "US", "+14155550199"),
+        ("020 7946 0000", "GB", "+442079460000"),
+        ("(02) 9374 4000", "AU", "+61293744000"),
+        ("+44 20 7946 0000", "US", "+442079460000"),  # a number abroad keeps its own code
+    ],
+)
+def test_national_numbers_take_the_clinics_country(raw, region, e164):
+    assert normalize_e164(raw, region) == e164
+
+
+def test_a_national_number_without_a_country_is_refused_with_the_fix():
+    with pytest.raises(ValidationError) as excinfo:
+        normalize_e164("(415) 555-0199")
+    assert excinfo.value.code == "no_country_code"
+    assert "Start with + and the country code" in excinfo.value.messages[0]
+
+
+def test_a_national_number_that_does_not_exist_in_the_country_names_it():
+    with pytest.raises(ValidationError) as excinfo:
+        normalize_e164("(415) 555-019", "US")
+    assert "your clinic's country (US)" in excinfo.value.messages[0]
+
+
+def test_numbers_read_as_people_read_them():
+    assert display_number("+14155550100") == "+1 415 555 0100"
+    assert display_number("+442079460000") == "+44 20 7946 0000"
+    assert display_number("not a number") == "not a number"

@@ -109,7 +109,7 @@ def test_dashboard_query_count_is_constant(owner_client, clinic, django_assert_m
     # 10 for the page, 3 for the go-live checklist (last test call, first real call) and the
     # call log.
     _make_live(clinic, state=Provisioning.State.ACTIVE)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         owner_client.get(dashboard_url(clinic))
     for i in range(8):
         phone_number_add(clinic=clinic, number=f"+1415555{100 + i:04d}")
@@ -117,7 +117,7 @@ def test_dashboard_query_count_is_constant(owner_client, clinic, django_assert_m
         Call.objects.create(
             clinic=clinic, room_sid=f"RM_{i}", room_name=f"x_{i}", mapped_by="trunk"
         )
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         response = owner_client.get(dashboard_url(clinic))
     assert response.status_code == 200
 
@@ -143,18 +143,40 @@ def test_status_json_shape(owner_client, clinic):
     assert "no-cache" in response["Cache-Control"]
     data = response.json()
     [event] = data.pop("events")
+    checklist = data.pop("checklist")
+    assert [item["key"] for item in checklist] == [
+        "numbers",
+        "carrier",
+        "agent",
+        "provisioning",
+        "test_call",
+        "first_call",
+    ]
+    assert checklist[3] == {
+        "key": "provisioning",
+        "title": "Phone line active",
+        "status": "todo",
+        "status_label": "To do",
+        "detail": "Go live, then wait a few seconds.",
+        "at": None,
+        "at_text": "",
+    }
+    assert data.pop("next_attempt_text").endswith(" UTC")  # the clinic's zone
     assert data == {
         "clinic": clinic.slug,
         "clinic_state": "live",
+        "clinic_state_label": "Live",
         "state": "retrying",
         "state_label": "Retrying",
-        "state_sentence": "LiveKit could not be reached just now; trying again "
-        "automatically (attempt 2).",
+        "state_sentence": "Our phone service could not be reached just now; trying again "
+        "by itself (attempt 2).",
         "settled": False,
         "converged": False,
         "trunk_id": "ST_1",
         "dispatch_rule_id": "",
         "last_error": "LiveKit did not answer in time.",
+        "problem": "Our phone service did not answer just now. Nothing is lost: we keep "
+        "trying by ourselves, and this page updates when it works.",
         "attempts": 2,
         "next_attempt_at": next_at.isoformat(),
         "generation": 4,
@@ -162,13 +184,13 @@ def test_status_json_shape(owner_client, clinic):
         "steps": [
             {
                 "key": "trunk",
-                "title": "SIP trunk for your numbers",
+                "title": "Connecting your numbers",
                 "status": "done",
                 "status_label": "Done",
             },
             {
                 "key": "rule",
-                "title": "Call routing to your receptionist",
+                "title": "Sending calls to your receptionist",
                 "status": "retrying",
                 "status_label": "Retrying",
             },
@@ -180,7 +202,10 @@ def test_status_json_shape(owner_client, clinic):
             },
         ],
     }
-    assert set(event) == {"at", "action", "outcome", "detail"}
+    assert set(event) == {"at", "at_text", "sentence", "action", "outcome", "detail"}
+    assert event["sentence"] == (
+        "Routing calls to your receptionist did not work; see Advanced for the details."
+    )
     assert (event["action"], event["outcome"], event["detail"]) == (
         "create_rule",
         "error",
@@ -313,7 +338,9 @@ def test_only_the_owner_sees_the_offboard_link(client, clinic, admin_member):
 def test_status_json_query_count_is_constant(owner_client, clinic, django_assert_max_num_queries):
     for i in range(12):
         ProvisioningEvent.objects.create(clinic=clinic, action=f"step_{i}")
-    with django_assert_max_num_queries(7):
+    # the clinic's zone (middleware), access, the overview and the checklist: 13 whatever
+    # the count of events, numbers and calls
+    with django_assert_max_num_queries(13):
         data = owner_client.get(_status_url(clinic)).json()
     assert len(data["events"]) == 10
 

@@ -1,0 +1,26 @@
+"""`{{ value|when }}`: a time on a clinic's page, in the clinic's zone with its abbreviation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+
+from tenants.timezones import WHEN, WHEN_DATE, WHEN_SECONDS, local_text
+
+register = template.Library()
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    return local_text(value, WHEN)
+
+
+@register.filter
+def when_seconds(value: datetime | None) -> str:
+    return local_text(value, WHEN_SECONDS)
+
+
+@register.filter
+def when_date(value: datetime | None) -> str:
+    return local_text(value, WHEN_DATE)
