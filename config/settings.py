@@ -368,7 +368,7 @@ _check_timeouts()
 REST_FRAMEWORK = {
     # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tenants.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -378,9 +378,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "tenants.api.exceptions.exception_handler",
 }
+from config.api_docs import AUTH_DESCRIPTION  # noqa: E402 (plain data, no Django imports)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
-    "DESCRIPTION": "Clinics, phone numbers, agent configuration and LiveKit provisioning.",
+    "DESCRIPTION": AUTH_DESCRIPTION,
+    # Words for API users: a tag, a summary and a description per operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_docs.postprocess",
+    ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -93,3 +93,58 @@ def test_docs_render_with_assets_served_by_the_app(client: Client):
             else "/" + settings.STATIC_URL
         ), asset
         assert finders.find(asset.split("/static/", 1)[1].split("?")[0]), asset
+
+
+# --- words for API users (issue 20) ---------------------------------------------------------
+
+INTERNAL_WORDS = ("ClinicPermission", "request transaction", "A view under", "docstring")
+
+
+def _operations(schema: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (path, method, op)
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def test_every_operation_has_a_summary_a_known_tag_and_a_description_for_users():
+    from config.api_docs import TAG_NAMES
+
+    schema = _schema()
+    operations = _operations(schema)
+    assert len(operations) >= 28
+    for path, method, op in operations:
+        where = f"{method.upper()} {path} ({op['operationId']})"
+        assert op.get("summary"), f"{where} has no summary"
+        assert len(op["summary"]) <= 60, where
+        assert len(op.get("tags", [])) == 1 and op["tags"][0] in TAG_NAMES, (where, op.get("tags"))
+        assert op.get("description"), f"{where} has no description"
+        assert not [w for w in INTERNAL_WORDS if w in op["description"]], where
+    used = {op["tags"][0] for _, _, op in operations}
+    assert used == set(TAG_NAMES)  # every declared group has operations
+    assert [t["name"] for t in schema["tags"]] == [
+        "clinics",
+        "numbers",
+        "receptionist",
+        "provisioning",
+        "calls",
+        "team",
+        "agent",
+    ]
+    summaries = [op["summary"] for _, _, op in operations]
+    assert len(summaries) == len(set(summaries))
+
+
+def test_the_auth_scheme_is_explained_with_an_example():
+    schema = _schema()
+    assert (
+        "Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+        in schema["info"]["description"]
+    )
+    token = schema["components"]["securitySchemes"]["tokenAuth"]
+    assert token["name"] == "Authorization" and "Token <token>" in token["description"]
+    agent = schema["paths"]["/api/v1/agent/config"]["get"]
+    assert agent["security"] == [{"agentToken": []}]
+    assert "Bearer" in agent["description"]

@@ -1,8 +1,10 @@
 """Scripted faults for the Twirp endpoint, installed through ``POST /_emulator/faults``.
 
 A rule is ``{method (or "*"), action, probability, count, duration_s, ...}``. ``count`` is how
-many times it may fire (``null``: unlimited), ``duration_s`` how long after installation it stays
-active (``null``: until cleared). Actions, by the phase of the request they act in:
+many times it may fire (``null``: unlimited), ``duration_s`` how long it stays
+active (``null``: until cleared), counted from installation, or from the first request it
+matches when ``window_from`` is ``"first_match"`` (an outage that begins when traffic does,
+whatever the load on the caller). Actions, by the phase of the request they act in:
 
 * before the handler: ``latency`` (adds ``latency_ms``; several add up), then at most one of
   ``status`` / ``fail_before_commit`` (answer ``status``+``code`` without storing, optional
@@ -41,6 +43,7 @@ class FaultRule:
     probability: float = 1.0
     count: int | None = None
     duration_s: float | None = None
+    window_from: str = "install"
     latency_ms: float = 0.0
     status: int | None = None
     code: str | None = None
@@ -50,12 +53,19 @@ class FaultRule:
     parties: int = 2
     timeout_s: float = 30.0
     installed_at: float = field(default_factory=time.monotonic)
+    first_match_at: float | None = None
     fired: int = 0
 
     def active(self, now: float) -> bool:
         if self.count is not None and self.fired >= self.count:
             return False
-        return self.duration_s is None or now - self.installed_at < self.duration_s
+        if self.duration_s is None:
+            return True
+        if self.window_from == "first_match":
+            if self.first_match_at is None:
+                self.first_match_at = now
+            return now - self.first_match_at < self.duration_s
+        return now - self.installed_at < self.duration_s
 
     def answer(self) -> tuple[int, str, str]:
         """HTTP status, twirp code and message for the status-like actions."""
@@ -70,7 +80,8 @@ class FaultRule:
         return int(status), str(code), self.msg or f"emulated fault: {code}"
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("installed_at",)}
+        hidden = ("installed_at", "first_match_at")
+        data = {k: v for k, v in self.__dict__.items() if k not in hidden}
         return data
 
 
@@ -80,7 +91,7 @@ def parse_rule(raw: Any, rule_id: int) -> FaultRule:
     action = raw.get("action")
     if action not in ACTIONS:
         raise FaultSpecError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
-    known = set(FaultRule.__dataclass_fields__) - {"id", "installed_at", "fired"}
+    known = set(FaultRule.__dataclass_fields__) - {"id", "installed_at", "first_match_at", "fired"}
     unknown = set(raw) - known
     if unknown:
         raise FaultSpecError(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -92,6 +103,8 @@ def parse_rule(raw: Any, rule_id: int) -> FaultRule:
         raise FaultSpecError(str(exc)) from exc
     if not isinstance(rule.method, str) or not 0.0 <= float(rule.probability) <= 1.0:
         raise FaultSpecError("method must be a string and probability within [0, 1]")
+    if rule.window_from not in ("install", "first_match"):
+        raise FaultSpecError('window_from must be "install" or "first_match"')
     if rule.action == "barrier" and int(rule.parties) < 1:
         raise FaultSpecError("barrier needs parties >= 1")
     return rule

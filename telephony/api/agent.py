@@ -33,6 +33,7 @@ class AgentConfigApi(APIView):
     throttle_classes = ()
 
     @extend_schema(
+        operation_id="agent_config",
         parameters=[
             OpenApiParameter("clinic", OpenApiTypes.UUID, description="The clinic's id"),
             OpenApiParameter("room", OpenApiTypes.STR, description="Or: a LiveKit room name"),

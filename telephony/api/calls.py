@@ -52,7 +52,8 @@ class CallListApi(APIView):
     permission_classes = (IsAuthenticated, ClinicPermission)
 
     @extend_schema(
-        responses=inline_serializer("CallList", fields={"results": CallOutput(many=True)})
+        operation_id="calls_list",
+        responses=inline_serializer("CallList", fields={"results": CallOutput(many=True)}),
     )
     def get(self, request: Any, slug: str) -> Response:
         calls = Call.objects.for_clinic(request.clinic).order_by("-created_at")[:MAX_CALLS]
@@ -67,6 +68,7 @@ class TestCallApi(APIView):
     clinic_permission = EDIT
 
     @extend_schema(
+        operation_id="test_call",
         request=inline_serializer("TestCallInput", fields={"from": serializers.CharField()}),
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
     )

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.access import ClinicPermission
+from tenants.api.auth import ApiTokenAuthentication
 from tenants.api.serializers import ErrorOutput
 from tenants.models import Clinic, Membership
 
 
 class ApiView(APIView):
     authentication_classes: tuple[type[BaseAuthentication], ...] = (
-        TokenAuthentication,
+        ApiTokenAuthentication,
         SessionAuthentication,
     )
     permission_classes: tuple[type[BasePermission], ...] = (IsAuthenticated,)

@@ -442,7 +442,17 @@ def test_livekit_failing_then_recovering_shows_retrying_then_active(
     phone_number_add(clinic=signed_in_owner, number=N2)
     page = tour.page
     tour.goto(f"/clinics/{signed_in_owner.slug}/setup/review/")
-    livekit.add_faults([{"method": "*", "action": "status", "status": 503, "duration_s": 4}])
+    livekit.add_faults(
+        [
+            {
+                "method": "*",
+                "action": "status",
+                "status": 503,
+                "duration_s": 4,
+                "window_from": "first_match",
+            }
+        ]
+    )
 
     page.get_by_role("button", name="Go live").click()
 

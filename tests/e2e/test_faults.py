@@ -103,7 +103,17 @@ def test_lost_replies_are_adopted_never_duplicated(livekit, worker, together):
 
 @PATHS
 def test_a_503_window_during_a_burst_converges_without_duplicates(livekit, worker, together):
-    livekit.add_faults([{"method": "*", "action": "status", "status": 503, "duration_s": 3}])
+    livekit.add_faults(
+        [
+            {
+                "method": "*",
+                "action": "status",
+                "status": 503,
+                "duration_s": 3,
+                "window_from": "first_match",
+            }
+        ]
+    )
     clinics = go_live(30, "Outage", together=together)
     settled(clinics, timeout=120)
 

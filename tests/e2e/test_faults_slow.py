@@ -43,6 +43,7 @@ def test_429_retry_after_is_never_undercut(livekit, worker):
                 "code": "resource_exhausted",
                 "retry_after": 3,
                 "duration_s": 2,
+                "window_from": "first_match",
             }
         ]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
 import pytest
@@ -109,6 +110,26 @@ def test_probability_zero_and_expired_duration_never_fire(lk, control):
         [{"action": "status", "probability": 0.0}, {"action": "status", "duration_s": 0}]
     )
     assert lk(lambda c: c.sip.create_inbound_trunk(create_req())).sip_trunk_id
+
+
+def test_a_first_match_window_opens_with_the_first_request_not_at_installation(lk, control):
+    control.add_faults(
+        [
+            {"action": "status", "duration_s": 0.2},
+            {"action": "status", "duration_s": 0.2, "window_from": "first_match", "count": 1},
+        ]
+    )
+    time.sleep(0.3)  # the installation-clock rule's window is over; the other has not opened
+    with pytest.raises(api.TwirpError) as failed:
+        lk(lambda c: c.sip.create_inbound_trunk(create_req()))
+    assert failed.value.status == 503
+    assert control.requests(CREATE)[0]["faults"] == ["status"]
+    assert lk(lambda c: c.sip.create_inbound_trunk(create_req(1))).sip_trunk_id
+
+
+def test_an_unknown_window_start_is_refused(control):
+    with pytest.raises(EmulatorError):
+        control.add_faults([{"action": "status", "duration_s": 1, "window_from": "later"}])
 
 
 def test_barrier_holds_requests_until_enough_arrive(emu, control):

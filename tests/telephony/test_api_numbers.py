@@ -162,3 +162,17 @@ def test_outsider_gets_404_everywhere(clinic, outsider):
     )
     assert client.delete(number_url(clinic, N1)).status_code == 404
     assert _numbers(clinic) == [N1]
+
+
+def test_a_national_number_is_read_in_the_clinics_country(clinic, owner):
+    from rest_framework.test import APIClient
+
+    from tenants.services import clinic_update
+
+    clinic_update(clinic=clinic, timezone_name="America/Chicago")
+    api = APIClient()
+    api.force_authenticate(owner)
+    r = api.post(
+        f"/api/v1/clinics/{clinic.slug}/numbers/", {"e164": "(415) 555-0199"}, format="json"
+    )
+    assert r.status_code == 201 and r.json()["e164"] == "+14155550199"

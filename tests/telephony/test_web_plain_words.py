@@ -15,8 +15,9 @@ from telephony import services
 from telephony.models import Call, Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.ratelimit import reset_limiter
+from tenants.models import Membership
 from tenants.services import clinic_update
-from tests.factories import make_clinic
+from tests.factories import add_member, make_clinic
 from tests.jargon import jargon_in, visible_text
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,8 @@ def test_a_test_call_before_going_live_says_what_to_do(clinic, owner, lk):
     assert_plain(html, "test call before go-live")
 
 
-def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(live, owner):
+@pytest.mark.parametrize("role", ["owner", "viewer"])  # forms, and the read-only summaries
+def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(live, owner, role):
     services.trunk_settings_update(
         clinic=live,
         allowed_addresses=["192.0.2.0/24"],
@@ -115,13 +117,17 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         last_error_code="invalid_argument",
     )
     draft = make_clinic(owner, "Draft Dental")
-    client = login(owner)
+    user = owner
+    if role == "viewer":
+        user = add_member(live, "viewer")
+        Membership.objects.create(clinic=draft, user=user, role="viewer")
+    client = login(user)
     pages = {
         "dashboard": reverse("tenants:dashboard", args=[live.slug]),
         "status": None,
         "test call": reverse("tenants:test_call", args=[live.slug]),
         "team": reverse("tenants:team", args=[live.slug]),
-        "offboard": reverse("tenants:offboard", args=[live.slug]),
+        **({"offboard": reverse("tenants:offboard", args=[live.slug])} if role == "owner" else {}),
         **{
             f"settings {s}": reverse("tenants:settings", args=[live.slug, s])
             for s in ("details", "numbers", "agent", "carrier")

@@ -1,0 +1,236 @@
+"""What the OpenAPI schema (/api/schema/, /api/docs/) says to the people who use the API.
+
+drf-spectacular takes an operation's description from the view's docstring, which is
+written for the people who maintain the code ("ClinicPermission resolves the clinic…").
+This module holds the words for API users instead, one place for every operation: its tag
+(the group it is listed in), a one-line summary and a description. `postprocess` applies
+them to the generated schema (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]); an operation
+that is not listed here keeps what drf-spectacular generated, and tests/test_api_schema.py
+fails until it has a summary and one of these tags (from here or its own `extend_schema`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TAGS: list[dict[str, str]] = [
+    {"name": "clinics", "description": "Accounts, API tokens and clinics."},
+    {"name": "numbers", "description": "A clinic's phone numbers and its carrier settings."},
+    {"name": "receptionist", "description": "What the clinic's AI receptionist says and does."},
+    {
+        "name": "provisioning",
+        "description": "Going live, retrying and offboarding, and the state of the clinic's "
+        "phone line (its LiveKit SIP trunk and dispatch rule).",
+    },
+    {"name": "calls", "description": "The call log and test calls."},
+    {"name": "team", "description": "Members, roles and invitations."},
+    {
+        "name": "agent",
+        "description": "For the voice agent service (agent service tokens, not user tokens).",
+    },
+]
+TAG_NAMES = frozenset(t["name"] for t in TAGS)
+
+AUTH_DESCRIPTION = """\
+Switchboard's HTTP API for scripts and integrations: clinics, phone numbers, the
+receptionist's settings, provisioning on LiveKit, calls and the team.
+
+## Authentication
+
+Get a token with your email and password, then send it in the `Authorization` header of
+every request, after the word `Token` and a space:
+
+```
+curl -s -XPOST https://switchboard.example/api/v1/auth/token \\
+  -H 'Content-Type: application/json' \\
+  -d '{"email": "ana@example.org", "password": "..."}'
+# {"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}
+
+curl -s https://switchboard.example/api/v1/clinics/ \\
+  -H 'Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b'
+```
+
+A request without credentials gets 401 with `WWW-Authenticate: Token`; a malformed
+`Authorization` header (a token without the `Token ` prefix, another scheme) gets 401 with a
+sentence saying what is wrong. Changing the password revokes the token.
+
+The voice agent service authenticates differently, with `Authorization: Bearer <agent
+service token>` (see the `agent` operations).
+
+## Errors
+
+Every error is JSON. 400 maps each field to a list of sentences saying what to fix; 401 is
+a missing or bad token; 403 a role that may not do this; 404 a clinic (or object) you are
+not a member of, or that does not exist; 429 too many requests (see `Retry-After`).
+"""
+
+# operationId -> (tag, summary, description)
+OPERATIONS: dict[str, tuple[str, str, str]] = {
+    "signup": (
+        "clinics",
+        "Sign up",
+        "Create an account and its first clinic; the new user is the clinic's owner. The "
+        "answer carries an API token for the new account.",
+    ),
+    "auth_token": (
+        "clinics",
+        "Get an API token",
+        "Exchange an email and password for the account's API token. Send it as "
+        "`Authorization: Token <token>`.",
+    ),
+    "clinics_list": ("clinics", "List your clinics", "The clinics you are a member of."),
+    "clinics_create": (
+        "clinics",
+        "Create a clinic",
+        "Create another clinic; you become its owner. It starts as a draft.",
+    ),
+    "clinic_retrieve": ("clinics", "Get a clinic", "A clinic you are a member of, by slug."),
+    "clinic_update": (
+        "clinics",
+        "Change a clinic",
+        "Change the clinic's name, time zone (an IANA name such as America/New_York; "
+        "aliases are stored as the zone they stand for) or room prefix. A new room prefix "
+        "updates the phone line of a live clinic.",
+    ),
+    "numbers_list": ("numbers", "List phone numbers", "The clinic's numbers, in E.164."),
+    "numbers_add": (
+        "numbers",
+        "Add a phone number",
+        "Add a number the clinic's callers dial. Send it in international format "
+        "(`+14155550100`), or as dialled in the clinic's country, which comes from its time "
+        "zone (`(415) 555-0100` for a clinic in a US zone). A number belongs to one clinic "
+        "only. A live clinic's phone line is updated in the background.",
+    ),
+    "numbers_remove": (
+        "numbers",
+        "Remove a phone number",
+        "Remove a number from the clinic (the path takes it in E.164, `+` URL-encoded as "
+        "`%2B`). A live clinic must keep at least one.",
+    ),
+    "trunk_settings_retrieve": (
+        "numbers",
+        "Get carrier settings",
+        "Which addresses the clinic accepts calls from, the username the carrier must "
+        "give, whether a password is set (never the password itself) and background noise "
+        "reduction.",
+    ),
+    "trunk_settings_update": (
+        "numbers",
+        "Change carrier settings",
+        "Fields left out keep their value. The password is write-only: a blank or absent "
+        "one keeps the stored password; clearing the username turns the check off.",
+    ),
+    "agent_retrieve": (
+        "receptionist",
+        "Get the receptionist's settings",
+        "Greeting, instructions, language, voice, models and recording consent, with the "
+        "settings version.",
+    ),
+    "agent_update": (
+        "receptionist",
+        "Change the receptionist's settings",
+        "Fields left out keep their value; every change bumps the settings version, and a "
+        "live clinic's receptionist uses the new settings from its next call.",
+    ),
+    "clinic_go_live": (
+        "provisioning",
+        "Go live",
+        "Put the clinic live: its phone line is set up in the background (202). Poll "
+        "`provisioning/` until `state` is `active`. Refused (400) with what still blocks it.",
+    ),
+    "clinic_offboard": (
+        "provisioning",
+        "Offboard a clinic",
+        "Owners only. Stop answering calls, remove the clinic's phone line and release its "
+        "numbers (202; done in the background). Cannot be undone through the API.",
+    ),
+    "provisioning_retry": (
+        "provisioning",
+        "Retry setting up the phone line",
+        "Try again now, after a failure or instead of waiting for the next automatic try.",
+    ),
+    "provisioning_retrieve": (
+        "provisioning",
+        "Get the phone line's state",
+        "The state of the clinic's phone line (`active` when calls are answered), the "
+        "LiveKit trunk and dispatch rule IDs, attempts, the last error as a sentence and the "
+        "recent events.",
+    ),
+    "calls_list": (
+        "calls",
+        "List calls",
+        "The clinic's most recent calls, newest first. Test calls are marked `is_test`.",
+    ),
+    "test_call": (
+        "calls",
+        "Run a test call",
+        "What a call from `from` to each of the clinic's numbers would do: which trunk and "
+        "dispatch rule it reaches, the room and the receptionist dispatched, and whether "
+        "that is what the clinic should get. Against Switchboard's emulator the call is "
+        "simulated and appears in the call log as a test; against LiveKit it is a dry run. "
+        "`from` may be national, read in the clinic's country.",
+    ),
+    "members_list": ("team", "List members", "The clinic's members and their roles."),
+    "members_invite": (
+        "team",
+        "Invite a member",
+        "Owners only. Same as creating an invitation: the person joins from the emailed link.",
+    ),
+    "member_change_role": (
+        "team",
+        "Change a member's role",
+        "Owners only. The last owner cannot be demoted.",
+    ),
+    "member_remove": (
+        "team",
+        "Remove a member, or leave",
+        "Owners remove members; any member may remove themselves (leave). The last owner "
+        "cannot leave.",
+    ),
+    "invitations_list": (
+        "team",
+        "List invitations",
+        "Invitations not yet accepted or revoked, expired ones included.",
+    ),
+    "invitations_create": (
+        "team",
+        "Invite someone",
+        "Owners only. An email with a single-use link goes to the address; it expires after "
+        "`INVITATION_MAX_AGE_SECONDS` (a week by default).",
+    ),
+    "invitation_revoke": (
+        "team",
+        "Revoke an invitation",
+        "Owners only. The link stops working at once.",
+    ),
+    "invitation_accept": (
+        "team",
+        "Accept an invitation",
+        "Accept as the signed-in user, whose email must be the invited one.",
+    ),
+    "agent_config": (
+        "agent",
+        "Get a clinic's agent configuration",
+        "For the voice agent service, with `Authorization: Bearer <agent service token>`. "
+        "What the receptionist of a clinic says and does; the clinic is named by `clinic` "
+        "(its id) or by `room` (the LiveKit room of a call). "
+        "Supports `If-None-Match` (304 when unchanged).",
+    ),
+}
+
+
+def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
+    """Apply the table to every operation, and declare the tags in order."""
+    for ops in result.get("paths", {}).values():
+        for op in ops.values():
+            if not isinstance(op, dict) or "operationId" not in op:
+                continue
+            words = OPERATIONS.get(op["operationId"])
+            if words is None:
+                continue
+            tag, summary, description = words
+            op["tags"] = [tag]
+            op["summary"] = summary
+            op["description"] = description
+    result["tags"] = TAGS
+    return result
