@@ -1,6 +1,6 @@
 """What LiveKit would do with an inbound call, from the trunks and rules it holds.
 
-Pure Python over the gateway's dataclasses; no I/O. Follows shared/livekit-sip.md §4.7
+Pure Python over the gateway's dataclasses; no I/O. Follows docs/livekit-sip.md §4.7
 (trunk and dispatch-rule matching) and §5.2-§5.3 (room names, hidden caller numbers). Used by
 the test call's dry run against a real LiveKit, where no call can be simulated.
 

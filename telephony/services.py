@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from celery import Signature, current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -23,6 +24,7 @@ from telephony.models import (
     ProvisioningEvent,
     TrunkSettings,
 )
+from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
 from telephony.validators import normalize_e164, validate_address
 from tenants.models import Clinic, User
 from tenants.timezones import clinic_region
@@ -45,11 +47,16 @@ class ProvisioningError(Exception):
 # --- enqueueing ---------------------------------------------------------------------------
 
 
-def _publish(clinic_id: str, verify: bool) -> None:
-    from telephony.tasks import reconcile_clinic_task
+def _signature(name: str, args: list[Any], kwargs: dict[str, Any]) -> Signature:
+    """A task by its name (telephony/task_names.py): the same message as the task object's
+    apply_async, without importing telephony.tasks (which imports the engine, which imports
+    this module): the import graph stays free of cycles."""
+    return current_app.signature(name, args=args, kwargs=kwargs)
 
+
+def _publish(clinic_id: str, verify: bool) -> None:
     try:
-        reconcile_clinic_task.apply_async(args=[clinic_id], kwargs={"verify": verify})
+        _signature(RECONCILE_CLINIC, [clinic_id], {"verify": verify}).apply_async()
     except Exception:  # the broker is down: the sweeper is the outbox, nothing is lost
         logger.warning(
             "could not enqueue reconcile for clinic %s (broker unreachable); "
@@ -59,10 +66,8 @@ def _publish(clinic_id: str, verify: bool) -> None:
 
 
 def _publish_batch(clinic_ids: list[str]) -> None:
-    from telephony.tasks import reconcile_clinics_task
-
     try:
-        reconcile_clinics_task.apply_async(args=[clinic_ids])
+        _signature(RECONCILE_CLINICS, [clinic_ids], {}).apply_async()
     except Exception:  # as in _publish: the sweeper picks every one of them up
         logger.warning(
             "could not enqueue reconcile for %d clinics (broker unreachable); "

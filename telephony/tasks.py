@@ -15,6 +15,7 @@ from telephony.provisioning.batch import reconcile_batch
 from telephony.provisioning.circuit import resume_after_config_change
 from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ ACTIVE_STATES = (
 
 @shared_task(
     bind=True,
-    name="telephony.reconcile_clinic",
+    name=RECONCILE_CLINIC,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, InterfaceError, DatabaseError),
@@ -54,7 +55,7 @@ def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> st
 
 
 @shared_task(
-    name="telephony.reconcile_clinics",
+    name=RECONCILE_CLINICS,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, InterfaceError, DatabaseError),

@@ -2,7 +2,7 @@
 
 Standalone: nothing in this package imports Django. Run it with
 ``python -m emulators.livekit --help``; see docs/emulator.md for what it emulates and what it
-does not. The behaviour it follows is specified in shared/livekit-sip.md.
+does not. The behaviour it follows is specified in docs/livekit-sip.md.
 """
 
 __all__: list[str] = []

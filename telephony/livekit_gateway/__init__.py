@@ -1,7 +1,7 @@
 """The thin LiveKit SIP client: the only package that imports livekit.api.
 
 Each method maps onto one `livekit.SIP` Twirp call, is bounded by asyncio.wait_for
-(livekit-api applies no timeout of its own, see shared/livekit-sip.md §2.4), runs with
+(livekit-api applies no timeout of its own, see docs/livekit-sip.md §2.4), runs with
 failover off (the SDK's replays would be creates we never hear of), and classifies every
 failure as transient (retry with backoff) or permanent (a human must act). It knows nothing
 about Django models: it takes and returns small frozen dataclasses.

@@ -384,6 +384,8 @@ class Reconciler:
     def _remove_trunk(self, prov: Provisioning, desired: DesiredState) -> bool:
         if prov.trunk_id:
             trunk_id = prov.trunk_id
+            if self.verify and self._gone_upstream("trunk", trunk_id):
+                return True
             self._call("delete_trunk", lambda: self.gw.delete_trunk(trunk_id))
             self._save_done("delete_trunk", trunk_id, trunk_id="", trunk_applied_hash="")
             return True
@@ -394,6 +396,30 @@ class Reconciler:
                 self._done("delete_trunk", f"{trunk.trunk_id} (from an unconfirmed create)")
         self._save(trunk_intent=None, trunk_intent_numbers=[], trunk_intent_at=None)
         return True
+
+    def _gone_upstream(self, kind: str, object_id: str) -> bool:
+        """Verify mode, before a delete: a stored object already gone upstream only has its
+        record cleared (no call); one not marked as this clinic's is never deleted."""
+        if kind == "trunk":
+            found: list[Any] = self._call(
+                "observe_trunk", lambda: self.gw.list_inbound_trunks(trunk_ids=[object_id])
+            )
+            cleared = {"trunk_id": "", "trunk_applied_hash": ""}
+        else:
+            found = self._call(
+                "observe_rule", lambda: self.gw.list_dispatch_rules(rule_ids=[object_id])
+            )
+            cleared = {"dispatch_rule_id": "", "rule_applied_hash": ""}
+        if not found:
+            detail = f"{kind} {object_id} already gone from LiveKit"
+            self._save_done("drift_repaired", detail, timed=False, **cleared)
+            return True
+        if not self._mine(found[0].metadata):
+            raise LiveKitPermanentError(
+                f"The {kind} {object_id} in LiveKit is not marked as this clinic's; "
+                "an operator must check it."
+            )
+        return False
 
     # --- dispatch rule --------------------------------------------------------------------
 
@@ -498,6 +524,8 @@ class Reconciler:
     def _remove_rule(self, prov: Provisioning) -> bool:
         if prov.dispatch_rule_id:
             rule_id = prov.dispatch_rule_id
+            if self.verify and self._gone_upstream("rule", rule_id):
+                return True
             self._call("delete_rule", lambda: self.gw.delete_dispatch_rule(rule_id))
             self._save_done("delete_rule", rule_id, dispatch_rule_id="", rule_applied_hash="")
             return True

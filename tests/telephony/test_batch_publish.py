@@ -110,3 +110,20 @@ def test_the_batch_task_hands_each_left_over_clinic_to_its_own_task(fake_gateway
     (clinic_id,) = kwargs["args"]
     assert Provisioning.objects.get(clinic_id=clinic_id).state == "retrying"
     assert 0 <= kwargs["countdown"] <= 2
+
+
+def test_the_services_publish_the_tasks_by_name_with_the_same_arguments():
+    """services.py publishes by task name (no import of telephony.tasks); the message is
+    the one the task objects would send."""
+    from telephony import tasks
+
+    with (
+        mock.patch.object(tasks.reconcile_clinic_task, "apply_async") as one,
+        mock.patch.object(tasks.reconcile_clinics_task, "apply_async") as many,
+    ):
+        services._publish("c-1", True)
+        services._publish_batch(["a", "b"])
+
+    (args, kwargs), _options = one.call_args.args[:2], one.call_args.kwargs
+    assert list(args) == ["c-1"] and kwargs == {"verify": True}
+    assert list(many.call_args.args[0]) == [["a", "b"]]

@@ -345,3 +345,21 @@ def test_orphans_are_reported_then_deleted_after_the_grace_period(
     assert stray.trunk_id not in fake_gateway.trunks
     assert prov(live_clinic).trunk_id in fake_gateway.trunks
     assert OrphanObject.objects.get(object_id=stray.trunk_id).deleted_at is not None
+
+
+def test_a_verifying_run_forgets_an_object_already_gone_instead_of_deleting_it(
+    live_clinic, owner, fake_gateway
+):
+    assert reconcile_clinic(live_clinic.pk).outcome == "converged"
+    p = prov(live_clinic)
+    del fake_gateway.trunks[p.trunk_id]
+    services.clinic_offboard(clinic=live_clinic, actor=owner)
+    fake_gateway.calls.clear()
+
+    assert reconcile_clinic(live_clinic.pk, verify=True).outcome == "converged"
+
+    assert "delete_trunk" not in fake_gateway.calls
+    assert fake_gateway.calls.count("delete_dispatch_rule") == 1
+    assert ProvisioningEvent.objects.filter(
+        clinic=live_clinic, action="drift_repaired", detail__contains="already gone"
+    ).exists()

@@ -1,0 +1,191 @@
+"""Dry run == reality, as a property: for generated desired/observed pairs, the mutating calls a
+verifying reconcile commits in LiveKit are exactly the plan's upstream steps, in order; after it,
+a fresh plan is empty; nothing without this clinic's marker is ever changed or deleted.
+
+Generated: the clinic's numbers and lifecycle change (live, a number added, suspended,
+offboarded), what an earlier run left (nothing, converged, a trunk whose rule create failed, a
+create whose reply was lost: a dangling intent), changes made in LiveKit behind Switchboard's
+back (a field changed, an object deleted) and foreign trunks holding one of the clinic's numbers.
+Against the emulator over HTTP; ground truth is its request log and state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulators.livekit.testing import EmulatorProcess
+from telephony import services
+from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
+from telephony.models import Provisioning
+from telephony.provisioning.plan import plan_clinic
+from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.ratelimit import reset_limiter
+from tests.factories import UserFactory, make_clinic
+
+pytestmark = pytest.mark.django_db
+
+KEY, SECRET = "devkey", "property-secret-0123456789abcdef012345"
+CALL = {
+    "create_trunk": "CreateSIPInboundTrunk",
+    "update_trunk": "UpdateSIPInboundTrunk",
+    "delete_trunk": "DeleteSIPTrunk",
+    "create_rule": "CreateSIPDispatchRule",
+    "update_rule": "UpdateSIPDispatchRule",
+    "delete_rule": "DeleteSIPDispatchRule",
+}
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
+        yield emu
+
+
+@pytest.fixture
+def lk(emulator, settings):
+    emulator.control.clear_faults()
+    emulator.control.reset()
+    settings.LIVEKIT_URL = emulator.url
+    settings.LIVEKIT_API_KEY = KEY
+    settings.LIVEKIT_API_SECRET = SECRET
+    settings.LIVEKIT_TIMEOUT_SECONDS = 2
+    settings.LIVEKIT_RATE_LIMIT_PER_MINUTE = 1_000_000.0
+    settings.LIVEKIT_RATE_LIMIT_BURST = 1_000_000.0
+    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
+    reset_limiter()
+    yield emulator.control
+    reset_limiter()
+
+
+scenarios = st.fixed_dictionaries(
+    {
+        "numbers": st.integers(min_value=1, max_value=2),
+        "earlier": st.sampled_from(["none", "converged", "rule_failed", "trunk_lost", "rule_lost"]),
+        "tamper": st.sampled_from(
+            ["none", "trunk_changed", "rule_changed", "trunk_deleted", "rule_deleted"]
+        ),
+        "foreign": st.booleans(),
+        "then": st.sampled_from(["stay", "add_number", "suspend", "offboard"]),
+    }
+)
+
+
+def _number() -> str:
+    return f"+1415580{next(_numbers):04d}"
+
+
+def _earlier_run(lk, clinic, earlier: str) -> None:
+    faults = {
+        "rule_failed": [{"method": "CreateSIPDispatchRule", "action": "status", "status": 503}],
+        "trunk_lost": [{"method": "CreateSIPInboundTrunk", "action": "commit_then_drop"}],
+        "rule_lost": [{"method": "CreateSIPDispatchRule", "action": "commit_then_drop"}],
+    }
+    if earlier == "none":
+        return
+    for rule in faults.get(earlier, []):
+        lk.add_faults([{**rule, "count": 1}])
+    reconcile_clinic(clinic.pk)
+    lk.clear_faults()
+
+
+def _tamper(gw: LiveKitGateway, clinic, tamper: str) -> None:
+    prov = Provisioning.objects.get(clinic=clinic)
+    if tamper.startswith("trunk") and prov.trunk_id:
+        found = gw.list_inbound_trunks(trunk_ids=[prov.trunk_id])
+        if found and tamper == "trunk_changed":
+            spec = found[0].as_spec()
+            gw.replace_inbound_trunk(
+                prov.trunk_id, replace(spec, krisp_enabled=not spec.krisp_enabled)
+            )
+        elif found:
+            gw.delete_trunk(prov.trunk_id)
+    if tamper.startswith("rule") and prov.dispatch_rule_id:
+        found_rules = gw.list_dispatch_rules(rule_ids=[prov.dispatch_rule_id])
+        if found_rules and tamper == "rule_changed":
+            spec = found_rules[0].as_spec()
+            gw.replace_dispatch_rule(prov.dispatch_rule_id, replace(spec, room_prefix="tampered"))
+        elif found_rules:
+            gw.delete_dispatch_rule(prov.dispatch_rule_id)
+
+
+def _then(clinic, owner, then: str) -> None:
+    if then == "add_number":
+        services.phone_number_add(clinic=clinic, number=_number())
+    elif then == "suspend":
+        services.clinic_suspend(clinic=clinic, actor=owner)
+    elif then == "offboard":
+        services.clinic_offboard(clinic=clinic, actor=owner)
+
+
+def _foreign_trunk(gw: LiveKitGateway, lk, number: str) -> str | None:
+    """A trunk Switchboard does not manage on one of the clinic's numbers, if LiveKit takes it
+    (it refuses when our own trunk already holds the number)."""
+    held = gw.list_inbound_trunks(numbers=[number])
+    if any(number in t.numbers for t in held):
+        return None
+    return gw.create_inbound_trunk(
+        TrunkSpec(name="someone else", metadata='{"owner":"x"}', numbers=(number,))
+    ).trunk_id
+
+
+def _not_ours(lk, clinic) -> dict[str, str]:
+    state = lk.state()
+    out = {}
+    for kind, items in (("trunk", state["inbound_trunks"]), ("rule", state["dispatch_rules"])):
+        for item in items:
+            if json.loads(item["metadata"] or "{}").get("clinic") != str(clinic.pk):
+                oid = item.get("sip_trunk_id") or item.get("sip_dispatch_rule_id")
+                out[oid] = json.dumps(item, sort_keys=True)
+    return out
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=scenarios)
+def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
+    lk.reset()
+    owner = UserFactory()
+    clinic = make_clinic(owner, f"Prop {uuid.uuid4().hex[:6]}")
+    numbers = [_number() for _ in range(case["numbers"])]
+    for number in numbers:
+        services.phone_number_add(clinic=clinic, number=number)
+    services.clinic_go_live(clinic=clinic, actor=owner)
+    gw = LiveKitGateway(lk.base_url, KEY, SECRET, timeout=2)
+
+    _earlier_run(lk, clinic, case["earlier"])
+    _tamper(gw, clinic, case["tamper"])
+    if case["foreign"]:
+        _foreign_trunk(gw, lk, numbers[-1])
+    clinic.refresh_from_db()
+    _then(clinic, owner, case["then"])
+    foreign_before = _not_ours(lk, clinic)
+
+    plan = plan_clinic(clinic.pk)
+    assert not plan.error, plan.error
+    planned = [CALL[s.action] for s in plan.steps if s.upstream]
+    seen = max((r["seq"] for r in lk.requests()), default=0)
+
+    result = reconcile_clinic(clinic.pk, verify=True)
+
+    done = [
+        r["method"]
+        for r in lk.requests(since=seen)
+        if r["method"].startswith(("Create", "Update", "Delete")) and r.get("committed")
+    ]
+    assert done == planned, (case, result, plan.steps)
+    assert _not_ours(lk, clinic) == foreign_before
+    if result.outcome == "converged":
+        after = plan_clinic(clinic.pk)
+        assert after.in_sync, (case, after.steps)
