@@ -40,8 +40,8 @@ test: $(STAMP) services-check browser-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/mypy telephony emulators
-	$(BIN)/bandit -q -r config tenants telephony emulators agent tools -x '*/migrations/*' --severity-level high
+	DEBUG=true $(BIN)/mypy telephony webhooks emulators
+	$(BIN)/bandit -q -r config tenants telephony webhooks emulators agent tools -x '*/migrations/*' --severity-level high
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

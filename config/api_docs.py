@@ -25,6 +25,11 @@ TAGS: list[dict[str, str]] = [
     {"name": "calls", "description": "The call log and test calls."},
     {"name": "team", "description": "Members, roles and invitations."},
     {
+        "name": "webhooks",
+        "description": "Signed events (Standard Webhooks) to the clinic's own systems: "
+        "endpoints, their secrets and their delivery logs. Owners and admins only.",
+    },
+    {
         "name": "agent",
         "description": "For the voice agent service (agent service tokens, not user tokens).",
     },
@@ -217,6 +222,56 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "team",
         "Accept an invitation",
         "Accept as the signed-in user, whose email must be the invited one.",
+    ),
+    "webhook_endpoints_list": (
+        "webhooks",
+        "List webhook endpoints",
+        "The clinic's webhook endpoints: URL, chosen events, whether enabled (and why not), "
+        "since when deliveries fail. Secrets are never shown here.",
+    ),
+    "webhook_endpoints_create": (
+        "webhooks",
+        "Add a webhook endpoint",
+        "Send `url`, `events` (any of `call.started`, `call.ended`, `message.taken`, "
+        "`provisioning.state_changed`, `number.added`, `number.removed`) and `enabled`. The "
+        "answer carries the signing `secret` (`whsec_…`): store it now, it is not shown "
+        "again. The URL must be https and reach a public internet address.",
+    ),
+    "webhook_endpoint_retrieve": ("webhooks", "Get a webhook endpoint", "One endpoint by id."),
+    "webhook_endpoint_update": (
+        "webhooks",
+        "Change a webhook endpoint",
+        "Fields left out keep their value. Enabling a disabled endpoint sends the events "
+        "that waited for it.",
+    ),
+    "webhook_endpoint_delete": (
+        "webhooks",
+        "Delete a webhook endpoint",
+        "The endpoint, its pending deliveries and its delivery log are deleted.",
+    ),
+    "webhook_endpoint_rotate_secret": (
+        "webhooks",
+        "Rotate the signing secret",
+        "A new `secret`, shown once. Until `previous_secret_valid_until` (a day by default) "
+        "every request carries two signatures, one per secret, so the receiver can switch "
+        "without losing events.",
+    ),
+    "webhook_endpoint_test": (
+        "webhooks",
+        "Send a test event",
+        "Queue a signed `webhook.test` event to this endpoint (202); follow it in the "
+        "delivery log.",
+    ),
+    "webhook_deliveries_list": (
+        "webhooks",
+        "List an endpoint's deliveries",
+        "The most recent deliveries, newest first: event, status (`pending`, `succeeded`, "
+        "`failed`), attempts with their HTTP status, latency and the start of the answer.",
+    ),
+    "webhook_delivery_resend": (
+        "webhooks",
+        "Resend a delivery",
+        "Send a finished delivery again, with the same `webhook-id` and a fresh retry schedule.",
     ),
     "agent_call_outcome": (
         "agent",

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "tenants",
     "telephony",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,27 @@ DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
 DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
+# --- Webhooks to clinics (webhooks/, docs/webhooks.md) ---------------------------------------
+# The one switch that lets endpoints on loopback and private addresses through (development
+# and tests); `make run` turns it on.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = _bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", False)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# Seconds before each attempt: the Standard Webhooks schedule (immediately, 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h; about 28 hours of attempts over some 3 days with jitter).
+WEBHOOKS_RETRY_SCHEDULE = [
+    float(x)
+    for x in env.list(
+        "WEBHOOKS_RETRY_SCHEDULE",
+        default=["0", "5", "300", "1800", "7200", "18000", "36000", "36000"],
+    )
+]
+WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
+WEBHOOKS_SECRET_GRACE_SECONDS = env.int("WEBHOOKS_SECRET_GRACE_SECONDS", default=24 * 3600)
+WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=5 * 86400)
+WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=5.0)
+WEBHOOKS_OUTCOME_WAIT_SECONDS = env.int("WEBHOOKS_OUTCOME_WAIT_SECONDS", default=120)
+WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL",
@@ -329,6 +351,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.purge_calls",
         "schedule": 3600.0,
     },
+    "webhooks-sweeper": {
+        "task": "webhooks.sweep",
+        "schedule": WEBHOOKS_SWEEP_SECONDS,
+    },
+    "webhooks-retention": {
+        "task": "webhooks.purge",
+        "schedule": 3600.0,
+    },
 }
 
 
@@ -359,6 +389,16 @@ def _check_timeouts() -> None:
     if LIVEKIT_RATE_LIMIT_PER_MINUTE <= 0 or LIVEKIT_RATE_LIMIT_BURST < 1:
         raise ImproperlyConfigured(
             "LIVEKIT_RATE_LIMIT_PER_MINUTE must be positive and LIVEKIT_RATE_LIMIT_BURST >= 1."
+        )
+    if not 3 * WEBHOOKS_TIMEOUT_SECONDS + 10 < CELERY_TASK_SOFT_TIME_LIMIT:
+        raise ImproperlyConfigured(
+            "3 x WEBHOOKS_TIMEOUT_SECONDS + 10 must be smaller than CELERY_TASK_SOFT_TIME_LIMIT "
+            "(connecting, the first byte and the body each get the timeout)."
+        )
+    if not WEBHOOKS_RETRY_SCHEDULE or WEBHOOKS_ENDPOINT_CONCURRENCY < 1:
+        raise ImproperlyConfigured(
+            "WEBHOOKS_RETRY_SCHEDULE needs at least one entry and WEBHOOKS_ENDPOINT_CONCURRENCY "
+            "must be at least 1."
         )
     if PROVISIONING_BATCH_SIZE < 1 or PROVISIONING_BATCH_IN_FLIGHT < 1:
         raise ImproperlyConfigured(

@@ -14,6 +14,7 @@ urlpatterns = [
     path("webhooks/livekit", webhooks.livekit_webhook, name="livekit-webhook"),
     path("api/v1/agent/", include("telephony.api.agent_urls")),
     path("api/v1/clinics/<slug:slug>/", include("telephony.api.clinic_extra_urls")),
+    path("api/v1/clinics/<slug:slug>/", include("webhooks.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -37,6 +37,7 @@ ACTIONS: dict[str, str] = {
     "see calls: outcome, summary, masked caller; export them": READ,
     "see callers' full numbers and call transcripts": EDIT,
     "set how long calls and transcripts are kept": MANAGE,
+    "manage webhook endpoints and see their delivery logs": EDIT,
     "invite members, revoke invitations": MANAGE,
     "change a member's role, remove a member": MANAGE,
     "leave the clinic": READ,

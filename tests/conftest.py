@@ -65,3 +65,36 @@ def _own_cache_namespace(settings):
     caches = copy.deepcopy(settings.CACHES)
     caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
     settings.CACHES = caches
+
+
+class FakeDns(dict):
+    """Names the webhook address check resolves in tests, without the internet's DNS.
+
+    Addresses resolve to themselves, `localhost` to loopback, names under example.com /
+    .org / .net to a public address, names set in the dict to what it says; anything else
+    does not resolve.
+    """
+
+    PUBLIC = "93.184.215.14"
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        import ipaddress
+
+        if host in self:
+            return list(self[host])
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            pass
+        if host == "localhost":
+            return ["127.0.0.1", "::1"]
+        if host.endswith((".example.com", ".example.org", ".example.net")):
+            return [self.PUBLIC]
+        raise OSError(f"fake DNS: {host} does not resolve")
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch):
+    fake = FakeDns()
+    monkeypatch.setattr("webhooks.destinations.resolve", fake)
+    return fake

@@ -18,6 +18,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis import checks
 
 from tests.factories import UserFactory, make_clinic
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery
 
 application = get_wsgi_application()
 schema = schemathesis.openapi.from_dict(
@@ -49,7 +51,14 @@ def owner_token(transactional_db, settings):
     user = UserFactory(email="fuzz@clinic.example")
     clinic = make_clinic(user, "Fuzz Dental")
     token, _ = Token.objects.get_or_create(user=user)
-    yield {"Authorization": f"Token {token.key}"}, clinic.slug
+    # A webhook endpoint with a finished delivery, so its own operations are reached too.
+    endpoint, _ = webhook_services.endpoint_create(
+        clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
+    )
+    delivery = webhook_services.endpoint_send_test(endpoint=endpoint)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    ids = {"endpoint_id": str(endpoint.pk), "delivery_id": delivery.pk}
+    yield {"Authorization": f"Token {token.key}"}, clinic.slug, ids
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 
@@ -65,9 +74,12 @@ def owner_token(transactional_db, settings):
     ],
 )
 def test_the_api_never_errors_and_matches_its_schema(case, owner_token):
-    headers, slug = owner_token
+    headers, slug, ids = owner_token
     if case.path_parameters and "slug" in case.path_parameters:
         case.path_parameters["slug"] = slug
+    for name, value in ids.items():
+        if case.path_parameters and name in case.path_parameters:
+            case.path_parameters[name] = value
     case.call_and_validate(
         base_url="http://testserver", app=application, headers=headers, checks=CHECKS
     )

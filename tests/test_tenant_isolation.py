@@ -31,6 +31,8 @@ from telephony.models import (
 from tenants import team
 from tenants.models import Clinic, Invitation, Membership
 from tests.factories import UserFactory, add_member, make_clinic
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # transaction=True: some views (test call) run outside the request transaction on purpose, and
 # DRF marks the enclosing transaction for rollback on an error response; in a test wrapped
@@ -102,6 +104,13 @@ CASES: dict[str, str] = {
     "api-member": CLINIC,
     "api-invitations": CLINIC,
     "api-invitation": CLINIC,
+    # Webhooks to clinics
+    "api-webhook-endpoints": CLINIC,
+    "api-webhook-endpoint": CLINIC,
+    "api-webhook-rotate": CLINIC,
+    "api-webhook-test": CLINIC,
+    "api-webhook-deliveries": CLINIC,
+    "api-webhook-resend": CLINIC,
 }
 
 
@@ -173,6 +182,11 @@ def world(owner, clinic):
     team.invitation_create(
         clinic=victim, actor=b_owner, email="invitee@victim.example", role="admin"
     )
+    endpoint, _ = webhook_services.endpoint_create(
+        clinic=victim, url="https://victim-hooks.example.com/in", chosen=["number.added"]
+    )
+    webhook_services.endpoint_send_test(endpoint=endpoint)
+    WebhookDelivery.objects.filter(endpoint=endpoint).update(status="failed")
     return {
         "attacker": attacker,
         "a": clinic,
@@ -192,7 +206,11 @@ def fill(route: str, victim: Clinic) -> str:
         .first()
     )
     invitation = Invitation.objects.for_clinic(victim).order_by("created_at").first()
+    endpoint = WebhookEndpoint.objects.filter(clinic=victim).first()
+    delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     for key, value in {
+        "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
+        "<int:delivery_id>": str(delivery.pk if delivery else 0),
         "<slug:slug>": victim.slug,
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
@@ -224,6 +242,12 @@ def fingerprint(victim: Clinic) -> str:
         list(Call.objects.filter(clinic=victim).values()),
         list(CallOutcome.objects.filter(clinic=victim).values()),
         list(CallLogPolicy.objects.filter(clinic=victim).values()),
+        list(WebhookEndpoint.objects.filter(clinic=victim).values()),
+        list(
+            WebhookDelivery.objects.filter(endpoint__clinic=victim).values(
+                "status", "attempts", "next_attempt_at"
+            )
+        ),
         list(
             Invitation.objects.filter(clinic=victim).values(
                 "email", "role", "token_hash", "accepted_at", "revoked_at"
@@ -245,6 +269,7 @@ SECRETS_OF_B = (
     "+14155550199",
     "victim summary",
     "victim transcript",
+    "victim-hooks.example.com",
 )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "tenants", "telephony", "emulators", "agent", "tools")
+PACKAGES = ("config", "tenants", "telephony", "webhooks", "emulators", "agent", "tools")
 
 
 def module_name(path: Path, root: Path = REPO_ROOT) -> str:

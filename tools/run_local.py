@@ -25,6 +25,8 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")
     env.setdefault("REQUIRE_EMAIL_VERIFICATION", "false")
+    # Local receivers (http://127.0.0.1:...) for the clinic's webhooks.
+    env.setdefault("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", "true")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
