@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], int]] = {
     "bulk": ("bench.bench_bulk", [], 720),
     "drift": ("bench.bench_drift", [], 300),
     "web": ("bench.bench_web", [], 300),
+    "webhooks": ("bench.bench_webhooks", [], 600),
     "emulator": ("bench/bench_emulator.py", ["--trunks", "20000"], 240),
 }
 

@@ -111,6 +111,12 @@ CASES: dict[str, str] = {
     "api-webhook-test": CLINIC,
     "api-webhook-deliveries": CLINIC,
     "api-webhook-resend": CLINIC,
+    "webhooks:list": CLINIC,
+    "webhooks:detail": CLINIC,
+    "webhooks:rotate": CLINIC,
+    "webhooks:test": CLINIC,
+    "webhooks:delete": CLINIC,
+    "webhooks:resend": CLINIC,
 }
 
 

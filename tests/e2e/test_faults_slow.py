@@ -309,3 +309,61 @@ def test_offboarded_while_create_in_flight_leaves_nothing(livekit, worker):
     record("offboard_in_flight", figures)
     assert figures["left_upstream"] == 0 and figures["orphans"] == 0
     assert not PhoneNumber.objects.filter(clinic=clinic).exists()
+
+
+def test_webhooks_survive_a_redis_restart_without_persistence(tmp_path, settings):
+    """Webhook deliveries queued in Redis are lost with it, more are saved while it is down;
+    after the restart the sweeper publishes them all: nothing lost, nothing accepted twice."""
+    from emulators.webhook_receiver.testing import ReceiverProcess
+    from tests.e2e.test_webhooks import WEBHOOK_ENV, accepted, add_numbers, figures_of
+    from tests.factories import UserFactory, make_clinic
+    from webhooks import services as webhooks
+    from webhooks.models import WebhookDelivery
+    from webhooks.sweeper import sweep
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = True
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis_proc = _start_redis(port)
+    queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    celery_app.conf.task_default_queue = queue
+    previous = celery_app.conf.broker_write_url
+    _use_broker(url)
+    w = None
+    with ReceiverProcess(state=tmp_path / "receiver.json") as receiver:
+        try:
+            clinic = make_clinic(UserFactory(), "Hooked Dental")
+            _, secret = webhooks.endpoint_create(
+                clinic=clinic, url=f"{receiver.url}/hooks", chosen=["number.added"]
+            )
+            receiver.set_secrets(secret)
+            add_numbers(clinic, 10, start=100)  # queued in Redis, no worker yet
+            redis_proc.kill()  # SIGKILL, no persistence: the 10 messages are gone
+            redis_proc.wait()
+            started = time.monotonic()
+            add_numbers(clinic, 10, start=200)  # saved while Redis is down
+            save_seconds = time.monotonic() - started
+            assert WebhookDelivery.objects.filter(status="pending").count() == 20
+            redis_proc = _start_redis(port)
+            env = worker_env("http://127.0.0.1:1", queue)
+            env.update(WEBHOOK_ENV)
+            env["CELERY_BROKER_URL"] = url
+            w = Worker(env, queue)
+
+            def swept_all() -> bool:
+                try:
+                    sweep()
+                except Exception:  # the broker may still be coming back
+                    return False
+                return len(accepted(receiver)) == 20
+
+            wait_until(swept_all, timeout=90, interval=1)
+            figures = figures_of(receiver, 20)
+        finally:
+            if w is not None:
+                w.stop()
+            redis_proc.kill()
+            _use_broker(previous)
+    figures["seconds_to_save_10_events_with_redis_down"] = round(save_seconds, 2)
+    record("webhooks_redis_restart", figures)
+    assert (figures["lost"], figures["accepted_twice"]) == (0, 0)
