@@ -5,7 +5,9 @@ clinic's provisioning generation in the same transaction and enqueues reconcile 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from celery import Signature, current_app
@@ -76,21 +78,37 @@ def _publish_batch(clinic_ids: list[str]) -> None:
         )
 
 
-class _ReconcileOnCommit:
-    """The one on-commit callback of a transaction that changed several clinics.
+class _Batch:
+    """The clinics one transaction asks to reconcile, published together when it commits.
 
     A transaction that takes one clinic live publishes one reconcile_clinic task, as
     before; one that takes many live (an import, a staff bulk action) publishes one
     reconcile_clinics task per PROVISIONING_BATCH_SIZE clinics (decisions/0010).
+
+    Only documented on_commit behaviour is used (decisions/0025): each added clinic registers
+    its own callback; Django runs a transaction's callbacks in the order they were registered
+    and discards those registered inside a savepoint that rolls back. So when the first
+    callback runs, every clinic added before it was undone: the batch publishes the clinics
+    from that one on, once, and the later callbacks do nothing. A clinic added after it and
+    then undone by a savepoint is published anyway: reconcile then finds nothing to do.
     """
 
     def __init__(self) -> None:
-        self.clinic_ids: dict[str, None] = {}  # insertion-ordered set
+        self.clinic_ids: list[str] = []
         self.fired = False
 
-    def __call__(self) -> None:
+    def add(self, clinic_id: str) -> None:
+        index = len(self.clinic_ids)
+        self.clinic_ids.append(clinic_id)
+        transaction.on_commit(partial(self._committed, index), robust=True)
+
+    def _committed(self, first: int) -> None:
+        if self.fired:
+            return
         self.fired = True
-        ids = list(self.clinic_ids)
+        if getattr(_pending, "batch", None) is self:
+            _pending.batch = None
+        ids = list(dict.fromkeys(self.clinic_ids[first:]))  # in order, each once
         if len(ids) == 1:
             _publish(ids[0], False)
             return
@@ -103,32 +121,22 @@ class _ReconcileOnCommit:
                 _publish_batch(chunk)
 
 
-def _pending_batch() -> _ReconcileOnCommit | None:
-    """This transaction's collector, if an earlier change registered one.
-
-    Django drops on-commit callbacks registered inside a savepoint that rolls back, the
-    collector with them, so a clinic is never published for a change that was undone. A
-    clinic added to a collector that survives a savepoint rollback is published anyway:
-    reconcile then finds nothing to do.
-    """
-    for _sids, func, _robust in transaction.get_connection().run_on_commit:
-        if isinstance(func, _ReconcileOnCommit) and not func.fired:
-            return func
-    return None
+# This thread's open batch. A batch whose transaction rolled back never fires and is
+# reused by the next transaction; its first callback then skips the stale clinics.
+_pending = threading.local()
 
 
 def enqueue_reconcile(clinic: Clinic, *, verify: bool = False) -> None:
     """Like delay_on_commit, but a broker outage never fails the user's request, and the
     clinics one transaction changes are published together."""
     clinic_id = str(clinic.pk)
-    if verify or not transaction.get_connection().in_atomic_block:
+    if verify or transaction.get_autocommit():
         transaction.on_commit(lambda: _publish(clinic_id, verify), robust=True)
         return
-    batch = _pending_batch()
-    if batch is None:
-        batch = _ReconcileOnCommit()
-        transaction.on_commit(batch, robust=True)
-    batch.clinic_ids[clinic_id] = None
+    batch = getattr(_pending, "batch", None)
+    if batch is None or batch.fired:
+        batch = _pending.batch = _Batch()
+    batch.add(clinic_id)
 
 
 def request_provisioning(
