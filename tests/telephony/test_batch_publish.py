@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from telephony import services
+from telephony import publishing, services
 from telephony.livekit_gateway import LiveKitTransientError
 from telephony.models import Provisioning
 from telephony.tasks import reconcile_clinics_task
@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def published(monkeypatch):
     seen: dict[str, list] = {"one": [], "batch": []}
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: seen["one"].append((cid, verify)))
-    monkeypatch.setattr(services, "_publish_batch", lambda ids: seen["batch"].append(list(ids)))
+    monkeypatch.setattr(
+        publishing, "_publish", lambda cid, verify: seen["one"].append((cid, verify))
+    )
+    monkeypatch.setattr(publishing, "_publish_batch", lambda ids: seen["batch"].append(list(ids)))
     return seen
 
 
@@ -151,8 +153,8 @@ def test_the_services_publish_the_tasks_by_name_with_the_same_arguments():
         mock.patch.object(tasks.reconcile_clinic_task, "apply_async") as one,
         mock.patch.object(tasks.reconcile_clinics_task, "apply_async") as many,
     ):
-        services._publish("c-1", True)
-        services._publish_batch(["a", "b"])
+        publishing._publish("c-1", True)
+        publishing._publish_batch(["a", "b"])
 
     (args, kwargs), _options = one.call_args.args[:2], one.call_args.kwargs
     assert list(args) == ["c-1"] and kwargs == {"verify": True}
