@@ -23,7 +23,7 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import urllib3
 from django.conf import settings
@@ -283,21 +283,7 @@ def record(c: Claim, result: Result) -> Recorded | None:
             delivery.finished_at = now
             disabled = _disable(endpoint, "The receiver answered 410 Gone.")
         else:
-            if endpoint.failing_since is None:
-                endpoint.failing_since = now
-                endpoint.save(update_fields=["failing_since", "updated_at"])
-            retry_in = retry_delay(delivery.attempts)
-            if retry_in is None:
-                delivery.status = WebhookDelivery.Status.FAILED
-                delivery.finished_at = now
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=retry_in)
-            failing_for = (now - endpoint.failing_since).total_seconds()
-            if failing_for >= settings.WEBHOOKS_DISABLE_AFTER_SECONDS:
-                days = failing_for / 86400
-                disabled = _disable(
-                    endpoint, f"Every delivery failed for {days:.1f} days; enable it when fixed."
-                )
+            retry_in, disabled = _after_failure(endpoint, delivery, now)
         delivery.save()
         if endpoint.has_waiting and endpoint.enabled:
             _start_waiting(endpoint)
@@ -316,6 +302,29 @@ def _start_waiting(endpoint: WebhookEndpoint) -> None:
         publish_on_commit(waiting)
     else:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(has_waiting=False)
+
+
+def _after_failure(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime
+) -> tuple[float | None, bool]:
+    """Schedule the next attempt (or give up); disable an endpoint failing for too long."""
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+        endpoint.save(update_fields=["failing_since", "updated_at"])
+    retry_in = retry_delay(delivery.attempts)
+    if retry_in is None:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.finished_at = now
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+    failing_for = (now - endpoint.failing_since).total_seconds()
+    disabled = False
+    if failing_for >= settings.WEBHOOKS_DISABLE_AFTER_SECONDS:
+        days = failing_for / 86400
+        disabled = _disable(
+            endpoint, f"Every delivery failed for {days:.1f} days; enable it when fixed."
+        )
+    return retry_in, disabled
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> bool:
