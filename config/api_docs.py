@@ -213,6 +213,12 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Revoke an invitation",
         "Owners only. The link stops working at once.",
     ),
+    "invitation_resend": (
+        "team",
+        "Re-send an invitation",
+        "Owners only. A new link goes to the address, valid for the full period; the old link "
+        "stops working. Use it when `email_status` is `failed`.",
+    ),
     "invitation_accept": (
         "team",
         "Accept an invitation",

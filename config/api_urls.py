@@ -29,5 +29,10 @@ urlpatterns = [
         team.InvitationDetailApi.as_view(),
         name="api-invitation",
     ),
+    path(
+        clinic + "invitations/<uuid:invitation_id>/resend/",
+        team.InvitationResendApi.as_view(),
+        name="api-invitation-resend",
+    ),
     path("invitations/accept", team.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
 ]

@@ -178,6 +178,9 @@ class Invitation(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The emailed link: when it went out, or when sending it failed (the last attempt wins).
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_failed_at = models.DateTimeField(null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -210,3 +213,11 @@ class Invitation(models.Model):
         if self.is_expired():
             return "expired"
         return "revoked" if self.revoked_at is not None else "pending"
+
+    @property
+    def email_status(self) -> str:
+        """ "failed" when the last email could not be sent, "sent" once it went out, and
+        "sending" until then."""
+        if self.email_failed_at is not None:
+            return "failed"
+        return "sent" if self.email_sent_at is not None else "sending"

@@ -58,6 +58,11 @@ urlpatterns = [
         team.invitation_revoke,
         name="team_invitation_revoke",
     ),
+    path(
+        "clinics/<slug:slug>/team/invitations/<uuid:invitation_id>/resend/",
+        team.invitation_resend,
+        name="team_invitation_resend",
+    ),
     path("invitations/<str:token>/", team.invitation, name="invitation"),
     path("account/password/", team.PasswordChangeView.as_view(), name="password_change"),
 ]

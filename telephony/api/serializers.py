@@ -13,6 +13,7 @@ from telephony.validators import MAX_PHONE_INPUT
 from tenants.api.serializers import (
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictRegexField,
     StrictSerializer,
 )
@@ -54,6 +55,7 @@ class TrunkSettingsInput(StrictSerializer):
         allow_blank=True,
         write_only=True,
         trim_whitespace=False,
+        multiline=True,
         help_text="Write-only: never returned. Blank or absent keeps the stored password.",
     )
     krisp_enabled = StrictBooleanField(required=False)
@@ -69,7 +71,7 @@ class TrunkSettingsOutput(serializers.Serializer):
 
 
 def _choice(choices: Any) -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices, required=False)
+    return StrictChoiceField(choices, required=False)
 
 
 class AgentInput(StrictSerializer):
@@ -80,8 +82,8 @@ class AgentInput(StrictSerializer):
         allow_blank=True,
         help_text="Blank: the platform's agent. Letters, digits, dot, dash, underscore.",
     )
-    greeting = StrictCharField(max_length=500, required=False)
-    instructions = StrictCharField(max_length=8000, required=False)
+    greeting = StrictCharField(max_length=500, required=False, multiline=True)
+    instructions = StrictCharField(max_length=8000, required=False, multiline=True)
     language = _choice(AgentConfig.Language.choices)
     voice = _choice(AgentConfig.Voice.choices)
     stt_model = _choice(AgentConfig.SttModel.choices)

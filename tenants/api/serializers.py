@@ -12,6 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from tenants.models import Clinic, Membership, User
+from tenants.text import text_problem
 
 NOT_TEXT = "Send this field as a JSON string."
 NOT_BOOL = "Send this field as a JSON boolean: true or false."
@@ -27,7 +28,32 @@ class _TextOnly:
 
 
 class StrictCharField(_TextOnly, serializers.CharField):
-    pass
+    """A JSON string. One line unless `multiline=True`: names, labels and usernames refuse
+    line breaks, tabs and other control characters (tenants/text.py)."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        problem = text_problem(value, multiline=self.multiline)
+        if problem:
+            raise serializers.ValidationError(problem, code="invalid")
+        return value
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A JSON string from a fixed list; the error lists the choices and never echoes what
+    was sent (which may be megabytes long, or not text at all)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_TEXT, code="invalid")
+        if data not in self.choice_strings_to_values:
+            choices = ", ".join(sorted(self.choice_strings_to_values))
+            raise serializers.ValidationError(f"Choose one of: {choices}.", code="invalid_choice")
+        return self.choice_strings_to_values[data]
 
 
 class StrictEmailField(_TextOnly, serializers.EmailField):
@@ -71,13 +97,17 @@ class StrictSerializer(serializers.Serializer):
 
 class SignupInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
-    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(
+        max_length=128, write_only=True, trim_whitespace=False, multiline=True
+    )
     clinic_name = StrictCharField(max_length=120)
 
 
 class TokenInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
-    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(
+        max_length=128, write_only=True, trim_whitespace=False, multiline=True
+    )
 
 
 class TokenOutput(serializers.Serializer):

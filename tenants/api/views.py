@@ -121,11 +121,16 @@ class ClinicListApi(ApiView):
         data = ClinicCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         _check_timezone(data.validated_data["timezone"])
-        clinic = clinic_create(
-            owner=request.user,
-            name=data.validated_data["name"],
-            timezone_name=data.validated_data["timezone"],
-        )
+        try:
+            clinic = clinic_create(
+                owner=request.user,
+                name=data.validated_data["name"],
+                timezone_name=data.validated_data["timezone"],
+            )
+        except ValidationError as exc:  # the service speaks of the signup form's clinic_name
+            if hasattr(exc, "error_dict") and "clinic_name" in exc.error_dict:
+                exc.error_dict["name"] = exc.error_dict.pop("clinic_name")
+            raise
         out = ClinicOutput(clinic, context={"roles": roles_for(request.user)})
         return Response(out.data, status=status.HTTP_201_CREATED)
 

@@ -78,7 +78,8 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            # The email goes out on commit; if it fails the team page says so next to it.
+            messages.success(request, f"Invitation for {invitation.email} created.")
             return _back(clinic)
     return _render_team(request, clinic, membership, invite_form=form)
 
@@ -137,6 +138,19 @@ def invitation_revoke(request: HttpRequest, slug: str, invitation_id: str) -> Ht
     except ValidationError as exc:
         return _render_team(request, clinic, membership, page_error=" ".join(exc.messages))
     messages.success(request, f"The invitation to {invitation.email} was revoked.")
+    return _back(clinic)
+
+
+@login_required
+@require_POST
+def invitation_resend(request: HttpRequest, slug: str, invitation_id: str) -> HttpResponse:
+    clinic, membership = get_clinic_for_user(request.user, slug, need=MANAGE)
+    invitation = get_object_or_404(Invitation.objects.for_clinic(clinic), pk=invitation_id)
+    try:
+        invitation = team.invitation_resend(invitation=invitation, actor=current_user(request))
+    except ValidationError as exc:
+        return _render_team(request, clinic, membership, page_error=" ".join(exc.messages))
+    messages.success(request, f"A new invitation link for {invitation.email} was created.")
     return _back(clinic)
 
 
