@@ -74,12 +74,12 @@ def test_the_signup_token_authenticates(api_client):
         ({**GOOD, "clinic_name": ""}, "clinic_name", "blank"),
         ({**GOOD, "clinic_name": "x" * 121}, "clinic_name", "120"),
         ({**GOOD, "clinic_name": None}, "clinic_name", "null"),
-        ({**GOOD, "clinic_name": "Bad\x00Name"}, "clinic_name", "Null characters"),
+        ({**GOOD, "clinic_name": "Bad\x00Name"}, "clinic_name", "control character"),
         # A lone surrogate cannot be encoded by the test client: send the JSON text itself.
         (
             '{"email": "a@b.example", "password": "a-Long-passw0rd!", "clinic_name": "B\\ud800"}',
             "clinic_name",
-            "Surrogate characters",
+            "lone UTF-16 surrogate",
         ),
         ({**GOOD, "is_staff": True}, "is_staff", "Unknown field; remove it"),
         ({**GOOD, "clinic": "x"}, "clinic", "Unknown field; remove it"),
