@@ -52,7 +52,9 @@ class StrictChoiceField(serializers.ChoiceField):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
         if data not in self.choice_strings_to_values:
             choices = ", ".join(sorted(self.choice_strings_to_values))
-            raise serializers.ValidationError(f"Choose one of: {choices}.", code="invalid_choice")
+            raise serializers.ValidationError(
+                f"Not a valid choice; choose one of: {choices}.", code="invalid_choice"
+            )
         return self.choice_strings_to_values[data]
 
 
