@@ -53,7 +53,7 @@ class StrictChoiceField(serializers.ChoiceField):
         if data not in self.choice_strings_to_values:
             choices = ", ".join(sorted(self.choice_strings_to_values))
             raise serializers.ValidationError(
-                f"Not a valid choice; choose one of: {choices}.", code="invalid_choice"
+                f"This is not a valid choice; choose one of: {choices}.", code="invalid_choice"
             )
         return self.choice_strings_to_values[data]
 

@@ -87,7 +87,7 @@ def test_a_change_to_a_live_clinic_reprovisions(clinic, owner):
     ("body", "field", "words"),
     [
         ({"language": "xx-XX"}, "language", "not a valid choice"),
-        ({"voice": ["coral"]}, "voice", "not a valid choice"),
+        ({"voice": ["coral"]}, "voice", "JSON string"),
         ({"greeting": ""}, "greeting", "blank"),
         ({"greeting": "g" * 501}, "greeting", "no more than 500"),
         ({"instructions": "i" * 8001}, "instructions", "no more than 8000"),
