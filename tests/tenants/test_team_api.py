@@ -66,6 +66,8 @@ def test_an_owner_invites_and_the_token_is_never_in_the_response(
         "email": "new@bright.example",
         "role": "admin",
         "status": "pending",
+        # The email goes out when the request's transaction commits, after this answer.
+        "email_status": "sending",
         "invited_by": "owner@bright.example",
         "created_at": iso(invitation.created_at),
         "expires_at": iso(invitation.expires_at),
