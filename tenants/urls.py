@@ -3,7 +3,7 @@
 from django.urls import path
 
 from telephony import views as telephony_views
-from tenants.views import auth, dashboard, onboarding, team
+from tenants.views import auth, dashboard, onboarding, team, tokens
 
 app_name = "tenants"
 
@@ -65,4 +65,10 @@ urlpatterns = [
     ),
     path("invitations/<str:token>/", team.invitation, name="invitation"),
     path("account/password/", team.PasswordChangeView.as_view(), name="password_change"),
+    path("account/tokens/", tokens.api_tokens, name="api_tokens"),
+    path(
+        "account/tokens/<int:token_id>/revoke/",
+        tokens.api_token_revoke_view,
+        name="api_token_revoke",
+    ),
 ]

@@ -211,7 +211,9 @@ def test_a_choice_error_lists_the_choices_without_echoing_the_input(api, clinic,
         f"/api/v1/clinics/{clinic.slug}/members/{viewer.pk}/", {"role": "x" * 5000}, format="json"
     )
     assert r.status_code == 400
-    assert r.json() == {"role": ["This is not a valid choice; choose one of: admin, owner, viewer."]}
+    assert r.json() == {
+        "role": ["This is not a valid choice; choose one of: admin, owner, viewer."]
+    }
 
 
 # --- property: any text in any field -------------------------------------------------------

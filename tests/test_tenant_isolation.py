@@ -102,6 +102,13 @@ CASES: dict[str, str] = {
     "api-member": CLINIC,
     "api-invitations": CLINIC,
     "api-invitation": CLINIC,
+    "api-invitation-resend": CLINIC,
+    "tenants:team_invitation_resend": CLINIC,
+    # A person's own API tokens (tests/tenants/test_api_tokens.py: another person's is 404)
+    "api-tokens": USER,
+    "api-token-detail": USER,
+    "tenants:api_tokens": USER,
+    "tenants:api_token_revoke": USER,
 }
 
 
@@ -201,6 +208,7 @@ def fill(route: str, victim: Clinic) -> str:
         "<int:user_id>": str(owner_id),  # the victim's owner: removing, demoting, leaving
         "<uuid:invitation_id>": str(invitation.pk if invitation else uuid.UUID(int=0)),
         "<str:room_sid>": "RM_victimCall01",
+        "<int:token_id>": "1",
         "<str:room_name>": f"{victim.room_prefix}_+14155550199_victimRoom01",
     }.items():
         url = url.replace(key, value)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenants.models import Clinic, Membership, User
+from tenants.models import ApiToken, Clinic, Membership, User
 from tenants.text import text_problem
 
 NOT_TEXT = "Send this field as a JSON string."
@@ -110,10 +110,45 @@ class TokenInput(StrictSerializer):
     password = StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, multiline=True
     )
+    name = StrictCharField(
+        max_length=100, required=False, help_text="What the token is for (default: auth/token)."
+    )
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="Default: 90 days."
+    )
+
+
+class ApiTokenInput(StrictSerializer):
+    name = StrictCharField(max_length=100, help_text="What the token is for.")
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="Default: 90 days."
+    )
+
+
+class ApiTokenOutput(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = (
+            "id",
+            "name",
+            "prefix",
+            "status",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        )
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send as `Authorization: Token <token>`. Shown once: only a hash is stored."
+    )
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -139,7 +174,9 @@ class ClinicOutput(serializers.ModelSerializer):
 class SignupOutput(serializers.Serializer):
     user = UserOutput()
     clinic = ClinicOutput()
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send as `Authorization: Token <token>`. Shown once: only a hash is stored."
+    )
 
 
 class ClinicCreateInput(StrictSerializer):

@@ -21,10 +21,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from tenants import team
 from tenants.access import MANAGE, READ, get_clinic_for_user, require
+from tenants.api_tokens import api_tokens_revoke_all
 from tenants.forms import InvitationSignupForm, InviteForm, RoleForm, add_service_errors
 from tenants.limits import invitation_limit
 from tenants.models import Clinic, Invitation, Membership, User
@@ -232,18 +232,19 @@ def _joined(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's view: it checks the old password and calls update_session_auth_hash, so this
-    session stays signed in while every other session of the user is signed out. The API
-    token is the scripts' session, so it is revoked too (a new one comes from
-    POST /api/v1/auth/token with the new password)."""
+    session stays signed in while every other session of the user is signed out. API
+    tokens are the scripts' sessions, so they are revoked too (a new one comes from
+    POST /api/v1/auth/token with the new password, or the API tokens page)."""
 
     template_name = "tenants/password_change.html"
     success_url = reverse_lazy("tenants:home")
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        Token.objects.filter(user=form.user).delete()
+        api_tokens_revoke_all(user=form.user)
         messages.success(
             self.request,
-            "Your password was changed. Other browsers and your API token were signed out.",
+            "Your password was changed. Other browsers were signed out and your API tokens "
+            "revoked.",
         )
         return response
