@@ -147,3 +147,19 @@ def test_plain_tokens_from_before_are_hashed_and_still_work(owner, clinic):
     token = ApiToken.objects.get(user=owner)
     assert token.prefix == old_key[:6] and token.expires_at is None
     assert _with(old_key).get("/api/v1/clinics/").status_code == 200
+
+
+def test_staff_see_a_name_and_a_prefix_only(client, owner):
+    token, raw = api_token_create(user=owner, name="billing export")
+    staff = UserFactory(email="staff@switchboard.example", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    listing = client.get("/admin/tenants/apitoken/").content.decode()
+    assert "billing export" in listing and token.prefix in listing
+    assert raw not in listing and raw[12:] not in listing and token.token_hash not in listing
+    page = client.get(f"/admin/tenants/apitoken/{token.pk}/change/").content.decode()
+    assert raw not in page and token.token_hash not in page
+    # Searching by the token finds nothing: staff cannot test a token they were handed.
+    found = client.get("/admin/tenants/apitoken/", {"q": raw}).content.decode()
+    assert "billing export" not in found
+    assert client.get("/admin/tenants/apitoken/add/").status_code == 403
+    assert client.get("/admin/authtoken/").status_code == 404  # DRF's plain-token admin: gone
