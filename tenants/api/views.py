@@ -93,7 +93,7 @@ class TokenApi(APIView):
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refuse_if_locked(data.validated_data["email"].lower())
+        refuse_if_locked(data.validated_data["email"].lower(), request._request)
         user = authenticate(
             request._request,
             username=data.validated_data["email"].strip().lower(),
