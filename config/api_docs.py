@@ -63,6 +63,10 @@ service token>` (see the `agent` operations).
 
 ## Errors
 
+A resource you GET can be sent back as it is with PUT or PATCH: read-only fields (such as
+`version`, `slug` or `auth_password_set`) are ignored when unchanged, and refused by name when
+changed.
+
 Every error is JSON. 400 maps each field to a list of sentences saying what to fix; 401 is
 a missing or bad token; 403 a role that may not do this; 404 a clinic (or object) you are
 not a member of, or that does not exist; 429 too many requests (see `Retry-After`).

@@ -91,7 +91,8 @@ def _endpoints(clinic, member_id, invitation_id):
         ("post", "/api/v1/signup", {"email": "n@x.example", "password": "a-Long-passw0rd!",
                                     "clinic_name": "New"}, ["email", "password", "clinic_name"]),
         ("post", "/api/v1/auth/token", {"email": "n@x.example", "password": "p"},
-         ["email", "password"]),
+         ["email", "password", "name", "expires_in_days"]),
+        ("post", "/api/v1/tokens/", {"name": "script"}, ["name", "expires_in_days"]),
         ("post", "/api/v1/clinics/", {"name": "Second", "timezone": "UTC"}, ["name", "timezone"]),
         ("patch", c, {}, ["name", "timezone", "room_prefix"]),
         ("put", c + "agent/", {}, agent_fields),
@@ -112,7 +113,7 @@ def _endpoints(clinic, member_id, invitation_id):
 ONE_LINE = {"email", "clinic_name", "name", "timezone", "room_prefix", "label", "e164"}
 ONE_LINE |= {"auth_username", "agent_name", "role", "language", "voice", "token", "from"}
 ONE_LINE |= {"stt_model", "llm_model", "tts_model", "consent", "outcome", "consent_at"}
-ONE_LINE |= {"allowed_addresses"}
+ONE_LINE |= {"allowed_addresses", "expires_in_days"}
 
 
 def _bad_values(field):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -37,6 +37,12 @@ class NumberOutput(serializers.ModelSerializer):
 
 
 class TrunkSettingsInput(StrictSerializer):
+    echo_fields = ("auth_password_set",)
+    echo_hints: ClassVar[dict[str, str]] = {
+        "auth_password_set": "it says whether a SIP password is stored; send auth_password to "
+        "set one, or a blank auth_username to remove both",
+    }
+
     allowed_addresses = serializers.ListField(
         child=StrictCharField(max_length=100),
         max_length=MAX_ADDRESSES,
@@ -75,6 +81,11 @@ def _choice(choices: Any) -> serializers.ChoiceField:
 
 
 class AgentInput(StrictSerializer):
+    echo_fields = ("version", "updated_at")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "version": "it goes up by itself with every change",
+    }
+
     agent_name = StrictRegexField(
         r"^[A-Za-z0-9._-]*$",
         max_length=64,

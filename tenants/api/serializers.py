@@ -7,7 +7,8 @@ stock fields would quietly turn `123` into `"123"` or `"yes"` into `True`.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -74,14 +75,42 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming them."""
+    """Refuses fields it does not know, naming them.
+
+    `echo_fields` are the read-only fields a GET of the same resource returns: a client that
+    PUTs back what it got must not be refused for them. With the resource's current output in
+    `context["current"]`, such a field sent unchanged is ignored, and sent changed is refused
+    with a sentence saying it cannot be changed here (`echo_hints` may say what to do instead).
+    """
+
+    echo_fields: ClassVar[tuple[str, ...]] = ()
+    echo_hints: ClassVar[dict[str, str]] = {}
 
     default_error_messages = {
         "invalid": "Send a JSON object with the documented fields, e.g. {{}}; got {datatype}.",
     }
 
+    def _without_echoes(self, data: dict[str, Any]) -> dict[str, Any]:
+        current = self.context.get("current")
+        if current is None or not self.echo_fields:
+            return data
+        kept: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name, value in data.items():
+            if name not in self.echo_fields or name not in current:
+                kept[name] = value
+            elif value != current[name]:
+                hint = self.echo_hints.get(name, "send it unchanged or leave it out")
+                errors[name] = [
+                    f"This field is read-only (it is {json.dumps(current[name])}); {hint}."
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return kept
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
+            data = self._without_echoes(data)
             known = {name for name, f in self.fields.items() if not f.read_only}
             unknown = sorted(set(data) - known)
             if unknown:
@@ -187,6 +216,11 @@ class ClinicCreateInput(StrictSerializer):
 
 
 class ClinicUpdateInput(StrictSerializer):
+    echo_fields = ("id", "slug", "state", "role", "created_at")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "state": "go live, suspend or offboard through their own endpoints",
+    }
+
     name = StrictCharField(max_length=120, required=False)
     timezone = StrictCharField(max_length=64, required=False)
     room_prefix = StrictCharField(

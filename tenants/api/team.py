@@ -64,6 +64,8 @@ class InvitationInput(StrictSerializer):
 
 
 class RoleInput(StrictSerializer):
+    echo_fields = ("user_id", "email", "joined_at")
+
     role = StrictChoiceField(choices=Role.choices, help_text=ROLE_HELP)
 
 
@@ -127,7 +129,7 @@ class MemberDetailApi(ClinicApiView):
     def patch(self, request: Request, slug: str, user_id: int) -> Response:
         """Change a member's role (owners only); the last owner cannot be demoted."""
         target = self._target(request, user_id)
-        data = RoleInput(data=request.data)
+        data = RoleInput(data=request.data, context={"current": MemberOutput(target).data})
         data.is_valid(raise_exception=True)
         membership = team.member_change_role(
             membership=target, actor=request.user, role=data.validated_data["role"]

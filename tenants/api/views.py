@@ -200,7 +200,8 @@ class ClinicDetailApi(ClinicApiView):
     )
     def patch(self, request: Request, slug: str) -> Response:
         """Change the name, time zone or room prefix (a new prefix re-provisions)."""
-        data = ClinicUpdateInput(data=request.data)
+        current = self._out(request, self.clinic(request)).data
+        data = ClinicUpdateInput(data=request.data, context={"current": current})
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
         _check_timezone(values.get("timezone"))

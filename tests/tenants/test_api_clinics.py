@@ -149,8 +149,8 @@ def test_patch_room_prefix_of_a_live_clinic_reprovisions(
         ({"name": ""}, "name", "blank"),
         ({"name": ["a"]}, "name", "JSON string"),
         ({"timezone": "Nowhere"}, "timezone", "IANA"),
-        ({"state": "live"}, "state", "Unknown field"),
-        ({"slug": "stolen"}, "slug", "Unknown field"),
+        ({"state": "live"}, "state", "read-only"),
+        ({"slug": "stolen"}, "slug", "read-only"),
     ],
 )
 def test_patch_bad_input_changes_nothing(clinic, owner, body, field, words):
