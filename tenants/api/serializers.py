@@ -20,28 +20,33 @@ NOT_BOOL = "Send this field as a JSON boolean: true or false."
 
 
 class _TextOnly:
-    """Mixin for text fields: refuse numbers, booleans, lists and objects."""
+    """Mixin for text fields: refuse numbers, booleans, lists and objects, and text that is
+    not plain (tenants/text.py). One line unless `multiline=True`: names, labels, emails and
+    usernames refuse line breaks, tabs and other control characters, even at the ends."""
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(*args, **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
+        problem = text_problem(data, multiline=self.multiline)
+        if problem:
+            raise serializers.ValidationError(problem, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class StrictCharField(_TextOnly, serializers.CharField):
-    """A JSON string. One line unless `multiline=True`: names, labels and usernames refuse
-    line breaks, tabs and other control characters (tenants/text.py)."""
+    """A JSON string of plain text (one line unless `multiline=True`)."""
 
-    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
-        self.multiline = multiline
-        super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> Any:
-        value = super().to_internal_value(data)
-        problem = text_problem(value, multiline=self.multiline)
-        if problem:
-            raise serializers.ValidationError(problem, code="invalid")
-        return value
+class StrictEmailField(_TextOnly, serializers.EmailField):
+    pass
+
+
+class StrictRegexField(_TextOnly, serializers.RegexField):
+    pass
 
 
 class StrictChoiceField(serializers.ChoiceField):
@@ -57,14 +62,6 @@ class StrictChoiceField(serializers.ChoiceField):
                 f"This is not a valid choice; choose one of: {choices}.", code="invalid_choice"
             )
         return self.choice_strings_to_values[data]
-
-
-class StrictEmailField(_TextOnly, serializers.EmailField):
-    pass
-
-
-class StrictRegexField(_TextOnly, serializers.RegexField):
-    pass
 
 
 class StrictBooleanField(serializers.BooleanField):
