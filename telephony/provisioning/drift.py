@@ -47,16 +47,9 @@ def _pages(
         after = key(page[-1])
 
 
-def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
-    gw = gateway or get_gateway()
-    started_at = timezone.now()
-    size = settings.DRIFT_SCAN_PAGE_SIZE
-    trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
-    rules, rule_calls = _pages(gw.list_dispatch_rules, lambda r: r.rule_id, size)
-    remote_trunks = {t.trunk_id: t for t in trunks}
-    remote_rules = {r.rule_id: r for r in rules}
-
-    provs = list(
+def _records() -> list[Provisioning]:
+    """Every clinic's record, with what the comparison reads."""
+    return list(
         Provisioning.objects.select_related("clinic").only(
             "clinic__state",
             "clinic__slug",
@@ -72,6 +65,18 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
             "lease_until",
         )
     )
+
+
+def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
+    gw = gateway or get_gateway()
+    started_at = timezone.now()
+    size = settings.DRIFT_SCAN_PAGE_SIZE
+    trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
+    rules, rule_calls = _pages(gw.list_dispatch_rules, lambda r: r.rule_id, size)
+    remote_trunks = {t.trunk_id: t for t in trunks}
+    remote_rules = {r.rule_id: r for r in rules}
+
+    provs = _records()
     drifted = _find_drift(provs, remote_trunks, remote_rules)
     for prov, reason in drifted:
         _repair(prov, reason)
