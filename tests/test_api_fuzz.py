@@ -14,9 +14,9 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import checks
 
+from tests.api_helpers import user_token
 from tests.factories import UserFactory, make_clinic
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
@@ -50,7 +50,6 @@ def owner_token(transactional_db, settings):
     signals.request_finished.disconnect(close_old_connections)
     user = UserFactory(email="fuzz@clinic.example")
     clinic = make_clinic(user, "Fuzz Dental")
-    token, _ = Token.objects.get_or_create(user=user)
     # A webhook endpoint with a finished delivery, so its own operations are reached too.
     endpoint, _ = webhook_services.endpoint_create(
         clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
@@ -58,7 +57,7 @@ def owner_token(transactional_db, settings):
     delivery = webhook_services.endpoint_send_test(endpoint=endpoint)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
     ids = {"endpoint_id": str(endpoint.pk), "delivery_id": delivery.pk}
-    yield {"Authorization": f"Token {token.key}"}, clinic.slug, ids
+    yield {"Authorization": f"Token {user_token(user)}"}, clinic.slug, ids
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 
