@@ -10,6 +10,7 @@ from drf_spectacular.generators import SchemaGenerator
 from telephony.models import AgentConfig, Provisioning
 from telephony.services import trunk_settings_update
 from tests.api_helpers import api_as, clinic_url
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,11 @@ def resources(clinic, owner, viewer):
     def get(url):
         return lambda: api.get(url).json()
 
+    endpoint, _ = endpoint_create(
+        clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
+    )
+    hook = clinic_url(clinic, f"webhook-endpoints/{endpoint.pk}/")
+
     return api, [
         ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
          "state", "live"),
@@ -49,6 +55,8 @@ def resources(clinic, owner, viewer):
          get(clinic_url(clinic, "trunk-settings/")), "auth_password_set", False),
         ("patch", "/api/v1/clinics/{slug}/members/{user_id}/",
          clinic_url(clinic, f"members/{viewer.pk}/"), member, "email", "x@y.example"),
+        ("patch", "/api/v1/clinics/{slug}/webhook-endpoints/{endpoint_id}/", hook, get(hook),
+         "created_at", "2020-01-01T00:00:00Z"),
     ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from telephony.models import PhoneNumber
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +84,9 @@ NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there"]
 OVERLONG = "x" * 100_001  # one more than the longest field (a transcript)
 
 
-def _endpoints(clinic, member_id, invitation_id):
+def _endpoints(clinic, member_id, invitation_id, hook_id):
     c = f"/api/v1/clinics/{clinic.slug}/"
+    hook = {"url": "https://hooks.example.com/in", "events": ["call.ended"]}
     agent_fields = ["agent_name", "greeting", "instructions", "language", "voice"]
     agent_fields += ["stt_model", "llm_model", "tts_model"]
     return [
@@ -107,13 +109,15 @@ def _endpoints(clinic, member_id, invitation_id):
         ("post", "/api/v1/agent/calls/room_1_x/outcome", {"consent": "granted",
                                                           "outcome": "other"},
          ["consent", "outcome", "summary", "transcript", "consent_at"]),
+        ("post", c + "webhook-endpoints/", hook, ["url", "events", "enabled"]),
+        ("patch", f"{c}webhook-endpoints/{hook_id}/", {}, ["url", "events", "enabled"]),
     ]  # fmt: skip
 
 
 ONE_LINE = {"email", "clinic_name", "name", "timezone", "room_prefix", "label", "e164"}
 ONE_LINE |= {"auth_username", "agent_name", "role", "language", "voice", "token", "from"}
 ONE_LINE |= {"stt_model", "llm_model", "tts_model", "consent", "outcome", "consent_at"}
-ONE_LINE |= {"allowed_addresses", "expires_in_days"}
+ONE_LINE |= {"allowed_addresses", "expires_in_days", "url", "events", "enabled"}
 
 
 def _bad_values(field):
@@ -135,7 +139,10 @@ def every_endpoint(transactional_db, owner, clinic, viewer, settings):
         clinic=clinic, actor=owner, email="pending@x.example", role="viewer"
     )
     _, agent_secret = agent_token_create(name="agent")
-    return _endpoints(clinic, viewer.pk, invitation.pk), agent_secret
+    hook, _ = endpoint_create(
+        clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
+    )
+    return _endpoints(clinic, viewer.pk, invitation.pk, hook.pk), agent_secret
 
 
 def _client_for(path, owner, agent_secret):
@@ -172,6 +179,9 @@ def test_the_table_covers_every_operation_that_takes_a_body(every_endpoint, clin
         path = url.replace(f"/clinics/{clinic.slug}/", "/clinics/{slug}/")
         path = re.sub(r"/members/\d+/", "/members/{user_id}/", path)
         path = path.replace("/calls/room_1_x/", "/calls/{room_name}/")
+        path = re.sub(
+            r"/webhook-endpoints/[0-9a-f-]{36}/", "/webhook-endpoints/{endpoint_id}/", path
+        )
         covered.add((method, path))
     assert _schema_operations_with_bodies() <= covered
 

@@ -18,6 +18,12 @@ from rest_framework.response import Response
 
 from tenants.access import EDIT
 from tenants.api.base import WRITE_ERRORS, ClinicApiView, errors
+from tenants.api.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictSerializer,
+)
 from webhooks import services
 from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -27,15 +33,26 @@ ID_PARAM = OpenApiParameter(
 )
 
 
-class EndpointInput(serializers.Serializer):
-    url = serializers.CharField(max_length=services.MAX_URL_LENGTH)
+class EndpointInput(StrictSerializer):
+    url = StrictCharField(max_length=services.MAX_URL_LENGTH)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventType.choices), allow_empty=False, max_length=20
+        child=StrictChoiceField(choices=EventType.choices), allow_empty=False, max_length=20
     )
-    enabled = serializers.BooleanField(default=True)
+    enabled = StrictBooleanField(default=True)
 
 
 class EndpointPatch(EndpointInput):
+    """PATCH: fields left out keep their value; what a GET returned may be sent back."""
+
+    echo_fields = (
+        "id",
+        "disabled_reason",
+        "failing_since",
+        "secret_rotated_until",
+        "created_at",
+        "updated_at",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, partial=True, **kwargs)
 
@@ -164,9 +181,12 @@ class EndpointDetailApi(WebhookApiView):
     )
     def patch(self, request: Request, slug: str, endpoint_id: str) -> Response:
         endpoint = self.endpoint(request, endpoint_id)
-        data = EndpointPatch(data=request.data)
+        current = EndpointOutput(endpoint).data
+        data = EndpointPatch(data=request.data, context={"current": current})
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if k in request.data}
+        # Only what differs: a GET sent back unchanged changes nothing, not even updated_at.
+        changes = {k: v for k, v in changes.items() if v != getattr(endpoint, k)}
         services.endpoint_update(endpoint=endpoint, **changes)
         return Response(EndpointOutput(endpoint).data)
 

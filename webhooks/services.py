@@ -97,7 +97,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndp
             events.publish_on_commit(pending)
         endpoint.enabled = enabled
         fields.append("enabled")
-    endpoint.save(update_fields=fields)
+    if len(fields) > 1:
+        endpoint.save(update_fields=fields)
     return endpoint
 
 
