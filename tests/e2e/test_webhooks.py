@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from config.celery import app as celery_app
 from emulators.livekit.testing import EmulatorProcess
@@ -28,6 +27,7 @@ from emulators.webhook_receiver.testing import ReceiverProcess
 from telephony import services
 from telephony.agent_tokens import agent_token_create
 from telephony.models import Call, Provisioning
+from tests.api_helpers import user_token
 from tests.e2e.conftest import (
     EMULATOR_KEY,
     EMULATOR_SECRET,
@@ -159,7 +159,7 @@ def test_a_call_reaches_the_clinics_receiver_once_with_its_outcome(
         )
         # The clinic's developer adds the endpoint over the API; the secret comes back once.
         api = requests.Session()
-        api.headers["Authorization"] = f"Token {Token.objects.create(user=owner).key}"
+        api.headers["Authorization"] = f"Token {user_token(owner)}"
         r = api.post(
             f"{live_server.url}/api/v1/clinics/{clinic.slug}/webhook-endpoints/",
             json={"url": f"{receiver.url}/hooks", "events": ["call.started", "call.ended"]},
