@@ -28,12 +28,18 @@ class _TextOnly:
         self.multiline = multiline
         super().__init__(*args, **kwargs)
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # Before DRF's own: it turns whitespace-only input ("\n") into a blank value without
+        # calling to_internal_value.
+        if isinstance(data, str):
+            problem = text_problem(data, multiline=self.multiline)
+            if problem:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().run_validation(data)  # type: ignore[misc]
+
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
-        problem = text_problem(data, multiline=self.multiline)
-        if problem:
-            raise serializers.ValidationError(problem, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
