@@ -69,6 +69,15 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
+# Reports every securitypolicyviolation event of every page the tab loads to the test.
+CSP_LISTENER_JS = """document.addEventListener("securitypolicyviolation", (e) => {
+  window.__switchboardCspViolation(
+    `${e.violatedDirective} blocked ${e.blockedURI || "inline"} on ${e.documentURI}` +
+    ` (${e.sourceFile || ""}:${e.lineNumber || 0})`);
+  window.__switchboardCspCount = (window.__switchboardCspCount || 0) + 1;
+});"""
+
+
 # --- fixtures ---------------------------------------------------------------------------------
 
 
@@ -105,9 +114,15 @@ class Tour:
         self.page, self.base, self.size = page, base.rstrip("/"), size
         self.offsite: list[str] = []
         self.failed_assets: list[str] = []
+        self.csp_violations: list[str] = []
         self.shots = os.environ.get("SCREENSHOTS") == "1"
         page.on("request", self._on_request)
         page.on("response", self._on_response)
+        # Content-Security-Policy violations, as the page reports them (the event) and as
+        # Chromium logs them (the console): either fails the test when the tab closes.
+        page.expose_binding("__switchboardCspViolation", self._on_csp_event)
+        page.add_init_script(CSP_LISTENER_JS)
+        page.on("console", self._on_console)
         page.set_default_timeout(10_000)
 
     def _on_request(self, request: Any) -> None:
@@ -117,6 +132,16 @@ class Tour:
     def _on_response(self, response: Any) -> None:
         if "/static/" in response.url and response.status >= 400:
             self.failed_assets.append(f"{response.status} {response.url}")
+
+    def _on_csp_event(self, source: Any, report: str) -> None:
+        self.csp_violations.append(report)
+
+    def _on_console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
+
+    def check_no_csp_violations(self) -> None:
+        assert self.csp_violations == [], self.csp_violations
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
@@ -138,8 +163,10 @@ class Tour:
         image.save(IMG_DIR / f"{name}-{self.size}.png", optimize=True)
 
     def check_offline_and_styled(self) -> None:
-        """Every request stayed on the app; every asset loaded; the stylesheet applied."""
+        """Every request stayed on the app; every asset loaded; the stylesheet applied; the
+        page broke no rule of its Content-Security-Policy."""
         assert self.offsite == [], self.offsite
+        self.check_no_csp_violations()
         assert self.failed_assets == [], self.failed_assets
         background = self.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(245, 247, 250)", "app.css was not applied"
@@ -174,6 +201,7 @@ def tour(browser: Browser, live_server: Any, size: str) -> Iterator[Tour]:
     context, tour = open_tour(browser, live_server, size)
     try:
         yield tour
+        tour.check_no_csp_violations()
     finally:
         context.close()
 
@@ -623,6 +651,7 @@ def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
         other.check_offline_and_styled()
     finally:
         context.close()
+    other.check_no_csp_violations()
 
     # The owner's Team page lists them as a member; the invitation is no longer waiting.
     page.reload()
@@ -636,3 +665,47 @@ def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
     role = Membership.objects.get(clinic=signed_in_owner, user__email=teammate).role
     assert role == Membership.Role.ADMIN
     tour.check_offline_and_styled()
+
+
+# --- Content-Security-Policy ------------------------------------------------------------------
+
+
+def test_a_csp_violation_is_caught_by_the_tour(tour):
+    """The listener works: a style injected inline is blocked and reported."""
+    tour.goto("/login/")
+    tour.page.evaluate(
+        "() => { const s = document.createElement('style');"
+        " s.textContent = 'body { color: red }'; document.head.append(s); }"
+    )
+    tour.page.wait_for_function("() => window.__switchboardCspCount > 0")
+    assert "style-src" in " ".join(tour.csp_violations), tour.csp_violations
+    tour.csp_violations.clear()
+
+
+def test_staff_admin_pages_and_the_api_docs_break_no_policy_rule(browser, live_server):
+    clinic = make_clinic(UserFactory(email="owner@csp.example"), "Policy Dental")
+    staff = UserFactory(email="ops@switchboard.example", is_staff=True, is_superuser=True)
+    context, tour = open_tour(browser, live_server, "desktop")
+    try:
+        page = tour.page
+        tour.goto("/admin/login/")
+        page.locator("#id_username").fill(staff.email)
+        page.locator("#id_password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#site-name")).to_be_visible()
+        for path in (
+            "/admin/",
+            "/admin/tenants/clinic/",
+            f"/admin/tenants/clinic/{clinic.pk}/change/",
+            "/admin/ops/",
+            "/admin/tenants/user/",
+            f"/admin/tenants/user/{staff.pk}/change/",
+        ):
+            tour.goto(path)
+            expect(page.locator("#content")).to_be_visible()
+        tour.goto("/api/docs/")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Switchboard API")
+        assert tour.offsite == [], tour.offsite
+    finally:
+        context.close()
+    tour.check_no_csp_violations()
