@@ -20,7 +20,7 @@ from telephony.models import (
     UpstreamStatus,
 )
 from telephony.provisioning.reconcile import reconcile_clinic
-from tenants.admin_console import EstimatedCountPaginator
+from tenants.admin.filters import EstimatedCountPaginator
 from tests.console import bulk_clinics, row_ids, staff_in
 from tests.factories import UserFactory, make_clinic
 

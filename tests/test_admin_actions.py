@@ -154,7 +154,7 @@ def test_bulk_offboard_deletes_upstream_and_releases_numbers(client, clinics, fa
 
 
 def test_bulk_is_capped(client, clinics, monkeypatch):
-    import tenants.admin as tadmin
+    import tenants.admin.console as tadmin
 
     login(client, "operator")
     monkeypatch.setattr(tadmin, "BULK_LIMIT", 2)

@@ -1,0 +1,31 @@
+"""The user and membership pages."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from tenants.models import Membership, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "email_verified_at", "is_staff", "is_active", "date_joined")
+    search_fields = ("email",)
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Verification", {"fields": ("email_verified_at",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "clinic", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "clinic__name", "clinic__slug")
+    list_select_related = ("user", "clinic")
+    autocomplete_fields = ("user", "clinic")
