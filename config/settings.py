@@ -74,8 +74,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "csp",
+    "auditlog",
     "tenants",
     "telephony",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "tenants.middleware.ClinicTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -300,6 +303,20 @@ DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
 DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
+# --- Audit log (docs/security.md) ----------------------------------------------------------
+# django-auditlog writes the model history into audit.AuditEntry; actions are added by
+# audit.record. Entries older than AUDIT_LOG_RETENTION_DAYS are deleted daily (default: six
+# years, what HIPAA asks of compliance documentation).
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+# django-auditlog's own migrations create its default table, which the swap above leaves
+# unused (and which then blocks a table flush); the app's one model is swapped, so it needs
+# no migrations here.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_STORE_JSON_CHANGES = False
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=6 * 366)
+if AUDIT_LOG_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be at least 1.")
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL",
@@ -347,6 +364,10 @@ CELERY_BEAT_SCHEDULE = {
     "call-retention": {
         "task": "telephony.purge_calls",
         "schedule": 3600.0,
+    },
+    "audit-retention": {
+        "task": "audit.purge",
+        "schedule": 24 * 3600.0,
     },
 }
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.recorder import record
 from telephony.models import (
     DEFAULT_GREETING,
     DEFAULT_INSTRUCTIONS,
@@ -259,6 +260,7 @@ def trunk_settings_update(
     with transaction.atomic():
         ts, _ = TrunkSettings.objects.select_for_update().get_or_create(clinic=clinic)
         before = _trunk_fields(ts)
+        old_password = ts.auth_password
         if allowed_addresses is not None:
             addresses = list(allowed_addresses)
             if len(addresses) > MAX_ADDRESSES:
@@ -289,6 +291,18 @@ def trunk_settings_update(
         if _trunk_fields(ts) == before:
             return ts
         ts.save()
+        if ts.auth_password != old_password:
+            # The audit log says that the password changed, never what it was or became.
+            set_or_not = [
+                "set" if old_password else "not set",
+                "set" if ts.auth_password else "not set",
+            ]
+            record(
+                "carrier.password_changed",
+                clinic=clinic,
+                target=ts,
+                changes={"auth_password": set_or_not},
+            )
         request_provisioning(clinic, reason="carrier settings changed")
     return ts
 
@@ -383,6 +397,14 @@ def clinic_resume(*, clinic: Clinic, actor: User | None) -> None:
     )
 
 
+TRANSITION_EVENTS = {
+    "go live": "clinic.go_live",
+    "offboard": "clinic.offboard",
+    "suspend": "clinic.suspend",
+    "resume": "clinic.resume",
+}
+
+
 def _transition(
     clinic: Clinic,
     *,
@@ -402,4 +424,10 @@ def _transition(
             raise ProvisioningError(refusal)
         Clinic.objects.filter(pk=clinic.pk).update(state=to)
         clinic.state = to
+        record(
+            TRANSITION_EVENTS.get(reason, "clinic.state"),
+            clinic=clinic,
+            actor=actor,
+            changes={"state": [current, to]},
+        )
         request_provisioning(clinic, reason=reason, actor=actor)

@@ -39,6 +39,7 @@ ACTIONS: dict[str, str] = {
     "set how long calls and transcripts are kept": MANAGE,
     "invite members, revoke invitations": MANAGE,
     "change a member's role, remove a member": MANAGE,
+    "see the audit log and export it": EDIT,
     "leave the clinic": READ,
     "offboard the clinic": MANAGE,
 }

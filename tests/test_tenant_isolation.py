@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from telephony import services
 from telephony.models import (
     AgentConfig,
@@ -102,6 +103,10 @@ CASES: dict[str, str] = {
     "api-member": CLINIC,
     "api-invitations": CLINIC,
     "api-invitation": CLINIC,
+    # Audit log (owners and admins)
+    "audit:log": CLINIC,
+    "audit:log_csv": CLINIC,
+    "api-audit-log": CLINIC,
 }
 
 
@@ -229,6 +234,8 @@ def fingerprint(victim: Clinic) -> str:
                 "email", "role", "token_hash", "accepted_at", "revoked_at"
             )
         ),
+        # The audit log: nobody else's request may add, change or remove a victim's entry.
+        list(AuditEntry.objects.filter(clinic=victim).values("id", "event", "changes")),
     ]
     return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
 
