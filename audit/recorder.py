@@ -102,7 +102,12 @@ def fill_in(entry: AuditEntry) -> None:
         if auth is not None and signed_in:
             entry.actor_kind = "api_token"
             entry.additional_data = {**(entry.additional_data or {}), "token": token_label(auth)}
-        elif signed_in and getattr(user, "is_staff", False) and request.path.startswith("/admin/"):
+        elif (
+            request is not None
+            and signed_in
+            and getattr(user, "is_staff", False)
+            and request.path.startswith("/admin/")
+        ):
             entry.actor_kind = "staff"
         elif entry.actor is not None:
             entry.actor_kind = "user"
