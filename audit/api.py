@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from audit.presenting import as_dict
 from audit.selectors import KINDS, clinic_entries
 from tenants.access import EDIT, ClinicPermission
+from tenants.api.base import errors
 
 PAGE = 100
 
@@ -42,11 +43,6 @@ class AuditLogApi(APIView):
 
     @extend_schema(
         operation_id="audit_log_list",
-        summary="The clinic's audit log",
-        description=(
-            "Every change a person or the platform made to the clinic, newest first, "
-            f"{PAGE} at a time. Owners and admins only. Entries cannot be changed or deleted."
-        ),
         parameters=[
             OpenApiParameter("kind", OpenApiTypes.STR, enum=KINDS),
             OpenApiParameter("actor", OpenApiTypes.STR, description="Part of an email address."),
@@ -54,13 +50,16 @@ class AuditLogApi(APIView):
             OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("before", OpenApiTypes.INT, description="The next page: last id."),
         ],
-        responses=inline_serializer(
-            "AuditLog",
-            fields={
-                "results": AuditEntryOutput(many=True),
-                "next_before": serializers.IntegerField(allow_null=True),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "AuditLog",
+                fields={
+                    "results": AuditEntryOutput(many=True),
+                    "next_before": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            **errors(400, 401, 403, 404),
+        },
     )
     def get(self, request: Any, slug: str) -> Response:
         try:

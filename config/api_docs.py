@@ -24,6 +24,7 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "calls", "description": "The call log and test calls."},
     {"name": "team", "description": "Members, roles and invitations."},
+    {"name": "audit", "description": "Who changed what in the clinic, and when."},
     {
         "name": "agent",
         "description": "For the voice agent service (agent service tokens, not user tokens).",
@@ -77,6 +78,14 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Get an API token",
         "Exchange an email and password for the account's API token. Send it as "
         "`Authorization: Token <token>`.",
+    ),
+    "audit_log_list": (
+        "audit",
+        "The clinic's audit log",
+        "Every change a person or the platform made to the clinic, newest first, 100 at a "
+        "time (`before` = the last id for the next page). Filter by `kind` (what changed), "
+        "`actor` (part of an email address), `since` and `until` (dates). Owners and admins "
+        "only. Entries cannot be changed or deleted; secrets never appear in them.",
     ),
     "clinics_list": ("clinics", "List your clinics", "The clinics you are a member of."),
     "clinics_create": (
