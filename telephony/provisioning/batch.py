@@ -62,7 +62,7 @@ from telephony.models import Provisioning, ProvisioningEvent
 from telephony.provisioning.circuit import auth_blocked, open_circuit
 from telephony.provisioning.desired import DesiredState, load_desired_many, spec_hash
 from telephony.provisioning.lease import db_now, free_or_mine, lease_expiry, renew_window_seconds
-from telephony.provisioning.reconcile import failure_fields
+from telephony.provisioning.outcome import failure_fields
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,11 @@ a fresh plan is empty; nothing without this clinic's marker is ever changed or d
 
 Generated: the clinic's numbers and lifecycle change (live, a number added, suspended,
 offboarded), what an earlier run left (nothing, converged, a trunk whose rule create failed, a
-create whose reply was lost: a dangling intent), changes made in LiveKit behind Switchboard's
-back (a field changed, an object deleted) and foreign trunks holding one of the clinic's numbers.
-Against the emulator over HTTP; ground truth is its request log and state.
+create whose reply was lost, an intent whose create never reached LiveKit, an object of ours
+the database does not know: adopted), changes made in LiveKit behind Switchboard's back (a
+field changed, an object deleted), foreign trunks holding one of the clinic's numbers, and
+trunks of other clinics of ours (live, or deleted from the database) holding one. Against the
+emulator over HTTP; ground truth is its request log and state.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from emulators.livekit.testing import EmulatorProcess
@@ -68,11 +70,22 @@ def lk(emulator, settings):
 scenarios = st.fixed_dictionaries(
     {
         "numbers": st.integers(min_value=1, max_value=2),
-        "earlier": st.sampled_from(["none", "converged", "rule_failed", "trunk_lost", "rule_lost"]),
+        "earlier": st.sampled_from(
+            [
+                "none",
+                "converged",
+                "rule_failed",
+                "trunk_lost",
+                "rule_lost",
+                "intent_unsent",
+                "unrecorded",
+            ]
+        ),
         "tamper": st.sampled_from(
             ["none", "trunk_changed", "rule_changed", "trunk_deleted", "rule_deleted"]
         ),
         "foreign": st.booleans(),
+        "other_clinic": st.sampled_from(["none", "live", "deleted"]),
         "then": st.sampled_from(["stay", "add_number", "suspend", "offboard"]),
     }
 )
@@ -83,6 +96,20 @@ def _number() -> str:
 
 
 def _earlier_run(lk, clinic, earlier: str) -> None:
+    if earlier == "intent_unsent":
+        # A run committed its intent and died before the create reached LiveKit.
+        numbers = list(clinic.phone_numbers.values_list("e164", flat=True))
+        Provisioning.objects.filter(clinic=clinic).update(
+            trunk_intent=uuid.uuid4(), trunk_intent_numbers=numbers
+        )
+        return
+    if earlier == "unrecorded":
+        # Ours in LiveKit, unknown to the database (a restored backup): adopted, not created.
+        from telephony.provisioning.desired import load_desired
+
+        gw = LiveKitGateway(lk.base_url, KEY, SECRET, timeout=2)
+        gw.create_inbound_trunk(load_desired(clinic.pk).trunk())
+        return
     faults = {
         "rule_failed": [{"method": "CreateSIPDispatchRule", "action": "status", "status": 503}],
         "trunk_lost": [{"method": "CreateSIPInboundTrunk", "action": "commit_then_drop"}],
@@ -116,9 +143,9 @@ def _tamper(gw: LiveKitGateway, clinic, tamper: str) -> None:
             gw.delete_dispatch_rule(prov.dispatch_rule_id)
 
 
-def _then(clinic, owner, then: str) -> None:
+def _then(clinic, owner, then: str, extra: str) -> None:
     if then == "add_number":
-        services.phone_number_add(clinic=clinic, number=_number())
+        services.phone_number_add(clinic=clinic, number=extra)
     elif then == "suspend":
         services.clinic_suspend(clinic=clinic, actor=owner)
     elif then == "offboard":
@@ -134,6 +161,17 @@ def _foreign_trunk(gw: LiveKitGateway, lk, number: str) -> str | None:
     return gw.create_inbound_trunk(
         TrunkSpec(name="someone else", metadata='{"owner":"x"}', numbers=(number,))
     ).trunk_id
+
+
+def _other_clinics_trunk(gw: LiveKitGateway, holder: str, number: str) -> None:
+    """A trunk of another clinic of this deployment on `number` (that clinic is releasing
+    it, or was deleted from the database and its trunk is an orphan)."""
+    if any(number in t.numbers for t in gw.list_inbound_trunks(numbers=[number])):
+        return
+    from django.conf import settings as dj
+
+    metadata = json.dumps({"clinic": holder, "switchboard": dj.SWITCHBOARD_DEPLOYMENT_ID})
+    gw.create_inbound_trunk(TrunkSpec(name="other", metadata=metadata, numbers=(number,)))
 
 
 def _not_ours(lk, clinic) -> dict[str, str]:
@@ -168,8 +206,14 @@ def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
     _tamper(gw, clinic, case["tamper"])
     if case["foreign"]:
         _foreign_trunk(gw, lk, numbers[-1])
+    extra = _number()
+    if case["other_clinic"] != "none":
+        holder = str(uuid.uuid4())
+        if case["other_clinic"] == "live":
+            holder = str(make_clinic(owner, f"Other {uuid.uuid4().hex[:6]}").pk)
+        _other_clinics_trunk(gw, holder, extra if case["then"] == "add_number" else numbers[0])
     clinic.refresh_from_db()
-    _then(clinic, owner, case["then"])
+    _then(clinic, owner, case["then"], extra)
     foreign_before = _not_ours(lk, clinic)
 
     plan = plan_clinic(clinic.pk)
@@ -185,7 +229,14 @@ def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
         if r["method"].startswith(("Create", "Update", "Delete")) and r.get("committed")
     ]
     assert done == planned, (case, result, plan.steps)
+    for step in plan.steps:
+        event(f"step {step.action}")  # shown with --hypothesis-show-statistics
+    event(f"outcome {result.outcome}")
     assert _not_ours(lk, clinic) == foreign_before
+    after = plan_clinic(clinic.pk)
     if result.outcome == "converged":
-        after = plan_clinic(clinic.pk)
         assert after.in_sync, (case, after.steps)
+    else:
+        # Stopped by a holder that is not ours: everything before it was applied.
+        assert [s.action for s in after.steps] in (["blocked"], ["wait"]), (case, after.steps)
+        assert not after.upstream_steps

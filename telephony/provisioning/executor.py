@@ -1,0 +1,275 @@
+"""The executor: applies the planner's actions to one clinic (decisions/0011).
+
+It plans, applies the actions in order, and plans again whenever it learns something the
+plan could not know: after an observation, after a create (the new ID), after upstream
+refused a write or no longer had the object. Every guarantee lives in `Fenced` (the lease,
+fencing, events, the renewal window, the circuit) and in outcome.py (convergence,
+failure classification, backoff); nothing here is specific to a kind of object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.livekit_gateway import (
+    LiveKitConflictError,
+    LiveKitError,
+    LiveKitGateway,
+    LiveKitNotFoundError,
+    LiveKitPermanentError,
+    LiveKitRejectedError,
+    LiveKitTransientError,
+    get_gateway,
+)
+from telephony.models import PhoneNumber, Provisioning
+from telephony.provisioning import actions as A
+from telephony.provisioning.actions import Action, Observed
+from telephony.provisioning.desired import DesiredState, load_desired, spec_hash
+from telephony.provisioning.fence import Fenced, LeaseLost
+from telephony.provisioning.kinds import BY_NAME, Kind
+from telephony.provisioning.lease import acquire_lease, lease_remaining, release_lease
+from telephony.provisioning.outcome import (
+    Circuit,
+    Result,
+    busy_delay,
+    converged_fields,
+    failed,
+    settled,
+)
+from telephony.provisioning.planner import diff_fields, plan, records_of
+
+State = Provisioning.State
+MAX_PLANS = 24
+
+
+def observe(kind: Kind, action: Action, gw: Any, observed: Observed) -> None:
+    """Read the fact an OBSERVE action asks for into `observed` (list calls only)."""
+    if action.read == A.BY_ID:
+        observed.calls.append(f"list {kind.name} by id {action.object_id}")
+        found = kind.list_by_id(gw, action.object_id)
+        observed.by_id[(kind.name, action.object_id)] = found[0] if found else None
+    else:
+        observed.calls.append(f"list {kind.name} holding {', '.join(action.keys)}")
+        observed.holders[(kind.name, action.keys)] = tuple(kind.list_holders(gw, action.keys))
+
+
+def _drop(observed: Observed, kind: Kind, object_id: str) -> None:
+    """A deleted object: gone from what was read."""
+    observed.by_id.pop((kind.name, object_id), None)
+    for key, found in observed.holders.items():
+        if key[0] == kind.name:
+            observed.holders[key] = tuple(h for h in found if kind.object_id(h) != object_id)
+
+
+class ClinicExecutor(Fenced):
+    def __init__(
+        self, clinic_id: Any, gateway: LiveKitGateway, owner: str, *, verify: bool = False
+    ) -> None:
+        super().__init__(clinic_id, gateway, owner)
+        self.verify = verify
+        self.observed = Observed()
+        self.prov = Provisioning.objects.get(clinic_id=clinic_id)
+
+    def save(self, **fields: Any) -> None:
+        super().save(**fields)
+        for name, value in fields.items():
+            if name != "lease_until":
+                setattr(self.prov, name, value)  # the record the next plan starts from
+
+    def run(self) -> Result:
+        if self.prov.state == State.FAILED:
+            return Result("noop", detail="failed; waiting for a retry or a change")
+        if settled(self.prov) and not self.verify:
+            return Result("noop")
+        desired = self._load(first=True)
+        for _ in range(MAX_PLANS):
+            actions = plan(desired, records_of(self.prov), self.observed, verify=self.verify)
+            if not actions:
+                if self._converge(desired):
+                    return Result("converged")
+                desired = self._load()
+                continue
+            desired = self._apply_all(actions, desired)
+        raise LiveKitTransientError("Provisioning needed more steps than expected; continuing.")
+
+    def _load(self, *, first: bool = False) -> DesiredState:
+        """The desired state, and the working state to write with the first fenced write."""
+        if not first:
+            self.prov.state = Provisioning.objects.values_list("state", flat=True).get(
+                clinic_id=self.clinic_id
+            )
+        desired = load_desired(self.clinic_id)
+        self.generation = desired.generation
+        working = State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
+        if self.prov.state != working:
+            self.pending["state"] = working
+        return desired
+
+    def _apply_all(self, actions: list[Action], desired: DesiredState) -> DesiredState:
+        for action in actions:
+            if action.op == A.RELEASE_NUMBERS:
+                with transaction.atomic():
+                    self.save()
+                    PhoneNumber.objects.for_clinic(desired.clinic).delete()
+                return self._load()
+            if self._apply(action):
+                break  # something new is known: plan again
+        return desired
+
+    def _converge(self, desired: DesiredState) -> bool:
+        now = timezone.now()
+        final = State.ACTIVE if desired.trunk_wanted else State.DEPROVISIONED
+        with transaction.atomic():
+            n = Provisioning.objects.filter(
+                clinic_id=self.clinic_id, lease_owner=self.owner, generation=desired.generation
+            ).update(**converged_fields(desired.generation, final, now))
+            if n:
+                self.insert_event("converged", "ok", f"state {final}")
+        if n:
+            self.pending = {}
+        return n == 1
+
+    # --- one action -----------------------------------------------------------------------
+
+    def _apply(self, a: Action) -> bool:
+        """Apply one action; True when the plan must be made again."""
+        kind = BY_NAME[a.kind]
+        if a.op in A.BLOCKING:
+            raise self._blocked(kind, a)
+        if a.op == A.OBSERVE:
+            self.call(f"observe_{kind.name}", lambda: observe(kind, a, self.gw, self.observed))
+            return True
+        handler = getattr(self, f"_{a.op}")
+        return bool(handler(kind, a))
+
+    def _blocked(self, kind: Kind, a: Action) -> LiveKitError:
+        refused = self.observed.rejected.get(kind.name)
+        if a.op == A.REJECTED and refused is not None:
+            return refused  # the refusal itself: nothing holds the keys
+        if a.op == A.CONFLICT:
+            code = refused.code if refused is not None else "conflict"
+            status = refused.status if refused is not None else None
+            return LiveKitConflictError(a.reason, code=code, status=status)
+        if a.op == A.WAIT:
+            return LiveKitTransientError(a.reason)
+        return LiveKitPermanentError(a.reason)
+
+    def _refused(self, kind: Kind, exc: LiveKitRejectedError) -> bool:
+        self.observed.rejected[kind.name] = exc
+        self.observed.forget_kind(kind.name)
+        return True
+
+    def _create(self, kind: Kind, a: Action) -> bool:
+        self.save(**kind.intent(a.spec, timezone.now()))  # committed before the call
+        try:
+            remote = self.call(f"create_{kind.name}", lambda: kind.create(self.gw, a.spec))
+        except LiveKitRejectedError as exc:
+            self.save(**kind.no_intent())  # refused: nothing was created
+            return self._refused(kind, exc)
+        object_id = kind.object_id(remote)
+        self.save_done(
+            f"create_{kind.name}",
+            kind.created_detail(remote, a.spec),
+            **kind.stored(object_id, spec_hash(a.spec)),
+            **kind.no_intent(),
+        )
+        self.observed.forget_kind(kind.name)
+        self.observed.by_id[(kind.name, object_id)] = remote
+        self.observed.rejected.pop(kind.name, None)
+        return True
+
+    def _update(self, kind: Kind, a: Action) -> bool:
+        try:
+            remote = self.call(
+                f"update_{kind.name}", lambda: kind.update(self.gw, a.object_id, a.spec)
+            )
+        except LiveKitNotFoundError:
+            self._forget(
+                kind, Action(A.FORGET, kind.name, a.object_id, reason="missing; recreating")
+            )
+            return True
+        except LiveKitRejectedError as exc:
+            return self._refused(kind, exc)
+        self.save_done(
+            f"update_{kind.name}",
+            kind.updated_detail(a.object_id, a.spec),
+            **kind.stored(a.object_id, spec_hash(a.spec)),
+        )
+        self.observed.forget_kind(kind.name)
+        self.observed.by_id[(kind.name, a.object_id)] = remote
+        return False
+
+    def _delete(self, kind: Kind, a: Action) -> bool:
+        self.call(f"delete_{kind.name}", lambda: kind.delete(self.gw, a.object_id))
+        if a.role == A.STORED:
+            self.save_done(f"delete_{kind.name}", a.object_id, **kind.stored("", ""))
+        elif a.role == A.DUPLICATE:
+            self.event("duplicate_repaired", "ok", f"deleted duplicate {kind.name} {a.object_id}")
+        else:
+            self.event(f"delete_{kind.name}", "ok", f"{a.object_id} (from an unconfirmed create)")
+        _drop(self.observed, kind, a.object_id)
+        return False
+
+    def _adopt(self, kind: Kind, a: Action) -> bool:
+        same = not diff_fields(a.spec, a.remote.as_spec())
+        self.save_done(
+            f"adopt_{kind.name}",
+            f"adopted {a.object_id} created by an earlier attempt",
+            timed=False,
+            **kind.stored(a.object_id, spec_hash(a.spec) if same else ""),
+            **kind.no_intent(),
+        )
+        self.observed.by_id[(kind.name, a.object_id)] = a.remote
+        self.observed.rejected.pop(kind.name, None)
+        return False
+
+    def _forget(self, kind: Kind, a: Action) -> bool:
+        detail = f"{kind.name} {a.object_id} {a.reason}"
+        self.save_done("drift_repaired", detail, timed=False, **kind.stored("", ""))
+        self.observed.by_id[(kind.name, a.object_id)] = None
+        return False
+
+    def _clear_intent(self, kind: Kind, a: Action) -> bool:
+        self.save(**kind.no_intent())
+        return False
+
+    def _record_hash(self, kind: Kind, a: Action) -> bool:
+        self.save(**kind.stored(a.object_id, spec_hash(a.spec)))
+        return False
+
+
+def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
+    attempts = Provisioning.objects.values_list("attempts", flat=True).get(clinic_id=clinic_id)
+    Circuit().note(exc)
+    fields, result = failed(clinic_id, attempts + 1, exc)
+    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(**fields)
+    return result
+
+
+def run_clinic(
+    clinic_id: Any,
+    *,
+    gateway: LiveKitGateway | None = None,
+    owner: str | None = None,
+    verify: bool = False,
+) -> Result:
+    """One run for one clinic. Never raises upstream errors: they become state and a Result."""
+    owner = owner or uuid.uuid4().hex
+    if not Provisioning.objects.filter(clinic_id=clinic_id).exists():
+        return Result("noop", detail="no such clinic")
+    if not acquire_lease(clinic_id, owner):
+        return Result("busy", retry_in=busy_delay(lease_remaining(clinic_id)))
+    try:
+        executor = ClinicExecutor(clinic_id, gateway or get_gateway(), owner, verify=verify)
+        try:
+            return executor.run()
+        except LeaseLost:
+            return Result("busy", detail="lease taken over by another run")
+        except LiveKitError as exc:
+            return _record_failure(clinic_id, owner, exc)
+    finally:
+        release_lease(clinic_id, owner)

@@ -1,0 +1,223 @@
+"""Kinds of upstream objects, as plug-ins of the engine (decisions/0011).
+
+The planner and executor know nothing about trunks or rules: they ask a kind whether it is
+wanted, for its spec, how to find the objects that hold its keys (the numbers of a trunk,
+the trunks of a rule), how to call upstream and which model columns hold its record.
+LiveKit's inbound trunk and dispatch rule are the two kinds today; a carrier trunk would be
+a third class here with its own gateway calls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+from telephony.livekit_gateway import (
+    LiveKitGateway,
+    PendingCall,
+    RemoteRule,
+    RemoteTrunk,
+    RuleSpec,
+    TrunkSpec,
+)
+from telephony.models import Provisioning
+from telephony.provisioning.actions import PENDING_ID, Record
+from telephony.provisioning.desired import DesiredState, spec_hash
+
+
+class Kind(Protocol):
+    """What the engine needs from a kind of upstream object."""
+
+    name: str  # "trunk", "rule": also the suffix of its event names
+    depends_on: tuple[str, ...]  # kinds whose IDs its spec needs (created first)
+    wait_for_other_clinics: bool  # another clinic holding a key: wait (True) or conflict
+
+    def wanted(self, desired: DesiredState) -> bool: ...
+    def spec(self, desired: DesiredState, ids: Mapping[str, str]) -> Any: ...
+    def keys(self, spec: Any) -> tuple[str, ...]: ...
+    def intent_keys(
+        self, desired: DesiredState, record: Record, ids: Mapping[str, str]
+    ) -> tuple[str, ...]: ...
+    def record(self, prov: Provisioning) -> Record: ...
+    def stored(self, object_id: str, applied_hash: str) -> dict[str, Any]: ...
+    def intent(self, spec: Any, now: Any) -> dict[str, Any]: ...
+    def no_intent(self) -> dict[str, Any]: ...
+    def object_id(self, remote: Any) -> str: ...
+    def list_by_id(self, gw: LiveKitGateway, object_id: str) -> list[Any]: ...
+    def list_holders(self, gw: LiveKitGateway, keys: tuple[str, ...]) -> list[Any]: ...
+    def create(self, gw: LiveKitGateway, spec: Any) -> Any: ...
+    def start_create(self, gw: LiveKitGateway, spec: Any, **kw: Any) -> PendingCall[Any]: ...
+    def update(self, gw: LiveKitGateway, object_id: str, spec: Any) -> Any: ...
+    def delete(self, gw: LiveKitGateway, object_id: str) -> None: ...
+    def conflict_sentence(self, spec: Any, holders: list[Any]) -> str: ...
+    def created_detail(self, remote: Any, spec: Any) -> str: ...
+    def updated_detail(self, object_id: str, spec: Any) -> str: ...
+
+
+class _Columns:
+    """A kind whose record lives in columns of the clinic's Provisioning row."""
+
+    id_field: ClassVar[str]
+    hash_field: ClassVar[str]
+    intent_field: ClassVar[str]
+    intent_at_field: ClassVar[str]
+
+    def stored(self, object_id: str, applied_hash: str) -> dict[str, Any]:
+        return {self.id_field: object_id, self.hash_field: applied_hash}
+
+    def no_intent(self) -> dict[str, Any]:
+        return {self.intent_field: None, self.intent_at_field: None}
+
+    def _record(self, prov: Provisioning, keys: tuple[str, ...] = ()) -> Record:
+        return Record(
+            object_id=getattr(prov, self.id_field),
+            applied_hash=getattr(prov, self.hash_field),
+            intent=getattr(prov, self.intent_field) is not None,
+            intent_keys=keys,
+        )
+
+
+class LiveKitTrunk(_Columns):
+    """The clinic's inbound trunk: keyed by its numbers (one number, one trunk)."""
+
+    name = "trunk"
+    depends_on: tuple[str, ...] = ()
+    wait_for_other_clinics = True  # a number another clinic is releasing
+    id_field, hash_field = "trunk_id", "trunk_applied_hash"
+    intent_field, intent_at_field = "trunk_intent", "trunk_intent_at"
+
+    def wanted(self, desired: DesiredState) -> bool:
+        return desired.trunk_wanted
+
+    def spec(self, desired: DesiredState, ids: Mapping[str, str]) -> TrunkSpec:
+        return desired.trunk()
+
+    def keys(self, spec: Any) -> tuple[str, ...]:
+        return tuple(spec.numbers)
+
+    def intent_keys(
+        self, desired: DesiredState, record: Record, ids: Mapping[str, str]
+    ) -> tuple[str, ...]:
+        return tuple(sorted(set(record.intent_keys) | set(desired.numbers)))
+
+    def record(self, prov: Provisioning) -> Record:
+        return self._record(prov, tuple(prov.trunk_intent_numbers))
+
+    def intent(self, spec: Any, now: Any) -> dict[str, Any]:
+        return {
+            "trunk_intent": uuid.uuid4(),
+            "trunk_intent_numbers": list(spec.numbers),
+            "trunk_intent_at": now,
+        }
+
+    def no_intent(self) -> dict[str, Any]:
+        return {**super().no_intent(), "trunk_intent_numbers": []}
+
+    def object_id(self, remote: Any) -> str:
+        return str(remote.trunk_id)
+
+    def list_by_id(self, gw: LiveKitGateway, object_id: str) -> list[RemoteTrunk]:
+        return gw.list_inbound_trunks(trunk_ids=[object_id])
+
+    def list_holders(self, gw: LiveKitGateway, keys: tuple[str, ...]) -> list[RemoteTrunk]:
+        found = gw.list_inbound_trunks(numbers=list(keys))
+        return [t for t in found if set(t.numbers) & set(keys)]
+
+    def create(self, gw: LiveKitGateway, spec: Any) -> RemoteTrunk:
+        return gw.create_inbound_trunk(spec)
+
+    def start_create(self, gw: LiveKitGateway, spec: Any, **kw: Any) -> PendingCall[Any]:
+        return gw.start_create_inbound_trunk(spec, **kw)
+
+    def update(self, gw: LiveKitGateway, object_id: str, spec: Any) -> RemoteTrunk:
+        return gw.replace_inbound_trunk(object_id, spec)
+
+    def delete(self, gw: LiveKitGateway, object_id: str) -> None:
+        gw.delete_trunk(object_id)
+
+    def conflict_sentence(self, spec: Any, holders: list[Any]) -> str:
+        taken = sorted({n for t in holders for n in t.numbers} & set(spec.numbers))
+        return (
+            f"LiveKit already routes {', '.join(taken) or 'one of these numbers'} to a trunk "
+            "that Switchboard does not manage. Remove that trunk in LiveKit, or remove the "
+            "number here, then press Retry."
+        )
+
+    def created_detail(self, remote: Any, spec: Any) -> str:
+        return f"{remote.trunk_id} with {', '.join(spec.numbers)}"
+
+    def updated_detail(self, object_id: str, spec: Any) -> str:
+        return f"numbers {', '.join(spec.numbers)}"
+
+
+class LiveKitRule(_Columns):
+    """The clinic's dispatch rule: keyed by the trunk it is bound to."""
+
+    name = "rule"
+    depends_on: tuple[str, ...] = ("trunk",)
+    wait_for_other_clinics = False
+    id_field, hash_field = "dispatch_rule_id", "rule_applied_hash"
+    intent_field, intent_at_field = "rule_intent", "rule_intent_at"
+
+    def wanted(self, desired: DesiredState) -> bool:
+        return desired.rule_wanted
+
+    def spec(self, desired: DesiredState, ids: Mapping[str, str]) -> RuleSpec:
+        return desired.rule(ids.get("trunk") or PENDING_ID)
+
+    def keys(self, spec: Any) -> tuple[str, ...]:
+        return tuple(spec.trunk_ids)
+
+    def intent_keys(
+        self, desired: DesiredState, record: Record, ids: Mapping[str, str]
+    ) -> tuple[str, ...]:
+        trunk_id = ids.get("trunk", "")
+        return (trunk_id,) if trunk_id and trunk_id != PENDING_ID else ()
+
+    def record(self, prov: Provisioning) -> Record:
+        return self._record(prov)
+
+    def intent(self, spec: Any, now: Any) -> dict[str, Any]:
+        return {"rule_intent": uuid.uuid4(), "rule_intent_at": now}
+
+    def object_id(self, remote: Any) -> str:
+        return str(remote.rule_id)
+
+    def list_by_id(self, gw: LiveKitGateway, object_id: str) -> list[RemoteRule]:
+        return gw.list_dispatch_rules(rule_ids=[object_id])
+
+    def list_holders(self, gw: LiveKitGateway, keys: tuple[str, ...]) -> list[RemoteRule]:
+        found = gw.list_dispatch_rules(trunk_ids=list(keys))
+        return [r for r in found if set(r.trunk_ids) & set(keys)]
+
+    def create(self, gw: LiveKitGateway, spec: Any) -> RemoteRule:
+        return gw.create_dispatch_rule(spec)
+
+    def start_create(self, gw: LiveKitGateway, spec: Any, **kw: Any) -> PendingCall[Any]:
+        return gw.start_create_dispatch_rule(spec, **kw)
+
+    def update(self, gw: LiveKitGateway, object_id: str, spec: Any) -> RemoteRule:
+        return gw.replace_dispatch_rule(object_id, spec)
+
+    def delete(self, gw: LiveKitGateway, object_id: str) -> None:
+        gw.delete_dispatch_rule(object_id)
+
+    def conflict_sentence(self, spec: Any, holders: list[Any]) -> str:
+        return (
+            "LiveKit already has a dispatch rule for this clinic's trunk that Switchboard "
+            "does not manage. Remove it in LiveKit, then press Retry."
+        )
+
+    def created_detail(self, remote: Any, spec: Any) -> str:
+        return f"{remote.rule_id} prefix {spec.room_prefix}"
+
+    def updated_detail(self, object_id: str, spec: Any) -> str:
+        return object_id
+
+
+# In dependency order: a kind comes after the kinds its spec needs.
+KINDS: tuple[Kind, ...] = (LiveKitTrunk(), LiveKitRule())
+BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
+
+__all__ = ["BY_NAME", "KINDS", "Kind", "LiveKitRule", "LiveKitTrunk", "spec_hash"]
