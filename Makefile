@@ -42,6 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy telephony emulators
 	$(BIN)/bandit -q -r config tenants telephony emulators agent tools -x '*/migrations/*' --severity-level high
+	$(BIN)/python -m tools.size_check
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 
 from agent.clinic_config import DEFAULT_LANGUAGE
 
+# The agent's participant attribute that carries the decision, for a recorder to honour.
+CONSENT_ATTRIBUTE = "switchboard.recording_consent"
+# How long the consent agent waits for an answer after asking.
+CONSENT_ANSWER_TIMEOUT_S = 8.0
+
 
 class Decision(enum.Enum):
     GRANTED = "granted"

@@ -273,19 +273,9 @@ async def post_outcome(
         except aiohttp.ClientError as exc:
             last = f"attempt {attempt + 1} failed: {type(exc).__name__}"
         else:
-            if status == 201:
-                return "stored"
-            if status == 200:
-                return "already_stored"
-            if status == 409:
-                logger.error("outcome for %s: a different outcome was already stored", redact(url))
-                return "conflict"
-            if status == 404:
-                logger.warning("outcome for %s: the platform does not know this call", redact(url))
-                return "not_ours"
-            if status not in RETRYABLE_STATUSES:
-                logger.error("outcome for %s: refused with HTTP %s", redact(url), status)
-                return "rejected"
+            result = _outcome_answer(status, url)
+            if result is not None:
+                return result
             last = f"attempt {attempt + 1}: HTTP {status}"
         ceiling = min(client._backoff_cap_s, client._backoff_base_s * 2**attempt)
         delay = client._rng.uniform(0, ceiling)
@@ -294,6 +284,24 @@ async def post_outcome(
         await client._sleep(delay)
     logger.error("outcome for %s not delivered: %s", redact(url), last)
     return "failed"
+
+
+def _outcome_answer(status: int, url: str) -> PostResult | None:
+    """What the platform's answer to an outcome post means; None: worth another attempt."""
+    if status == 201:
+        return "stored"
+    if status == 200:
+        return "already_stored"
+    if status == 409:
+        logger.error("outcome for %s: a different outcome was already stored", redact(url))
+        return "conflict"
+    if status == 404:
+        logger.warning("outcome for %s: the platform does not know this call", redact(url))
+        return "not_ours"
+    if status not in RETRYABLE_STATUSES:
+        logger.error("outcome for %s: refused with HTTP %s", redact(url), status)
+        return "rejected"
+    return None
 
 
 def _describe(target: JobTarget) -> str:

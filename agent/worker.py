@@ -2,8 +2,9 @@
 
 Written against livekit-agents 1.8.9 (pinned `~=1.8.9` in the `[agent]` extra): AgentServer,
 rtc_session(agent_name=..., on_request=...), AgentSession.start(record=...), Agent.on_enter /
-on_user_turn_completed, StopResponse. Every livekit import is inside a function, so this module
-(and the rest of `agent/`) imports without the extra; running it needs the extra.
+on_user_turn_completed, StopResponse. Every livekit import is inside a function (the Agent
+subclasses are in agent/agents.py, imported on first use), so this module and the rest of
+`agent/` import without the extra; running it needs the extra.
 
 Per job:
 1. on_request (worker process): resolve the clinic from the job metadata, or the room name;
@@ -25,7 +26,6 @@ recorder outside this worker to honour. Otherwise recording follows the LiveKit 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import sys
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.clinic_config import DEFAULT_LANGUAGE, ClinicConfig
 from agent.config import ModelPlan, ModelRef, Settings, load_settings, plan_models
-from agent.consent import ConsentFlow, ConsentStep, Decision
+from agent.consent import CONSENT_ATTRIBUTE, ConsentFlow, Decision
 from agent.metadata import UnroutableJob, resolve_target
 from agent.outcome import CallRecord, build_outcome
 from agent.platform_client import (
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("switchboard.agent")
 
 CLINIC_ATTRIBUTE = "switchboard.clinic"
-CONSENT_ATTRIBUTE = "switchboard.recording_consent"
-CONSENT_ANSWER_TIMEOUT_S = 8.0
 NOT_SERVED_MESSAGE = {
     "en-US": "Sorry, this number is not in service. Goodbye.",
 }
@@ -147,73 +145,9 @@ def build_models(plan: ModelPlan, config: ClinicConfig) -> dict[str, Any]:
     return {"stt": stt(plan.stt), "llm": openai.LLM(model=plan.llm.name), "tts": tts(plan.tts)}
 
 
-@functools.cache
 def _agent_classes() -> tuple[type, type]:
-    """Agent subclasses, defined on first use so that importing this module needs no extra."""
-    from livekit.agents import Agent, StopResponse, get_job_context
-
-    class Receptionist(Agent):
-        def __init__(self, config: ClinicConfig) -> None:
-            super().__init__(instructions=config.instructions)
-            self._greeting = config.greeting
-
-        async def on_enter(self) -> None:
-            if self._greeting:
-                self.session.say(self._greeting)
-            else:
-                self.session.generate_reply(instructions="Greet the caller and offer help.")
-
-    class ConsentAgent(Agent):
-        """Asks for recording consent, listens, then hands the call to the receptionist."""
-
-        def __init__(self, flow: ConsentFlow, then: Agent, record: CallRecord) -> None:
-            super().__init__(
-                instructions="You only ask whether the call may be recorded. Say nothing else."
-            )
-            self._flow = flow
-            self._then = then
-            self._record = record
-            self._timer: asyncio.Task[None] | None = None
-
-        async def on_enter(self) -> None:
-            handle = self.session.say(self._flow.start(), allow_interruptions=False)
-            self._arm_timer(handle)
-
-        async def on_user_turn_completed(self, turn_ctx: Any, new_message: Any) -> None:
-            if not self._flow.done:
-                self._disarm_timer()
-                await self._apply(self._flow.answer(new_message.text_content or ""))
-            # The consent answer is not a question for the LLM.
-            raise StopResponse()
-
-        def _arm_timer(self, handle: Any) -> None:
-            async def wait() -> None:
-                await handle.wait_for_playout()
-                await asyncio.sleep(CONSENT_ANSWER_TIMEOUT_S)
-                if not self._flow.done:
-                    await self._apply(self._flow.no_answer())
-
-            self._timer = asyncio.create_task(wait())
-
-        def _disarm_timer(self) -> None:
-            if self._timer is not None and not self._timer.done():
-                self._timer.cancel()
-            self._timer = None
-
-        async def _apply(self, step: ConsentStep) -> None:
-            handle = self.session.say(step.say, allow_interruptions=False)
-            if step.decision is None:
-                self._arm_timer(handle)
-                return
-            logger.info("recording consent: %s", step.decision.value)
-            self._record.decide(step.decision)
-            with contextlib.suppress(Exception):  # an attribute is not worth dropping a call
-                room = get_job_context().room
-                await room.local_participant.set_attributes(
-                    {CONSENT_ATTRIBUTE: step.decision.value}
-                )
-            await handle.wait_for_playout()
-            self.session.update_agent(self._then)
+    """The agent subclasses (agent/agents.py), imported on first use: they need the extra."""
+    from agent.agents import ConsentAgent, Receptionist
 
     return Receptionist, ConsentAgent
 

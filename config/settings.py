@@ -4,48 +4,27 @@ DEBUG=false (the default) means production: secure defaults are on and SECRET_KE
 FIELD_ENCRYPTION_KEYS and LIVEKIT_API_SECRET have no defaults, so a production process
 refuses to start without them. DEBUG=true gives the embedded development defaults that
 `make run` relies on (SQLite, the SQLAlchemy broker on SQLite, the local emulator).
-A `.env` file in the project root is read when present; real environment variables win.
+Real environment variables win over `.env`, which wins over `.env.local` (written by
+`make run`); see config/environment.py.
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
 from pathlib import Path
 
-import environ
-from django.core.exceptions import ImproperlyConfigured
+from config.consistency import check_timeouts
+from config.environment import boolean as _bool
+from config.environment import env, read_env_files, required
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+read_env_files(BASE_DIR)
 
 # Where the embedded mode keeps its SQLite files and the emulator its state.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
-def _bool(name: str, default: bool) -> bool:
-    """A strict boolean: anything but a clear true/false word is a configuration error."""
-    raw = env.str(name, default="").strip().lower()
-    if raw == "":
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use true or false.")
-
-
 def _required(name: str, dev_default: str) -> str:
-    value = env.str(name, default="")
-    if value:
-        return value
-    if DEBUG:
-        return dev_default
-    raise ImproperlyConfigured(
-        f"{name} must be set when DEBUG is false (production). See .env.example."
-    )
+    return required(name, dev_default, debug=DEBUG)
 
 
 DEBUG = _bool("DEBUG", False)
@@ -372,41 +351,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
-def _check_timeouts() -> None:
-    """HTTP timeout < soft limit < hard limit < visibility timeout; backoff cap below it."""
-    chain = [
-        ("LIVEKIT_TIMEOUT_SECONDS", LIVEKIT_TIMEOUT_SECONDS),
-        ("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT),
-        ("CELERY_TASK_TIME_LIMIT", CELERY_TASK_TIME_LIMIT),
-        ("CELERY_BROKER_VISIBILITY_TIMEOUT", CELERY_BROKER_VISIBILITY_TIMEOUT),
-    ]
-    for (name_a, a), (name_b, b) in pairwise(chain):
-        if not a < b:
-            raise ImproperlyConfigured(f"{name_a} ({a}) must be smaller than {name_b} ({b}).")
-    if not PROVISIONING_BACKOFF_MAX_SECONDS < CELERY_BROKER_VISIBILITY_TIMEOUT:
-        raise ImproperlyConfigured(
-            "PROVISIONING_BACKOFF_MAX_SECONDS must be smaller than "
-            "CELERY_BROKER_VISIBILITY_TIMEOUT, or retries would be redelivered twice."
-        )
-    if not (LIVEKIT_TIMEOUT_SECONDS + LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS) * 1.5 < (
-        PROVISIONING_LEASE_SECONDS
-    ):
-        raise ImproperlyConfigured(
-            "PROVISIONING_LEASE_SECONDS must exceed 1.5 x (LIVEKIT_TIMEOUT_SECONDS + "
-            "LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS): the lease is renewed before every LiveKit "
-            "call and must outlive the wait for a token plus the call."
-        )
-    if LIVEKIT_RATE_LIMIT_PER_MINUTE <= 0 or LIVEKIT_RATE_LIMIT_BURST < 1:
-        raise ImproperlyConfigured(
-            "LIVEKIT_RATE_LIMIT_PER_MINUTE must be positive and LIVEKIT_RATE_LIMIT_BURST >= 1."
-        )
-    if PROVISIONING_BATCH_SIZE < 1 or PROVISIONING_BATCH_IN_FLIGHT < 1:
-        raise ImproperlyConfigured(
-            "PROVISIONING_BATCH_SIZE and PROVISIONING_BATCH_IN_FLIGHT must be at least 1."
-        )
-
-
-_check_timeouts()
+check_timeouts(globals())
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -66,20 +66,21 @@ def go_live_checklist(
     provisioning: Provisioning,
 ) -> list[ChecklistItem]:
     """The six steps from signup to a first real call, from stored facts only."""
-    last_test = TestCall.objects.for_clinic(clinic).order_by("-created_at").first()
-    first_real = (
-        Call.objects.for_clinic(clinic).filter(is_test=False).order_by("created_at").first()
-    )
+    return [
+        *_setup_steps(numbers, trunk_settings, agent_config, provisioning),
+        *_call_steps(clinic),
+    ]
+
+
+def _setup_steps(
+    numbers: list[PhoneNumber],
+    trunk_settings: TrunkSettings,
+    agent_config: AgentConfig,
+    provisioning: Provisioning,
+) -> list[ChecklistItem]:
     carrier = bool(trunk_settings.allowed_addresses or trunk_settings.auth_username)
     agent = bool(agent_config.greeting.strip() and agent_config.instructions.strip())
     active = provisioning.state == Provisioning.State.ACTIVE and provisioning.converged
-    test_detail = "Run a test call below."
-    if last_test is not None:
-        test_detail = (
-            "The last test call passed."
-            if last_test.passed
-            else "The last test call found a problem; open Test call to see what to do."
-        )
     return [
         ChecklistItem(
             "numbers",
@@ -112,6 +113,22 @@ def go_live_checklist(
             if active
             else "Go live, then wait a few seconds.",
         ),
+    ]
+
+
+def _call_steps(clinic: Clinic) -> list[ChecklistItem]:
+    last_test = TestCall.objects.for_clinic(clinic).order_by("-created_at").first()
+    first_real = (
+        Call.objects.for_clinic(clinic).filter(is_test=False).order_by("created_at").first()
+    )
+    test_detail = "Run a test call below."
+    if last_test is not None:
+        test_detail = (
+            "The last test call passed."
+            if last_test.passed
+            else "The last test call found a problem; open Test call to see what to do."
+        )
+    return [
         ChecklistItem(
             "test_call",
             "Test call passed",

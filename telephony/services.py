@@ -1,5 +1,6 @@
 """Writes to a clinic's telephony setup. Every change LiveKit must follow bumps the
-clinic's provisioning generation in the same transaction and enqueues reconcile on commit.
+clinic's provisioning generation in the same transaction and enqueues reconcile on commit
+(telephony/publishing.py).
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from celery import Signature, current_app
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -25,7 +24,7 @@ from telephony.models import (
     ProvisioningEvent,
     TrunkSettings,
 )
-from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
+from telephony.publishing import enqueue_reconcile
 from telephony.validators import normalize_e164, validate_address
 from tenants.models import Clinic, User
 from tenants.timezones import clinic_region
@@ -45,91 +44,7 @@ class ProvisioningError(Exception):
         self.field = field
 
 
-# --- enqueueing ---------------------------------------------------------------------------
-
-
-def _signature(name: str, args: list[Any], kwargs: dict[str, Any]) -> Signature:
-    """A task by its name (telephony/task_names.py): the same message as the task object's
-    apply_async, without importing telephony.tasks (which imports the engine, which imports
-    this module): the import graph stays free of cycles."""
-    return current_app.signature(name, args=args, kwargs=kwargs)
-
-
-def _publish(clinic_id: str, verify: bool) -> None:
-    try:
-        _signature(RECONCILE_CLINIC, [clinic_id], {"verify": verify}).apply_async()
-    except Exception:  # the broker is down: the sweeper is the outbox, nothing is lost
-        logger.warning(
-            "could not enqueue reconcile for clinic %s (broker unreachable); "
-            "the provisioning sweeper will pick it up",
-            clinic_id,
-        )
-
-
-def _publish_batch(clinic_ids: list[str]) -> None:
-    try:
-        _signature(RECONCILE_CLINICS, [clinic_ids], {}).apply_async()
-    except Exception:  # as in _publish: the sweeper picks every one of them up
-        logger.warning(
-            "could not enqueue reconcile for %d clinics (broker unreachable); "
-            "the provisioning sweeper will pick them up",
-            len(clinic_ids),
-        )
-
-
-class _ReconcileOnCommit:
-    """The one on-commit callback of a transaction that changed several clinics.
-
-    A transaction that takes one clinic live publishes one reconcile_clinic task, as
-    before; one that takes many live (an import, a staff bulk action) publishes one
-    reconcile_clinics task per PROVISIONING_BATCH_SIZE clinics (decisions/0010).
-    """
-
-    def __init__(self) -> None:
-        self.clinic_ids: dict[str, None] = {}  # insertion-ordered set
-        self.fired = False
-
-    def __call__(self) -> None:
-        self.fired = True
-        ids = list(self.clinic_ids)
-        if len(ids) == 1:
-            _publish(ids[0], False)
-            return
-        size = settings.PROVISIONING_BATCH_SIZE
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
-            if len(chunk) == 1:
-                _publish(chunk[0], False)
-            else:
-                _publish_batch(chunk)
-
-
-def _pending_batch() -> _ReconcileOnCommit | None:
-    """This transaction's collector, if an earlier change registered one.
-
-    Django drops on-commit callbacks registered inside a savepoint that rolls back, the
-    collector with them, so a clinic is never published for a change that was undone. A
-    clinic added to a collector that survives a savepoint rollback is published anyway:
-    reconcile then finds nothing to do.
-    """
-    for _sids, func, _robust in transaction.get_connection().run_on_commit:
-        if isinstance(func, _ReconcileOnCommit) and not func.fired:
-            return func
-    return None
-
-
-def enqueue_reconcile(clinic: Clinic, *, verify: bool = False) -> None:
-    """Like delay_on_commit, but a broker outage never fails the user's request, and the
-    clinics one transaction changes are published together."""
-    clinic_id = str(clinic.pk)
-    if verify or not transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: _publish(clinic_id, verify), robust=True)
-        return
-    batch = _pending_batch()
-    if batch is None:
-        batch = _ReconcileOnCommit()
-        transaction.on_commit(batch, robust=True)
-    batch.clinic_ids[clinic_id] = None
+# --- provisioning requests ----------------------------------------------------------------
 
 
 def request_provisioning(

@@ -1,5 +1,5 @@
 """The names of the provisioning tasks, shared by the code that publishes them
-(telephony/services.py) and the Celery adapters that define them (telephony/tasks.py).
+(telephony/publishing.py) and the Celery adapters that define them (telephony/tasks.py).
 
 Publishing by name keeps the import graph one-way: the adapters import the services and the
 engine, never the other way round (tools/import_graph.py).

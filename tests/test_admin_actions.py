@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from telephony import services
+from telephony import publishing, services
 from telephony.models import Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
 from tests.console import staff_in
@@ -21,7 +21,7 @@ SINGLE = ("reprovision", "retry", "suspend", "resume", "offboard")
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     published = []
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: published.append(cid))
+    monkeypatch.setattr(publishing, "_publish", lambda cid, verify: published.append(cid))
     return published
 
 

@@ -50,7 +50,7 @@ def seeded(clinic):
 
 @pytest.fixture(autouse=True)
 def no_broker():
-    with mock.patch("telephony.services._publish") as publish:
+    with mock.patch("telephony.publishing._publish") as publish:
         yield publish
 
 

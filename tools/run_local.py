@@ -4,7 +4,8 @@ Starts the LiveKit emulator (unless LIVEKIT_URL is set), migrates, then runs the
 server, a Celery worker and Celery beat. Output is prefixed per process; Ctrl-C (or
 SIGTERM) stops all of them. Embedded defaults: SQLite and Celery's SQLAlchemy transport
 on SQLite under var/; DATABASE_URL, CELERY_BROKER_URL / REDIS_URL and LIVEKIT_URL switch
-each part to the real thing.
+each part to the real thing. On its first start it writes `.env.local` (DEBUG=true) so that
+manage.py commands in another terminal find the same local settings; an existing one is kept.
 """
 
 from __future__ import annotations
@@ -78,6 +79,73 @@ class Supervisor:
         return 0
 
 
+LOCAL_SETTINGS = """\
+# Written by `make run` (tools/run_local.py) on its first start; it never overwrites this file.
+# Git-ignored. config/settings.py reads it after the environment and .env, so that commands
+# such as `.venv/bin/python manage.py createsuperuser` in another terminal use the same
+# local settings as `make run`: DEBUG=true gives the development defaults (SQLite and the
+# broker under var/, the emulator on http://127.0.0.1:7880, public development secrets).
+# Delete it to go back to production defaults.
+DEBUG=true
+REQUIRE_EMAIL_VERIFICATION=false
+"""
+
+
+def write_local_settings(root: Path = ROOT) -> bool:
+    """Create root/.env.local for commands run outside `make run`; never replace one."""
+    try:
+        with (root / ".env.local").open("x") as f:
+            f.write(LOCAL_SETTINGS)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _start_emulator(sup: Supervisor, env: dict[str, str], py: str, web_port: str) -> None:
+    port = env.get("EMULATOR_PORT", "7880")
+    var = Path(env.get("VAR_DIR", ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    env["LIVEKIT_URL"] = f"http://127.0.0.1:{port}"
+    env.setdefault("LIVEKIT_API_SECRET", DEV_LIVEKIT_SECRET)
+    env["LIVEKIT_IS_EMULATOR"] = "true"
+    sup.start(
+        "emulator",
+        [
+            py,
+            "-m",
+            "emulators.livekit",
+            "--port",
+            port,
+            "--api-key",
+            env.get("LIVEKIT_API_KEY", "devkey"),
+            "--api-secret",
+            env["LIVEKIT_API_SECRET"],
+            "--state",
+            str(var / "emulator-state.json"),
+            # Simulated calls (the dashboard's test call) report back like LiveKit does.
+            "--webhook-url",
+            f"http://127.0.0.1:{web_port}/webhooks/livekit",
+        ],
+        env,
+    )
+
+
+def _prepare_database(env: dict[str, str], py: str) -> int:
+    migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
+    if migrate.returncode == 0:
+        migrate = subprocess.run([py, "manage.py", "createcachetable"], cwd=ROOT, env=env)  # noqa: S603
+    return migrate.returncode
+
+
+def _start_platform(sup: Supervisor, env: dict[str, str], py: str, web_port: str) -> None:
+    sup.start("web", [py, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"], env)
+    celery = [py, "-m", "celery", "-A", "config"]
+    concurrency = env.get("WORKER_CONCURRENCY", "2")
+    sup.start("worker", [*celery, "worker", "-l", "info", "-c", concurrency], env)
+    schedule = Path(env.get("VAR_DIR", ROOT / "var")) / "celerybeat-schedule"
+    sup.start("beat", [*celery, "beat", "-l", "info", "-s", str(schedule)], env)
+
+
 def main() -> int:
     env = _env()
     py = sys.executable
@@ -90,78 +158,21 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    if write_local_settings():
+        print("[run     ] wrote .env.local: manage.py commands in other terminals use it")
     if not env.get("LIVEKIT_URL"):
-        port = env.get("EMULATOR_PORT", "7880")
-        var = Path(env.get("VAR_DIR", ROOT / "var"))
-        var.mkdir(parents=True, exist_ok=True)
-        env["LIVEKIT_URL"] = f"http://127.0.0.1:{port}"
-        env.setdefault("LIVEKIT_API_SECRET", DEV_LIVEKIT_SECRET)
-        env["LIVEKIT_IS_EMULATOR"] = "true"
-        sup.start(
-            "emulator",
-            [
-                py,
-                "-m",
-                "emulators.livekit",
-                "--port",
-                port,
-                "--api-key",
-                env.get("LIVEKIT_API_KEY", "devkey"),
-                "--api-secret",
-                env["LIVEKIT_API_SECRET"],
-                "--state",
-                str(var / "emulator-state.json"),
-                # Simulated calls (the dashboard's test call) report back like LiveKit does.
-                "--webhook-url",
-                f"http://127.0.0.1:{web_port}/webhooks/livekit",
-            ],
-            env,
-        )
-    migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
-    if migrate.returncode == 0:
-        migrate = subprocess.run([py, "manage.py", "createcachetable"], cwd=ROOT, env=env)  # noqa: S603
-    if migrate.returncode != 0:
+        _start_emulator(sup, env, py, web_port)
+    code = _prepare_database(env, py)
+    if code != 0:
         sup.stop()
-        return migrate.returncode
+        return code
     print(
         f"[run     ] Switchboard on http://127.0.0.1:{web_port}/  (LiveKit: {env['LIVEKIT_URL']})"
     )
     print(
         "[run     ] staff console: create a login with `.venv/bin/python manage.py createsuperuser`"
     )
-    sup.start("web", [py, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"], env)
-    sup.start(
-        "worker",
-        [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-l",
-            "info",
-            "-c",
-            env.get("WORKER_CONCURRENCY", "2"),
-        ],
-        env,
-    )
-    sup.start(
-        "beat",
-        [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "beat",
-            "-l",
-            "info",
-            "-s",
-            str(Path(env.get("VAR_DIR", ROOT / "var")) / "celerybeat-schedule"),
-        ],
-        env,
-    )
+    _start_platform(sup, env, py, web_port)
     code = sup.watch()
     sup.stop()
     print("[run     ] stopped")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # A development secret of at least 32 bytes (PyJWT warns below that). Never use it in production.
 DEV_API_SECRET = "switchboard-emulator-dev-secret-0123456789"  # noqa: S105 - documented dev value
@@ -39,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add = parser.add_argument
+    _server_options(parser.add_argument)
+    _behaviour_options(parser.add_argument)
+    return parser
+
+
+def _server_options(add: Callable[..., Any]) -> None:
+    """Where it listens, who it trusts, where it keeps state and sends webhooks, logging."""
     add("--host", default="127.0.0.1", help="address to listen on")
     add("--port", type=int, default=7880, help="port to listen on; 0 picks a free port")
     add("--api-key", default="devkey", help="the API key tokens must name as issuer")
@@ -56,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between debounced state-file writes (always flushed on shutdown)",
     )
     add("--webhook-url", default=None, help="POST signed LiveKit webhooks for simulated calls")
+    add("--request-log-size", type=int, default=100_000, help="request log entries kept")
+    add("--log-level", default="WARNING", help="Python logging level for stderr")
+
+
+def _behaviour_options(add: Callable[..., Any]) -> None:
+    """Switches between OSS LiveKit's behaviour (the default) and Cloud's or a test's."""
     add(
         "--honour-list-limit",
         action="store_true",
@@ -89,9 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="TEST ONLY: answer every invalid_argument with a message in other words than "
         "LiveKit's (same code and status), to prove clients classify errors by structure",
     )
-    add("--request-log-size", type=int, default=100_000, help="request log entries kept")
-    add("--log-level", default="WARNING", help="Python logging level for stderr")
-    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> Config:

@@ -63,12 +63,30 @@ def add_routes(emu: Emulator) -> None:
         return response
 
     emu.app.middlewares.append(loopback_only)
+    plane = ControlPlane(emu)
+    router = emu.app.router
+    router.add_get(f"{PREFIX}/healthz", plane.healthz)
+    router.add_get(f"{PREFIX}/state", plane.state)
+    router.add_post(f"{PREFIX}/reset", plane.reset)
+    router.add_get(f"{PREFIX}/requests", plane.requests)
+    router.add_get(f"{PREFIX}/faults", plane.faults_get)
+    router.add_post(f"{PREFIX}/faults", plane.faults_post)
+    router.add_delete(f"{PREFIX}/faults", plane.faults_delete)
+    router.add_post(f"{PREFIX}/calls", plane.calls)
+    router.add_get(f"{PREFIX}/webhooks", plane.webhooks)
 
-    async def healthz(_request: web.Request) -> web.Response:
-        return _json({"ok": True, **emu.store.counts()})
 
-    async def state(_request: web.Request) -> web.Response:
-        store = emu.store
+class ControlPlane:
+    """The handlers of ``/_emulator/``, over one emulator's store, logs and faults."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return _json({"ok": True, **self.emu.store.counts()})
+
+    async def state(self, _request: web.Request) -> web.Response:
+        store = self.emu.store
         return _json(
             {
                 "inbound_trunks": [_dump(store.inbound.items[i]) for i in store.inbound.ids],
@@ -77,7 +95,8 @@ def add_routes(emu: Emulator) -> None:
             }
         )
 
-    async def reset(_request: web.Request) -> web.Response:
+    async def reset(self, _request: web.Request) -> web.Response:
+        emu = self.emu
         emu.store.clear()
         emu.requests.clear()
         emu.faults.clear()
@@ -85,31 +104,31 @@ def add_routes(emu: Emulator) -> None:
             emu.webhooks.deliveries.clear()
         return _json({"ok": True})
 
-    async def requests(request: web.Request) -> web.Response:
+    async def requests(self, request: web.Request) -> web.Response:
         method = request.query.get("method") or None
         try:
             since = int(request.query.get("since", "0"))
         except ValueError:
             return _json({"error": "since must be an integer"}, 400)
-        return _json(emu.requests.query(method, since))
+        return _json(self.emu.requests.query(method, since))
 
-    async def faults_get(_request: web.Request) -> web.Response:
-        return _json({"rules": [r.to_json() for r in emu.faults.rules]})
+    async def faults_get(self, _request: web.Request) -> web.Response:
+        return _json({"rules": [r.to_json() for r in self.emu.faults.rules]})
 
-    async def faults_post(request: web.Request) -> web.Response:
+    async def faults_post(self, request: web.Request) -> web.Response:
         payload = await _body(request)
         raw_rules = payload.get("rules") if isinstance(payload, dict) else None
         try:
-            installed = emu.faults.install(raw_rules)
+            installed = self.emu.faults.install(raw_rules)
         except FaultSpecError as exc:
             return _json({"error": str(exc)}, 400)
         return _json({"rules": [r.to_json() for r in installed]})
 
-    async def faults_delete(_request: web.Request) -> web.Response:
-        emu.faults.clear()
+    async def faults_delete(self, _request: web.Request) -> web.Response:
+        self.emu.faults.clear()
         return _json({"ok": True})
 
-    async def calls(request: web.Request) -> web.Response:
+    async def calls(self, request: web.Request) -> web.Response:
         payload = await _body(request)
         if not isinstance(payload, dict):
             return _json({"error": "expected a JSON object"}, 400)
@@ -124,23 +143,14 @@ def add_routes(emu: Emulator) -> None:
             pin=str(payload.get("pin") or ""),
             no_pin=bool(payload.get("no_pin", False)),
         )
+        emu = self.emu
         result = simulate(emu.store, call, require_trunk=emu.config.require_trunk_for_calls)
         if result["result"] == "dispatch" and emu.webhooks is not None:
             emu.webhooks.enqueue(call_events(result))
             result["webhooks"] = "queued"
         return _json(result)
 
-    async def webhooks(_request: web.Request) -> web.Response:
+    async def webhooks(self, _request: web.Request) -> web.Response:
+        emu = self.emu
         deliveries = list(emu.webhooks.deliveries) if emu.webhooks is not None else []
         return _json({"deliveries": deliveries, "enabled": emu.webhooks is not None})
-
-    router = emu.app.router
-    router.add_get(f"{PREFIX}/healthz", healthz)
-    router.add_get(f"{PREFIX}/state", state)
-    router.add_post(f"{PREFIX}/reset", reset)
-    router.add_get(f"{PREFIX}/requests", requests)
-    router.add_get(f"{PREFIX}/faults", faults_get)
-    router.add_post(f"{PREFIX}/faults", faults_post)
-    router.add_delete(f"{PREFIX}/faults", faults_delete)
-    router.add_post(f"{PREFIX}/calls", calls)
-    router.add_get(f"{PREFIX}/webhooks", webhooks)

@@ -29,7 +29,7 @@ from .faults import FaultRule, FaultSet
 from .ids import go_quote
 from .persistence import StateWriter, load
 from .requestlog import Entry, RequestLog
-from .service import METHODS, ServiceOptions, SipService
+from .service import METHODS, MethodSpec, ServiceOptions, SipService
 from .store import Store
 from .webhooks import WebhookSender
 
@@ -146,7 +146,11 @@ class Emulator:
             _current_entry.reset(token)
             self.requests.finish(entry)
 
-    async def _twirp(self, request: web.Request, method: str, entry: Entry) -> web.StreamResponse:
+    def _route(
+        self, request: web.Request, method: str, entry: Entry
+    ) -> tuple[MethodSpec, Claims | None] | web.StreamResponse:
+        """The RPC's spec and the token's claims, or the answer to a request that gets no
+        further (too large, a bad token, not a POST, no such RPC)."""
         if (request.content_length or 0) > MAX_BODY:
             return self._plain(entry, 413, "http: request body too large")
         try:
@@ -163,7 +167,13 @@ class Emulator:
         if spec is None:
             msg = f"no handler for path {go_quote(request.path)}"
             return self._error(entry, bad_route(msg, request.method, request.path))
+        return spec, claims
 
+    async def _twirp(self, request: web.Request, method: str, entry: Entry) -> web.StreamResponse:
+        routed = self._route(request, method, entry)
+        if isinstance(routed, web.StreamResponse):
+            return routed
+        spec, claims = routed
         plan = self.faults.plan(method)
         entry["faults"] = list(plan.fired)
         if plan.latency_ms > 0:

@@ -56,22 +56,7 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
     remote_trunks = {t.trunk_id: t for t in trunks}
     remote_rules = {r.rule_id: r for r in rules}
 
-    provs = list(
-        Provisioning.objects.select_related("clinic").only(
-            "clinic__state",
-            "clinic__slug",
-            "trunk_id",
-            "dispatch_rule_id",
-            "trunk_applied_hash",
-            "rule_applied_hash",
-            "generation",
-            "observed_generation",
-            "state",
-            "trunk_intent",
-            "rule_intent",
-            "lease_until",
-        )
-    )
+    provs = _provisionings()
     drifted = _find_drift(provs, remote_trunks, remote_rules)
     for prov, reason in drifted:
         _repair(prov, reason)
@@ -102,6 +87,26 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
         report["upstream_calls"],
     )
     return report
+
+
+def _provisionings() -> list[Provisioning]:
+    """Every clinic's provisioning row, with only the fields the scan compares."""
+    return list(
+        Provisioning.objects.select_related("clinic").only(
+            "clinic__state",
+            "clinic__slug",
+            "trunk_id",
+            "dispatch_rule_id",
+            "trunk_applied_hash",
+            "rule_applied_hash",
+            "generation",
+            "observed_generation",
+            "state",
+            "trunk_intent",
+            "rule_intent",
+            "lease_until",
+        )
+    )
 
 
 def _find_drift(

@@ -135,7 +135,7 @@ def test_the_sweeper_provisions_a_change_whose_enqueue_was_lost(api, live_server
     slug = body["clinic"]["slug"]
     assert api("POST", f"clinics/{slug}/numbers/", json={"e164": N2}).status_code == 201
     # The broker is "down" for the go-live: the enqueue is lost, the change is saved.
-    with mock.patch("telephony.services._publish"):
+    with mock.patch("telephony.publishing._publish"):
         assert api("POST", f"clinics/{slug}/go-live/").status_code == 202
     assert provisioning(api, slug)["state"] == "pending"
     assert livekit.requests() == []

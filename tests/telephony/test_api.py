@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from telephony import services
+from telephony import publishing, services
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
 from tests.factories import UserFactory, make_clinic
 
@@ -24,7 +24,7 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def published(monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: calls.append(cid))
+    monkeypatch.setattr(publishing, "_publish", lambda cid, verify: calls.append(cid))
     return calls
 
 

@@ -23,7 +23,7 @@ N1 = "+14155550100"
 @pytest.fixture
 def publish():
     """Observe the enqueue without a broker."""
-    with mock.patch("telephony.services._publish") as p:
+    with mock.patch("telephony.publishing._publish") as p:
         yield p
 
 

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from telephony import services
+from telephony import publishing, services
 from telephony.livekit_gateway import LiveKitTransientError
 from telephony.models import Provisioning
 from telephony.tasks import reconcile_clinics_task
@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def published(monkeypatch):
     seen: dict[str, list] = {"one": [], "batch": []}
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: seen["one"].append((cid, verify)))
-    monkeypatch.setattr(services, "_publish_batch", lambda ids: seen["batch"].append(list(ids)))
+    monkeypatch.setattr(
+        publishing, "_publish", lambda cid, verify: seen["one"].append((cid, verify))
+    )
+    monkeypatch.setattr(publishing, "_publish_batch", lambda ids: seen["batch"].append(list(ids)))
     return seen
 
 
@@ -39,11 +41,10 @@ def test_a_transaction_that_takes_many_clinics_live_publishes_one_batch(
     published, django_capture_on_commit_callbacks
 ):
     clinics = ready(3)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for clinic in clinics:
             services.clinic_go_live(clinic=clinic, actor=None)
 
-    assert len(callbacks) == 1
     assert published == {"one": [], "batch": [[str(c.pk) for c in clinics]]}
 
 
@@ -81,6 +82,37 @@ def test_a_change_undone_by_a_savepoint_rollback_is_not_published(
 
     assert published == {"one": [(str(kept.pk), False)], "batch": []}
     assert Provisioning.objects.get(clinic=undone).generation == 0
+
+
+def test_a_clinic_changed_twice_in_one_transaction_is_published_once(
+    published, django_capture_on_commit_callbacks
+):
+    first, second = ready(2)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        services.clinic_go_live(clinic=first, actor=None)
+        services.clinic_go_live(clinic=second, actor=None)
+        services.agent_config_update(clinic=first, greeting="Hello again!")
+
+    assert published == {"one": [], "batch": [[str(first.pk), str(second.pk)]]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_commits_and_rollbacks_publish_each_committed_transaction_once(published):
+    """Real transactions, not the test's savepoints: a rolled-back transaction leaves
+    nothing to publish in the next one, and each commit starts a fresh batch."""
+    undone, first, second, lone = ready(4)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.clinic_go_live(clinic=undone, actor=None)
+        raise RuntimeError("rolled back")
+    assert published == {"one": [], "batch": []}
+
+    with transaction.atomic():
+        services.clinic_go_live(clinic=first, actor=None)
+        services.clinic_go_live(clinic=second, actor=None)
+    assert published == {"one": [], "batch": [[str(first.pk), str(second.pk)]]}
+
+    services.clinic_go_live(clinic=lone, actor=None)
+    assert published == {"one": [(str(lone.pk), False)], "batch": [[str(first.pk), str(second.pk)]]}
 
 
 def test_verifying_reprovisions_are_never_batched(published, django_capture_on_commit_callbacks):
@@ -121,8 +153,8 @@ def test_the_services_publish_the_tasks_by_name_with_the_same_arguments():
         mock.patch.object(tasks.reconcile_clinic_task, "apply_async") as one,
         mock.patch.object(tasks.reconcile_clinics_task, "apply_async") as many,
     ):
-        services._publish("c-1", True)
-        services._publish_batch(["a", "b"])
+        publishing._publish("c-1", True)
+        publishing._publish_batch(["a", "b"])
 
     (args, kwargs), _options = one.call_args.args[:2], one.call_args.kwargs
     assert list(args) == ["c-1"] and kwargs == {"verify": True}

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from telephony import services
+from telephony import publishing, services
 from telephony.crypto import decrypt
 from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
 from tests.factories import UserFactory, make_clinic
@@ -45,7 +45,7 @@ def test_changes_to_a_live_clinic_bump_the_generation_and_enqueue_once(
     clinic, owner, django_capture_on_commit_callbacks, monkeypatch
 ):
     published = []
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: published.append(cid))
+    monkeypatch.setattr(publishing, "_publish", lambda cid, verify: published.append(cid))
     services.phone_number_add(clinic=clinic, number="+14155550100")
     with django_capture_on_commit_callbacks(execute=True):
         services.clinic_go_live(clinic=clinic, actor=owner)

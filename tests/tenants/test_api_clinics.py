@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from telephony import publishing
 from telephony.models import Provisioning
 from tenants.models import Clinic, Membership
 from tests.api_helpers import API, api_as, clinic_url, iso
@@ -125,10 +126,8 @@ def test_patch_name_and_timezone(clinic, admin_member):
 def test_patch_room_prefix_of_a_live_clinic_reprovisions(
     clinic, owner, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from telephony import services
-
     published = []
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: published.append(cid))
+    monkeypatch.setattr(publishing, "_publish", lambda cid, verify: published.append(cid))
     Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
 
     with django_capture_on_commit_callbacks(execute=True):

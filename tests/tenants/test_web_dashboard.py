@@ -248,7 +248,7 @@ def test_retry_after_failure_enqueues_reconcile(
         last_error="Boom.",
     )
     with (
-        mock.patch("telephony.services._publish") as publish,
+        mock.patch("telephony.publishing._publish") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = owner_client.post(reverse("tenants:retry", args=[clinic.slug]))
@@ -261,7 +261,7 @@ def test_retry_after_failure_enqueues_reconcile(
 
 def test_retry_when_converged_does_nothing(owner_client, clinic):
     _make_live(clinic, state=Provisioning.State.ACTIVE, generation=1, observed_generation=1)
-    with mock.patch("telephony.services._publish") as publish:
+    with mock.patch("telephony.publishing._publish") as publish:
         owner_client.post(reverse("tenants:retry", args=[clinic.slug]))
     assert Provisioning.objects.for_clinic(clinic).get().state == Provisioning.State.ACTIVE
     publish.assert_not_called()
@@ -303,7 +303,7 @@ def test_offboard_deprovisions_a_live_clinic(
         observed_generation=1,
     )
     with (
-        mock.patch("telephony.services._publish") as publish,
+        mock.patch("telephony.publishing._publish") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = owner_client.post(

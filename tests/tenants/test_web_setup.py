@@ -300,7 +300,7 @@ def test_editing_a_live_clinic_reprovisions(
     Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
     generation = Provisioning.objects.for_clinic(clinic).get().generation
     with (
-        mock.patch("telephony.services._publish") as publish,
+        mock.patch("telephony.publishing._publish") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         owner_client.post(setup_url(clinic, "agent"), AGENT)
@@ -323,7 +323,7 @@ def test_review_lists_everything_and_the_blockers(owner_client, clinic):
 
 
 def test_go_live_is_blocked_without_a_number(owner_client, clinic):
-    with mock.patch("telephony.services._publish") as publish:
+    with mock.patch("telephony.publishing._publish") as publish:
         response = owner_client.post(reverse("tenants:go_live", args=[clinic.slug]))
     assert response.status_code == 400
     assert b"Add at least one phone number." in response.content
@@ -350,7 +350,7 @@ def test_go_live_puts_the_clinic_live_and_enqueues_reconcile(
 ):
     phone_number_add(clinic=clinic, number="+14155550100")
     with (
-        mock.patch("telephony.services._publish") as publish,
+        mock.patch("telephony.publishing._publish") as publish,
         django_capture_on_commit_callbacks(execute=True) as callbacks,
     ):
         response = owner_client.post(reverse("tenants:go_live", args=[clinic.slug]))
