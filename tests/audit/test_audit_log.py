@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry, AuditEntryError
 from audit.tasks import purge_expired
-from telephony import services
+from telephony import publishing, services
 from telephony.agent_tokens import agent_token_create, agent_token_revoke
 from telephony.models import AgentConfig
 from tenants import team
@@ -28,7 +28,7 @@ SIP_PASSWORD = "Sip-Secret-4-audit"
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr(services, "_publish", lambda cid, verify: None)
+    monkeypatch.setattr(publishing, "_publish", lambda cid, verify: None)
 
 
 def entries(clinic, event=None):
