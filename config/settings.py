@@ -222,23 +222,8 @@ CSRF_COOKIE_HTTPONLY = False  # the dashboard's fetch() reads it for JSON POSTs
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# Content-Security-Policy on every response (django-csp): scripts, styles, fonts, frames and
-# form targets from this origin only; no inline script or style anywhere (docs/security.md).
-# data: images are for the icons inside the admin's and Swagger UI's own stylesheets.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    },
-}
+from config.csp import CONTENT_SECURITY_POLICY  # noqa: E402, F401 (django-csp's policy)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- Encryption at rest ---------------------------------------------------------------------
@@ -282,19 +267,12 @@ DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
 DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
-# --- Audit log (docs/security.md) ----------------------------------------------------------
-# django-auditlog writes the model history into audit.AuditEntry; actions are added by
-# audit.record. Entries older than AUDIT_LOG_RETENTION_DAYS are deleted daily (default: six
-# years, what HIPAA asks of compliance documentation).
+# --- Audit log (docs/security.md, decisions/0044) -------------------------------------------
+# django-auditlog writes into audit.AuditEntry; its own table would stay unused, so its
+# migrations are off. Entries older than the retention are purged daily (default six years).
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
-# django-auditlog's own migrations create its default table, which the swap above leaves
-# unused (and which then blocks a table flush); the app's one model is swapped, so it needs
-# no migrations here.
 MIGRATION_MODULES = {"auditlog": None}
-AUDITLOG_STORE_JSON_CHANGES = False
 AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=6 * 366)
-if AUDIT_LOG_RETENTION_DAYS < 1:
-    raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be at least 1.")
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(

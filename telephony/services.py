@@ -207,19 +207,17 @@ def trunk_settings_update(
             return ts
         ts.save()
         if ts.auth_password != old_password:
-            # The audit log says that the password changed, never what it was or became.
-            set_or_not = [
-                "set" if old_password else "not set",
-                "set" if ts.auth_password else "not set",
-            ]
-            record(
-                "carrier.password_changed",
-                clinic=clinic,
-                target=ts,
-                changes={"auth_password": set_or_not},
-            )
+            _audit_password_change(clinic, ts, old_password)
         request_provisioning(clinic, reason="carrier settings changed")
     return ts
+
+
+def _audit_password_change(clinic: Clinic, ts: TrunkSettings, old_password: str) -> None:
+    """The audit log says that the password changed, never what it was or became."""
+    set_or_not = ["set" if old_password else "not set", "set" if ts.auth_password else "not set"]
+    record(
+        "carrier.password_changed", clinic=clinic, target=ts, changes={"auth_password": set_or_not}
+    )
 
 
 def _trunk_fields(ts: TrunkSettings) -> tuple[object, ...]:
