@@ -49,7 +49,7 @@ def event_label(event: str) -> str:
 def who(entry: AuditEntry) -> str:
     kind = AuditEntry.ActorKind(entry.actor_kind).label if entry.actor_kind else "system"
     if entry.actor_email:
-        token = (entry.additional_data or {}).get("token")
+        token = (entry.additional_data or {}).get("via")
         return f"{entry.actor_email} ({kind}{': ' + token if token else ''})"
     return kind
 
@@ -86,7 +86,7 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
         "object": entry.object_repr,
         "actor": entry.actor_email or None,
         "actor_kind": entry.actor_kind,
-        "token": (entry.additional_data or {}).get("token"),
+        "token": (entry.additional_data or {}).get("via"),
         "ip": entry.remote_addr,
         "changes": entry.changes or {},
     }

@@ -101,7 +101,7 @@ def fill_in(entry: AuditEntry) -> None:
         auth = getattr(request, "auth", None) if request is not None else None
         if auth is not None and signed_in:
             entry.actor_kind = "api_token"
-            entry.additional_data = {**(entry.additional_data or {}), "token": token_label(auth)}
+            entry.additional_data = {**(entry.additional_data or {}), "via": token_label(auth)}
         elif (
             request is not None
             and signed_in

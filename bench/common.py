@@ -160,7 +160,6 @@ def seed_clinics(n: int, *, state: str = "draft", tokens: bool = False) -> list[
     prefix and the caller with `_`).
     """
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
     from tenants.models import Clinic, Membership, User
@@ -208,11 +207,17 @@ def seed_clinics(n: int, *, state: str = "draft", tokens: bool = False) -> list[
     Provisioning.objects.bulk_create([Provisioning(clinic=c) for c in clinics], batch_size=2000)
     keys: list[str] = [""] * n
     if tokens:
-        made = Token.objects.bulk_create(
-            [Token(user=u, key=uuid.uuid4().hex + uuid.uuid4().hex[:8]) for u in users],
+        from tenants.api_tokens import TOKEN_PREFIX, display_prefix, hash_token
+        from tenants.models import ApiToken
+
+        keys = [TOKEN_PREFIX + uuid.uuid4().hex + uuid.uuid4().hex for _ in users]
+        ApiToken.objects.bulk_create(
+            [
+                ApiToken(user=u, name="bench", token_hash=hash_token(k), prefix=display_prefix(k))
+                for u, k in zip(users, keys, strict=True)
+            ],
             batch_size=2000,
         )
-        keys = [t.key for t in made]
     return [
         {"id": str(c.pk), "slug": c.slug, "user_id": u.pk, "token": k}
         for c, u, k in zip(clinics, users, keys, strict=True)

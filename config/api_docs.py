@@ -38,27 +38,35 @@ receptionist's settings, provisioning on LiveKit, calls and the team.
 
 ## Authentication
 
-Get a token with your email and password, then send it in the `Authorization` header of
-every request, after the word `Token` and a space:
+Get a token with your email and password (or make a named one on the web app's API tokens
+page), then send it in the `Authorization` header of every request, after the word `Token`
+and a space:
 
 ```
 curl -s -XPOST https://switchboard.example/api/v1/auth/token \\
   -H 'Content-Type: application/json' \\
-  -d '{"email": "ana@example.org", "password": "..."}'
-# {"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}
+  -d '{"email": "ana@example.org", "password": "...", "name": "nightly export"}'
+# {"token": "sbu_8Jq0c3vV2xQ...", "id": 7, "name": "nightly export", "expires_at": "..."}
 
 curl -s https://switchboard.example/api/v1/clinics/ \\
-  -H 'Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b'
+  -H 'Authorization: Token sbu_8Jq0c3vV2xQ...'
 ```
 
-A request without credentials gets 401 with `WWW-Authenticate: Token`; a malformed
-`Authorization` header (a token without the `Token ` prefix, another scheme) gets 401 with a
-sentence saying what is wrong. Changing the password revokes the token.
+A token is shown once: Switchboard stores only a hash of it. It expires (after
+`expires_in_days`, by default 90 days); `GET /api/v1/tokens/` lists yours and
+`DELETE /api/v1/tokens/{id}/` revokes one. A request without credentials gets 401 with
+`WWW-Authenticate: Token`; an expired or revoked token, or a malformed `Authorization`
+header (a token without the `Token ` prefix, another scheme), gets 401 with a sentence saying
+what is wrong. Changing or resetting the password revokes all of your tokens.
 
 The voice agent service authenticates differently, with `Authorization: Bearer <agent
 service token>` (see the `agent` operations).
 
 ## Errors
+
+A resource you GET can be sent back as it is with PUT or PATCH: read-only fields (such as
+`version`, `slug` or `auth_password_set`) are ignored when unchanged, and refused by name when
+changed.
 
 Every error is JSON. 400 maps each field to a list of sentences saying what to fix; 401 is
 a missing or bad token; 403 a role that may not do this; 404 a clinic (or object) you are
@@ -76,8 +84,25 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "auth_token": (
         "clinics",
         "Get an API token",
-        "Exchange an email and password for the account's API token. Send it as "
-        "`Authorization: Token <token>`.",
+        "Exchange an email and password for a new API token (optionally named, and valid for "
+        "`expires_in_days`). Send it as `Authorization: Token <token>`. It is shown once.",
+    ),
+    "tokens_list": (
+        "clinics",
+        "List your API tokens",
+        "Your tokens: name, the first characters, when each was made, last used and expires, "
+        "and whether it is active, expired or revoked. The token itself is never shown again.",
+    ),
+    "tokens_create": (
+        "clinics",
+        "Create an API token",
+        "A new named token for your account, valid for `expires_in_days` (default 90). The "
+        "answer is the only time the token is shown.",
+    ),
+    "token_revoke": (
+        "clinics",
+        "Revoke an API token",
+        "The token stops working at once (401).",
     ),
     "audit_log_list": (
         "audit",
@@ -221,6 +246,12 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "team",
         "Revoke an invitation",
         "Owners only. The link stops working at once.",
+    ),
+    "invitation_resend": (
+        "team",
+        "Re-send an invitation",
+        "Owners only. A new link goes to the address, valid for the full period; the old link "
+        "stops working. Use it when `email_status` is `failed`.",
     ),
     "invitation_accept": (
         "team",

@@ -11,6 +11,8 @@ clinic = "clinics/<slug:slug>/"
 urlpatterns = [
     path("signup", ten.SignupApi.as_view(), name="api-signup"),
     path("auth/token", ten.TokenApi.as_view(), name="api-token"),
+    path("tokens/", ten.ApiTokenListApi.as_view(), name="api-tokens"),
+    path("tokens/<int:token_id>/", ten.ApiTokenDetailApi.as_view(), name="api-token-detail"),
     path("clinics/", ten.ClinicListApi.as_view(), name="api-clinics"),
     path(clinic, ten.ClinicDetailApi.as_view(), name="api-clinic"),
     path(clinic + "numbers/", tel.NumberListApi.as_view(), name="api-numbers"),
@@ -28,6 +30,11 @@ urlpatterns = [
         clinic + "invitations/<uuid:invitation_id>/",
         team.InvitationDetailApi.as_view(),
         name="api-invitation",
+    ),
+    path(
+        clinic + "invitations/<uuid:invitation_id>/resend/",
+        team.InvitationResendApi.as_view(),
+        name="api-invitation-resend",
     ),
     path("invitations/accept", team.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
 ]

@@ -48,7 +48,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
@@ -129,6 +128,10 @@ RATELIMIT_LOGIN_IP = env.str("RATELIMIT_LOGIN_IP", default="30/m")
 RATELIMIT_LOGIN_ACCOUNT = env.str("RATELIMIT_LOGIN_ACCOUNT", default="10/m")
 # Invitation links (the token is 256 random bits, so this limits load, not guessing).
 RATELIMIT_INVITATION = env.str("RATELIMIT_INVITATION", default="30/m")  # per client IP
+RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")  # per client IP
+RATELIMIT_PASSWORD_RESET_EMAIL = env.str("RATELIMIT_PASSWORD_RESET_EMAIL", default="3/h")
+# How long a password reset link works (Django's default is 3 days).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # X-Forwarded-For is believed only from these proxies (addresses or CIDR blocks).
@@ -205,6 +208,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchboard <no-repl
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # How long an emailed team invitation stays valid (default 7 days).
 INVITATION_MAX_AGE_SECONDS = env.int("INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
 
 # --- Security (production defaults; each can be turned off explicitly) ---------------------
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)

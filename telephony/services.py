@@ -27,6 +27,7 @@ from telephony.models import (
 from telephony.publishing import enqueue_reconcile
 from telephony.validators import normalize_e164, validate_address
 from tenants.models import Clinic, User
+from tenants.text import validate_display_name
 from tenants.timezones import clinic_region
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def phone_number_add(*, clinic: Clinic, number: object, label: str = "") -> Phon
         raise ValidationError(
             {"e164": f"A clinic can have at most {MAX_NUMBERS_PER_CLINIC} numbers."}
         )
+    validate_display_name(label, field="label")
     phone = PhoneNumber(clinic=clinic, e164=e164, label=label.strip())
     phone.full_clean(validate_unique=False)
     try:
@@ -191,6 +193,7 @@ def trunk_settings_update(
                 raise ValidationError({"allowed_addresses": errors})
             ts.allowed_addresses = sorted(set(cleaned))
         if auth_username is not None:
+            validate_display_name(auth_username, field="auth_username")
             ts.auth_username = auth_username.strip()
             if not ts.auth_username:
                 ts.auth_password = ""

@@ -18,6 +18,6 @@ class LockoutModelBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        if username and login_locked(username):
+        if username and login_locked(username, request):
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

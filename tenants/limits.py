@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
@@ -37,6 +38,23 @@ class AccountLocked(Ratelimited):
         self.message = locked_message()
 
 
-def refuse_if_locked(email: Any) -> None:
-    if isinstance(email, str) and login_locked(email):
+def refuse_if_locked(email: Any, request: HttpRequest) -> None:
+    if isinstance(email, str) and login_locked(email, request):
         raise AccountLocked
+
+
+# Asking for a password reset link: per client IP (a 429 page), and per address, where going
+# over the limit sends nothing but answers the same (so it says nothing about the address).
+password_reset_limit = ratelimit(
+    group="password-reset", key=ip_key, rate=_rate("RATELIMIT_PASSWORD_RESET"), method="POST"
+)
+
+
+def password_reset_email_allowed(request: HttpRequest, email: str) -> bool:
+    return not is_ratelimited(
+        request,
+        group="password-reset-email",
+        key=lambda group, request: email.strip().lower(),
+        rate=settings.RATELIMIT_PASSWORD_RESET_EMAIL,
+        increment=True,
+    )

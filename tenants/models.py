@@ -178,6 +178,9 @@ class Invitation(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The emailed link: when it went out, or when sending it failed (the last attempt wins).
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_failed_at = models.DateTimeField(null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -210,3 +213,52 @@ class Invitation(models.Model):
         if self.is_expired():
             return "expired"
         return "revoked" if self.revoked_at is not None else "pending"
+
+    @property
+    def email_status(self) -> str:
+        """ "failed" when the last email could not be sent, "sent" once it went out, and
+        "sending" until then."""
+        if self.email_failed_at is not None:
+            return "failed"
+        return "sent" if self.email_sent_at is not None else "sending"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self, now: Any = None) -> ApiTokenQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A person's API token for scripts (`Authorization: Token <token>`). Only its SHA-256 is
+    stored, as for agent tokens (telephony.AgentToken): the secret has 256 random bits, so a
+    fast hash is enough, and a copy of the database holds no usable token. `prefix` lets the
+    owner and staff tell tokens apart (decision 0020)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

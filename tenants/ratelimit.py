@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 
 def _trusted(addr: str) -> bool:
@@ -50,27 +52,45 @@ def _email_from(request: Any) -> str:
 
 
 def account_key(group: str, request: HttpRequest) -> str:
-    return _email_from(request) or client_ip(request)
+    """One account from one client: an attacker hammering someone's email uses up their own
+    budget, not the owner's (who signs in from elsewhere)."""
+    email = _email_from(request)
+    return f"{email}|{client_ip(request)}" if email else client_ip(request)
 
 
 # --- login lockout ------------------------------------------------------------------------
+#
+# Failed sign-ins are counted per account *and client* (docs/decisions/0022): five wrong
+# passwords for an email from one client stop that client from trying that account (even
+# with the right password) for LOGIN_LOCKOUT_SECONDS; the owner, from their own client, signs
+# in as usual. A password reset starts every client's count afresh (the account's epoch).
 
 
-def _lock_key(email: str) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"login-failures:{digest}"
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-def login_locked(email: str) -> bool:
+def _epoch_key(email: str) -> str:
+    return f"login-epoch:{_digest(email.strip().lower())}"
+
+
+def _lock_key(email: str, request: HttpRequest | None) -> str:
+    email = email.strip().lower()
+    epoch = str(cache.get(_epoch_key(email), "0"))
+    client = client_ip(request) if request is not None else ""
+    return f"login-failures:{_digest(email, epoch, client)}"
+
+
+def login_locked(email: str, request: HttpRequest | None) -> bool:
     if not email:
         return False
-    return int(cache.get(_lock_key(email), 0)) >= settings.LOGIN_LOCKOUT_FAILURES
+    return int(cache.get(_lock_key(email, request), 0)) >= settings.LOGIN_LOCKOUT_FAILURES
 
 
-def record_login_failure(email: str) -> None:
+def record_login_failure(email: str, request: HttpRequest | None) -> None:
     if not email:
         return
-    key = _lock_key(email)
+    key = _lock_key(email, request)
     cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
     try:
         cache.incr(key)
@@ -78,13 +98,18 @@ def record_login_failure(email: str) -> None:
         cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
 
 
-def clear_login_failures(email: str) -> None:
-    cache.delete(_lock_key(email))
+def clear_login_failures(email: str, request: HttpRequest | None) -> None:
+    cache.delete(_lock_key(email, request))
+
+
+def forget_all_login_failures(email: str) -> None:
+    """After a password reset: every client's failures for this account no longer count."""
+    cache.set(_epoch_key(email), secrets.token_hex(8), timeout=None)
 
 
 LOCKED_MESSAGE = (
-    "Too many failed sign-ins for this account. Wait {minutes} minutes and try again, or reset "
-    "your password."
+    "Too many failed sign-ins for this account from here. Wait {minutes} minutes and try "
+    "again, or reset your password at {reset}."
 )
 LIMITED_MESSAGE = "Too many requests from here. Wait a few minutes and try again."
 
@@ -101,4 +126,5 @@ def too_many(request: HttpRequest, exception: Exception | None = None) -> HttpRe
 
 
 def locked_message() -> str:
-    return LOCKED_MESSAGE.format(minutes=max(1, settings.LOGIN_LOCKOUT_SECONDS // 60))
+    reset = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("tenants:password_reset")
+    return LOCKED_MESSAGE.format(minutes=max(1, settings.LOGIN_LOCKOUT_SECONDS // 60), reset=reset)

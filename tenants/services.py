@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.utils.text import slugify
 
 from telephony.services import telephony_setup_defaults
 from tenants.models import Clinic, Membership, User
+from tenants.text import validate_display_name
 from tenants.timezones import UTC, canonical
 
 VERIFY_SALT = "switchboard.verify-email"
@@ -27,40 +29,85 @@ MAX_CLINIC_NAME = 120
 
 
 def _lock_prefix_namespace() -> None:
-    """Serialise slug/prefix assignment: "no prefix is a prefix of another" spans rows."""
+    """Serialise slug and prefix assignment, so a check and the insert that follows it are
+    never interleaved with another signup or prefix change (no IntegrityError, no 500)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [0x5B0A_2D])
 
 
+# Prefixes the platform hands out when a name gives nothing usable start with this; a clinic
+# may not choose one, so the fallback below is always free (decision 0021).
+PLATFORM_PREFIX = "sb-"
+# Words a clinic may not take as its whole prefix: they would read as the platform's own
+# rooms in LiveKit, logs and webhooks.
+RESERVED_PREFIXES = frozenset(
+    {
+        "admin", "agent", "api", "call", "calls", "clinic", "default", "emulator",
+        "livekit", "none", "null", "operator", "platform", "room", "rooms", "root",
+        "sip", "staff", "support", "switchboard", "system", "test", "trunk", "www",
+    }
+)  # fmt: skip
+USER_PREFIX_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+MIN_USER_PREFIX, MAX_USER_PREFIX = 3, 40
+
+
 def _base_prefix(name: str) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", slugify(name).lower()).strip("-")
     base = re.sub(r"-{2,}", "-", base)[:30].strip("-")
-    return base if len(base) >= 3 else f"clinic-{base}".strip("-")
+    if len(base) < 3 or base in RESERVED_PREFIXES:
+        base = f"clinic-{base}".strip("-")
+    if base.startswith(PLATFORM_PREFIX):
+        base = f"clinic-{base}"
+    return base
 
 
 def prefix_conflict(prefix: str, *, exclude: Clinic | None = None) -> Clinic | None:
-    """A clinic whose prefix equals, extends or is extended by `prefix`."""
-    heads = [prefix[:i] for i in range(3, len(prefix) + 1)]
-    qs = Clinic.objects.filter(Q(room_prefix__startswith=prefix) | Q(room_prefix__in=heads))
+    """The clinic that already has exactly this prefix.
+
+    Room names are "<prefix>_<caller>_<random>" and no prefix contains "_", so a room belongs
+    to the clinic whose whole prefix is the part before the first "_": `zqx` and
+    `zqx-family-dental-k3f9` never clash (decision 0021).
+    """
+    qs = Clinic.objects.filter(room_prefix=prefix)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
     return qs.first()
 
 
-def _free_prefix(name: str) -> str:
-    """The clinic's name plus a short random tail.
+def check_chosen_prefix(prefix: str) -> None:
+    """What a clinic may choose as its room prefix; raises a ValidationError naming the field."""
+    sentence = (
+        f"Use {MIN_USER_PREFIX} to {MAX_USER_PREFIX} lowercase letters, digits or single "
+        "hyphens, starting and ending with a letter or digit (no underscores: LiveKit joins "
+        "the prefix and the caller with '_'), e.g. bright-smile."
+    )
+    if not (MIN_USER_PREFIX <= len(prefix) <= MAX_USER_PREFIX) or not USER_PREFIX_RE.match(prefix):
+        raise ValidationError({"room_prefix": sentence})
+    if prefix in RESERVED_PREFIXES or prefix.startswith(PLATFORM_PREFIX):
+        raise ValidationError(
+            {
+                "room_prefix": f"'{prefix}' is reserved for the platform; choose another, "
+                "e.g. your clinic's name."
+            }
+        )
 
-    The tail is what keeps the "no prefix starts another" rule satisfiable: without it the
-    first "Bright" clinic would block every later "Bright Smile" forever.
-    """
+
+def _taken(candidate: str) -> bool:
+    return Clinic.objects.filter(Q(room_prefix=candidate) | Q(slug=candidate)).exists()
+
+
+def _free_prefix(name: str, clinic_id: uuid.UUID) -> str:
+    """The clinic's name plus a short random tail, or, if every try is taken, "sb-" and the
+    clinic's own id: a clinic cannot choose a "sb-" prefix and ids are unique, so that one is
+    always free and allocation never fails a signup."""
     base = _base_prefix(name)[:34].strip("-")
-    for _ in range(50):
+    for _ in range(20):
         tail = get_random_string(4, allowed_chars="abcdefghjkmnpqrstuvwxyz23456789")
         candidate = f"{base}-{tail}"
-        if not prefix_conflict(candidate) and not Clinic.objects.filter(slug=candidate).exists():
+        if not _taken(candidate):
             return candidate
-    raise RuntimeError("could not find a free room prefix")  # pragma: no cover
+    return f"{PLATFORM_PREFIX}{clinic_id.hex}"
 
 
 def _zone(timezone_name: object) -> str:
@@ -83,10 +130,14 @@ def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clin
         raise ValidationError(
             {"clinic_name": f"Use at most {MAX_CLINIC_NAME} characters for the clinic's name."}
         )
+    validate_display_name(name, field="clinic_name")
     with transaction.atomic():
         _lock_prefix_namespace()
-        prefix = _free_prefix(name)
-        clinic = Clinic(name=name, slug=prefix, room_prefix=prefix, timezone=timezone_name)
+        clinic_id = uuid.uuid4()
+        prefix = _free_prefix(name, clinic_id)
+        clinic = Clinic(
+            id=clinic_id, name=name, slug=prefix, room_prefix=prefix, timezone=timezone_name
+        )
         clinic.full_clean()
         clinic.save()
         Membership.objects.create(clinic=clinic, user=owner, role=Membership.Role.OWNER)
@@ -106,19 +157,19 @@ def clinic_update(
     with transaction.atomic():
         _lock_prefix_namespace()
         if name is not None:
+            validate_display_name(name, field="name")
             clinic.name = name.strip()
+            if not clinic.name:
+                raise ValidationError({"name": "Enter the clinic's name."})
         if timezone_name is not None:
             clinic.timezone = _zone(timezone_name)
         prefix_changed = room_prefix is not None and room_prefix != clinic.room_prefix
         if prefix_changed:
             assert room_prefix is not None
-            other = prefix_conflict(room_prefix, exclude=clinic)
-            if other is not None:
+            check_chosen_prefix(room_prefix)
+            if prefix_conflict(room_prefix, exclude=clinic) is not None:
                 raise ValidationError(
-                    {
-                        "room_prefix": "This room prefix overlaps another clinic's (one may not "
-                        "start with the other); choose a different one."
-                    }
+                    {"room_prefix": "Another clinic has this room prefix; choose a different one."}
                 )
             clinic.room_prefix = room_prefix
         clinic.full_clean(validate_unique=True)

@@ -1,4 +1,5 @@
-"""Count failed sign-ins per account (for the lockout) and forget them after a success."""
+"""Count failed sign-ins per account and client (for the lockout) and forget them after a
+success from that client."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from tenants.ratelimit import clear_login_failures, record_login_failure
 
 
 @receiver(user_login_failed)
-def _failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
-    record_login_failure(str(credentials.get("username") or credentials.get("email") or ""))
+def _failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    email = str(credentials.get("username") or credentials.get("email") or "")
+    record_login_failure(email, request)
 
 
 @receiver(user_logged_in)
-def _succeeded(sender: Any, user: Any, **kwargs: Any) -> None:
-    clear_login_failures(user.email)
+def _succeeded(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:
+    clear_login_failures(user.email, request)

@@ -21,6 +21,7 @@ does not contain a single usable link.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -34,9 +35,11 @@ from django.utils import dateformat, timezone
 
 from tenants.access import MANAGE, role_allows
 from tenants.models import Clinic, Invitation, Membership, User
+from tenants.text import one_line
 
 Role = Membership.Role
 TOKEN_BYTES = 32
+logger = logging.getLogger(__name__)
 
 INVALID_LINK = (
     "This invitation link is not valid. Check that you opened the whole link from the "
@@ -177,18 +180,56 @@ def _already_invited(email: str) -> str:
     )
 
 
-def send_invitation_email(invitation: Invitation, token: str) -> None:
+def send_invitation_email(invitation: Invitation, token: str) -> bool:
+    """Send the link; record on the invitation whether it went out. Never raises: a failure
+    shows on the team page and in the API (`email_status: "failed"`) with a way to re-send."""
     inviter = invitation.invited_by.email if invitation.invited_by else "The clinic's owner"
     expires = _when(invitation, "F j, Y, H:i T")
-    send_mail(
-        f"Join {invitation.clinic.name} on Switchboard",
-        f"{inviter} invited you to join {invitation.clinic.name} on Switchboard as "
-        f"{invitation.get_role_display().lower()}.\n\nOpen this link to accept:\n\n"
-        f"{invitation_link(token)}\n\nThe link works once and expires on {expires}. "
-        "If you did not expect this email, you can ignore it.",
-        None,
-        [invitation.email],
+    clinic_name = one_line(invitation.clinic.name)
+    try:
+        send_mail(
+            f"Join {clinic_name} on Switchboard",
+            f"{inviter} invited you to join {clinic_name} on Switchboard as "
+            f"{invitation.get_role_display().lower()}.\n\nOpen this link to accept:\n\n"
+            f"{invitation_link(token)}\n\nThe link works once and expires on {expires}. "
+            "If you did not expect this email, you can ignore it.",
+            None,
+            [invitation.email],
+        )
+    except Exception:
+        logger.exception("invitation %s: the email could not be sent", invitation.pk)
+        Invitation.objects.filter(pk=invitation.pk).update(email_failed_at=timezone.now())
+        invitation.email_failed_at = timezone.now()
+        return False
+    Invitation.objects.filter(pk=invitation.pk).update(
+        email_sent_at=timezone.now(), email_failed_at=None
     )
+    invitation.email_sent_at, invitation.email_failed_at = timezone.now(), None
+    return True
+
+
+def invitation_resend(*, invitation: Invitation, actor: User) -> Invitation:
+    """Send a pending invitation again with a new link (owners only). The old link stops
+    working and the new one gets a full validity period."""
+    with transaction.atomic():
+        members = _lock_memberships(invitation.clinic)
+        _require_manager(members, actor)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at is not None:
+            raise TeamError(f"{invitation.email} has already accepted this invitation.")
+        if invitation.revoked_at is not None:
+            raise TeamError("This invitation was revoked; invite the person again instead.")
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        invitation.token_hash = token_digest(token)
+        invitation.expires_at = timezone.now() + timedelta(
+            seconds=settings.INVITATION_MAX_AGE_SECONDS
+        )
+        invitation.email_sent_at = invitation.email_failed_at = None
+        invitation.save(
+            update_fields=["token_hash", "expires_at", "email_sent_at", "email_failed_at"]
+        )
+        transaction.on_commit(lambda: send_invitation_email(invitation, token), robust=True)
+    return invitation
 
 
 def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from telephony import views as telephony_views
-from tenants.views import auth, dashboard, onboarding, team
+from tenants.views import auth, dashboard, onboarding, password_reset, team, tokens
 
 app_name = "tenants"
 
@@ -12,6 +12,22 @@ urlpatterns = [
     path("signup/", auth.signup, name="signup"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("password-reset/", password_reset.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        password_reset.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        password_reset.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        password_reset.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("verify-email/resend/", auth.verify_email_resend, name="verify_email_resend"),
     path("verify-email/<str:token>/", auth.verify_email, name="verify_email"),
     path("home/", auth.home, name="home"),
@@ -58,6 +74,17 @@ urlpatterns = [
         team.invitation_revoke,
         name="team_invitation_revoke",
     ),
+    path(
+        "clinics/<slug:slug>/team/invitations/<uuid:invitation_id>/resend/",
+        team.invitation_resend,
+        name="team_invitation_resend",
+    ),
     path("invitations/<str:token>/", team.invitation, name="invitation"),
     path("account/password/", team.PasswordChangeView.as_view(), name="password_change"),
+    path("account/tokens/", tokens.api_tokens, name="api_tokens"),
+    path(
+        "account/tokens/<int:token_id>/revoke/",
+        tokens.api_token_revoke_view,
+        name="api_token_revoke",
+    ),
 ]

@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tenants.api_tokens import api_token_create
 from tenants.models import Clinic, User
 
 API = "/api/v1"
@@ -19,9 +19,13 @@ def api_as(user: User | None) -> APIClient:
     """A client authenticated the way scripts are: `Authorization: Token <key>`."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {user_token(user)}")
     return client
+
+
+def user_token(user: User, name: str = "test") -> str:
+    """A new API token for `user` (the secret; only its hash is stored)."""
+    return api_token_create(user=user, name=name)[1]
 
 
 def clinic_url(clinic: Clinic, tail: str = "") -> str:

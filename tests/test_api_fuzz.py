@@ -14,9 +14,9 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import checks
 
+from tests.api_helpers import user_token
 from tests.factories import UserFactory, make_clinic
 
 application = get_wsgi_application()
@@ -48,8 +48,7 @@ def owner_token(transactional_db, settings):
     signals.request_finished.disconnect(close_old_connections)
     user = UserFactory(email="fuzz@clinic.example")
     clinic = make_clinic(user, "Fuzz Dental")
-    token, _ = Token.objects.get_or_create(user=user)
-    yield {"Authorization": f"Token {token.key}"}, clinic.slug
+    yield {"Authorization": f"Token {user_token(user)}"}, clinic.slug
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 

@@ -58,6 +58,10 @@ CASES: dict[str, str] = {
     "tenants:login": PUBLIC,
     "tenants:verify_email": PUBLIC,
     "tenants:logout": PUBLIC,  # anyone may sign out; it changes nothing but the session
+    "tenants:password_reset": PUBLIC,
+    "tenants:password_reset_done": PUBLIC,
+    "tenants:password_reset_confirm": PUBLIC,  # the emailed link: the token is the credential
+    "tenants:password_reset_complete": PUBLIC,
     "tenants:verify_email_resend": USER,
     "tenants:home": USER,
     "api-clinics": USER,
@@ -107,6 +111,13 @@ CASES: dict[str, str] = {
     "audit:log": CLINIC,
     "audit:log_csv": CLINIC,
     "api-audit-log": CLINIC,
+    "api-invitation-resend": CLINIC,
+    "tenants:team_invitation_resend": CLINIC,
+    # A person's own API tokens (tests/tenants/test_api_tokens.py: another person's is 404)
+    "api-tokens": USER,
+    "api-token-detail": USER,
+    "tenants:api_tokens": USER,
+    "tenants:api_token_revoke": USER,
 }
 
 
@@ -206,6 +217,9 @@ def fill(route: str, victim: Clinic) -> str:
         "<int:user_id>": str(owner_id),  # the victim's owner: removing, demoting, leaving
         "<uuid:invitation_id>": str(invitation.pk if invitation else uuid.UUID(int=0)),
         "<str:room_sid>": "RM_victimCall01",
+        "<int:token_id>": "1",
+        "<uidb64>": "MQ",
+        "<token>": "set-password",
         "<str:room_name>": f"{victim.room_prefix}_+14155550199_victimRoom01",
     }.items():
         url = url.replace(key, value)
@@ -372,6 +386,14 @@ def test_admin_is_closed_to_clinic_users(world):
         assert_no_leak(r)
 
 
+PUBLIC_FORMS = (
+    "tenants:signup",
+    "tenants:login",
+    "tenants:password_reset",
+    "tenants:password_reset_confirm",
+)
+
+
 def test_csrf_is_enforced_on_every_session_authenticated_write(world):
     """As the owner of A on A's own URLs, with a session and no CSRF token: 403 everywhere."""
     a = world["a"]
@@ -381,7 +403,7 @@ def test_csrf_is_enforced_on_every_session_authenticated_write(world):
     for route, name in app_patterns():
         if CASES.get(name) in (AGENT, WEBHOOK):
             continue  # no session authentication: CSRF does not apply (tested below)
-        if CASES.get(name) == PUBLIC and name not in ("tenants:signup", "tenants:login"):
+        if CASES.get(name) == PUBLIC and name not in PUBLIC_FORMS:
             continue
         url = fill(route, a).replace("+14155550177", "+14155550166")
         for method in ("post", "put", "patch", "delete"):

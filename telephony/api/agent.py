@@ -30,6 +30,7 @@ from telephony.outcomes import (
     OutcomeConflict,
     record_outcome,
 )
+from tenants.api.serializers import StrictChoiceField
 
 # Keep a copy, but ask every time: the version in the ETag decides whether it is still good.
 CACHE_CONTROL = "private, no-cache"
@@ -66,9 +67,9 @@ class AgentConfigApi(APIView):
 
 
 class OutcomeInput(serializers.Serializer):
-    consent = serializers.ChoiceField(choices=CallOutcome.Consent.choices)
+    consent = StrictChoiceField(choices=CallOutcome.Consent.choices)
     consent_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    outcome = serializers.ChoiceField(choices=CallOutcome.Outcome.choices)
+    outcome = StrictChoiceField(choices=CallOutcome.Outcome.choices)
     summary = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_SUMMARY, trim_whitespace=True
     )

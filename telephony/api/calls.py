@@ -27,6 +27,7 @@ from telephony.models import Call, CallOutcome
 from telephony.outcomes import attach_outcomes
 from telephony.testcall import TestCallUnavailable, test_call_run
 from tenants.access import EDIT, ClinicPermission
+from tenants.text import text_problem
 
 MAX_CALLS = 100
 
@@ -138,6 +139,9 @@ class TestCallApi(APIView):
         raw = request.data.get("from") if isinstance(request.data, dict) else None
         if raw is None:
             return Response({"from": ["This field is required."]}, status=400)
+        problem = text_problem(raw, multiline=False) if isinstance(raw, str) else None
+        if problem:
+            return Response({"from": [problem]}, status=400)
         try:
             report = test_call_run(clinic=request.clinic, caller=raw, actor=request.user)
         except TestCallUnavailable as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +13,7 @@ from telephony.validators import MAX_PHONE_INPUT
 from tenants.api.serializers import (
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictRegexField,
     StrictSerializer,
 )
@@ -36,6 +37,12 @@ class NumberOutput(serializers.ModelSerializer):
 
 
 class TrunkSettingsInput(StrictSerializer):
+    echo_fields = ("auth_password_set",)
+    echo_hints: ClassVar[dict[str, str]] = {
+        "auth_password_set": "it says whether a SIP password is stored; send auth_password to "
+        "set one, or a blank auth_username to remove both",
+    }
+
     allowed_addresses = serializers.ListField(
         child=StrictCharField(max_length=100),
         max_length=MAX_ADDRESSES,
@@ -54,6 +61,7 @@ class TrunkSettingsInput(StrictSerializer):
         allow_blank=True,
         write_only=True,
         trim_whitespace=False,
+        multiline=True,
         help_text="Write-only: never returned. Blank or absent keeps the stored password.",
     )
     krisp_enabled = StrictBooleanField(required=False)
@@ -69,10 +77,15 @@ class TrunkSettingsOutput(serializers.Serializer):
 
 
 def _choice(choices: Any) -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices, required=False)
+    return StrictChoiceField(choices, required=False)
 
 
 class AgentInput(StrictSerializer):
+    echo_fields = ("version", "updated_at")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "version": "it goes up by itself with every change",
+    }
+
     agent_name = StrictRegexField(
         r"^[A-Za-z0-9._-]*$",
         max_length=64,
@@ -80,8 +93,8 @@ class AgentInput(StrictSerializer):
         allow_blank=True,
         help_text="Blank: the platform's agent. Letters, digits, dot, dash, underscore.",
     )
-    greeting = StrictCharField(max_length=500, required=False)
-    instructions = StrictCharField(max_length=8000, required=False)
+    greeting = StrictCharField(max_length=500, required=False, multiline=True)
+    instructions = StrictCharField(max_length=8000, required=False, multiline=True)
     language = _choice(AgentConfig.Language.choices)
     voice = _choice(AgentConfig.Voice.choices)
     stt_model = _choice(AgentConfig.SttModel.choices)

@@ -112,7 +112,8 @@ class TrunkSettingsApi(ClinicApiView):
     )
     def put(self, request: Request, slug: str) -> Response:
         """Fields left out keep their value; a blank or absent password keeps the stored one."""
-        data = TrunkSettingsInput(data=request.data)
+        ts, _ = TrunkSettings.objects.get_or_create(clinic=self.clinic(request))
+        data = TrunkSettingsInput(data=request.data, context={"current": _trunk_out(ts)})
         data.is_valid(raise_exception=True)
         ts = services.trunk_settings_update(clinic=self.clinic(request), **data.validated_data)
         return Response(_trunk_out(ts))
@@ -133,7 +134,8 @@ class AgentApi(ClinicApiView):
     )
     def put(self, request: Request, slug: str) -> Response:
         """Fields left out keep their value; every change bumps the config version."""
-        data = AgentInput(data=request.data)
+        config = AgentConfig.objects.for_clinic(self.clinic(request)).get()
+        data = AgentInput(data=request.data, context={"current": AgentOutput(config).data})
         data.is_valid(raise_exception=True)
         config = services.agent_config_update(clinic=self.clinic(request), **data.validated_data)
         return Response(AgentOutput(config).data)

@@ -14,9 +14,10 @@ One module per concern:
 - actions: the table of mutating actions (eligibility, label, the service each calls).
 - console: the dry-run plan and the actions' confirm-then-run pages (single and bulk).
 - erasure: a caller's erasure request and the recent calls panel.
+- tokens: people's API tokens (name and prefix only; revoke).
 Importing this package registers every ModelAdmin (Django's admin autodiscovery).
 """
 
-from tenants.admin import clinics, users
+from tenants.admin import clinics, tokens, users
 
-__all__ = ["clinics", "users"]
+__all__ = ["clinics", "tokens", "users"]

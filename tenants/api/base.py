@@ -62,6 +62,10 @@ _RESPONSES = {
     404: OpenApiResponse(
         ErrorOutput, description="No such clinic, or you are not one of its members."
     ),
+    429: OpenApiResponse(
+        ErrorOutput,
+        description="Too many requests, or too many failed sign-ins: wait (see Retry-After).",
+    ),
 }
 
 

@@ -7,27 +7,38 @@ stock fields would quietly turn `123` into `"123"` or `"yes"` into `True`.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
-from tenants.models import Clinic, Membership, User
+from tenants.models import ApiToken, Clinic, Membership, User
+from tenants.text import text_problem
 
 NOT_TEXT = "Send this field as a JSON string."
 NOT_BOOL = "Send this field as a JSON boolean: true or false."
 
 
 class _TextOnly:
-    """Mixin for text fields: refuse numbers, booleans, lists and objects."""
+    """Mixin for text fields: refuse numbers, booleans, lists and objects, and text that is
+    not plain (tenants/text.py). One line unless `multiline=True`: names, labels, emails and
+    usernames refuse line breaks, tabs and other control characters, even at the ends."""
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(*args, **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
+        problem = text_problem(data, multiline=self.multiline)
+        if problem:
+            raise serializers.ValidationError(problem, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class StrictCharField(_TextOnly, serializers.CharField):
-    pass
+    """A JSON string of plain text (one line unless `multiline=True`)."""
 
 
 class StrictEmailField(_TextOnly, serializers.EmailField):
@@ -38,6 +49,21 @@ class StrictRegexField(_TextOnly, serializers.RegexField):
     pass
 
 
+class StrictChoiceField(serializers.ChoiceField):
+    """A JSON string from a fixed list; the error lists the choices and never echoes what
+    was sent (which may be megabytes long, or not text at all)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_TEXT, code="invalid")
+        if data not in self.choice_strings_to_values:
+            choices = ", ".join(sorted(self.choice_strings_to_values))
+            raise serializers.ValidationError(
+                f"This is not a valid choice; choose one of: {choices}.", code="invalid_choice"
+            )
+        return self.choice_strings_to_values[data]
+
+
 class StrictBooleanField(serializers.BooleanField):
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
@@ -46,14 +72,42 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming them."""
+    """Refuses fields it does not know, naming them.
+
+    `echo_fields` are the read-only fields a GET of the same resource returns: a client that
+    PUTs back what it got must not be refused for them. With the resource's current output in
+    `context["current"]`, such a field sent unchanged is ignored, and sent changed is refused
+    with a sentence saying it cannot be changed here (`echo_hints` may say what to do instead).
+    """
+
+    echo_fields: ClassVar[tuple[str, ...]] = ()
+    echo_hints: ClassVar[dict[str, str]] = {}
 
     default_error_messages = {
         "invalid": "Send a JSON object with the documented fields, e.g. {{}}; got {datatype}.",
     }
 
+    def _without_echoes(self, data: dict[str, Any]) -> dict[str, Any]:
+        current = self.context.get("current")
+        if current is None or not self.echo_fields:
+            return data
+        kept: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name, value in data.items():
+            if name not in self.echo_fields or name not in current:
+                kept[name] = value
+            elif value != current[name]:
+                hint = self.echo_hints.get(name, "send it unchanged or leave it out")
+                errors[name] = [
+                    f"This field is read-only (it is {json.dumps(current[name])}); {hint}."
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return kept
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
+            data = self._without_echoes(data)
             known = {name for name, f in self.fields.items() if not f.read_only}
             unknown = sorted(set(data) - known)
             if unknown:
@@ -71,17 +125,56 @@ class StrictSerializer(serializers.Serializer):
 
 class SignupInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
-    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(
+        max_length=128, write_only=True, trim_whitespace=False, multiline=True
+    )
     clinic_name = StrictCharField(max_length=120)
 
 
 class TokenInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
-    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(
+        max_length=128, write_only=True, trim_whitespace=False, multiline=True
+    )
+    name = StrictCharField(
+        max_length=100, required=False, help_text="What the token is for (default: auth/token)."
+    )
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="Default: 90 days."
+    )
+
+
+class ApiTokenInput(StrictSerializer):
+    name = StrictCharField(max_length=100, help_text="What the token is for.")
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="Default: 90 days."
+    )
+
+
+class ApiTokenOutput(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = (
+            "id",
+            "name",
+            "prefix",
+            "status",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        )
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send as `Authorization: Token <token>`. Shown once: only a hash is stored."
+    )
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -107,7 +200,9 @@ class ClinicOutput(serializers.ModelSerializer):
 class SignupOutput(serializers.Serializer):
     user = UserOutput()
     clinic = ClinicOutput()
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send as `Authorization: Token <token>`. Shown once: only a hash is stored."
+    )
 
 
 class ClinicCreateInput(StrictSerializer):
@@ -118,6 +213,11 @@ class ClinicCreateInput(StrictSerializer):
 
 
 class ClinicUpdateInput(StrictSerializer):
+    echo_fields = ("id", "slug", "state", "role", "created_at")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "state": "go live, suspend or offboard through their own endpoints",
+    }
+
     name = StrictCharField(max_length=120, required=False)
     timezone = StrictCharField(max_length=64, required=False)
     room_prefix = StrictCharField(

@@ -23,6 +23,7 @@ from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ApiView, ClinicApiView, 
 from tenants.api.serializers import (
     ClinicOutput,
     StrictCharField,
+    StrictChoiceField,
     StrictEmailField,
     StrictSerializer,
 )
@@ -46,6 +47,10 @@ class InvitationOutput(serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices)
     status = serializers.ChoiceField(choices=["pending", "expired", "accepted", "revoked"])
+    email_status = serializers.ChoiceField(
+        choices=["sending", "sent", "failed"],
+        help_text="Whether the emailed link went out; after `failed`, POST resend/ to try again.",
+    )
     invited_by = serializers.EmailField(source="invited_by.email", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -53,13 +58,15 @@ class InvitationOutput(serializers.Serializer):
 
 class InvitationInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
-    role = serializers.ChoiceField(
+    role = StrictChoiceField(
         choices=Role.choices, required=False, default=Role.VIEWER, help_text=ROLE_HELP
     )
 
 
 class RoleInput(StrictSerializer):
-    role = serializers.ChoiceField(choices=Role.choices, help_text=ROLE_HELP)
+    echo_fields = ("user_id", "email", "joined_at")
+
+    role = StrictChoiceField(choices=Role.choices, help_text=ROLE_HELP)
 
 
 class AcceptInput(StrictSerializer):
@@ -122,7 +129,7 @@ class MemberDetailApi(ClinicApiView):
     def patch(self, request: Request, slug: str, user_id: int) -> Response:
         """Change a member's role (owners only); the last owner cannot be demoted."""
         target = self._target(request, user_id)
-        data = RoleInput(data=request.data)
+        data = RoleInput(data=request.data, context={"current": MemberOutput(target).data})
         data.is_valid(raise_exception=True)
         membership = team.member_change_role(
             membership=target, actor=request.user, role=data.validated_data["role"]
@@ -179,6 +186,24 @@ class InvitationDetailApi(ClinicApiView):
         )
         team.invitation_revoke(invitation=invitation, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationResendApi(ClinicApiView):
+    clinic_permission = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="invitation_resend",
+        request=None,
+        responses={200: InvitationOutput, **errors(*WRITE_ERRORS)},
+    )
+    def post(self, request: Request, slug: str, invitation_id: str) -> Response:
+        """Send a pending invitation again (owners only): a new link, valid for the full
+        period; the old link stops working. Use it when `email_status` is `failed`."""
+        invitation = get_object_or_404(
+            Invitation.objects.for_clinic(self.clinic(request)), pk=invitation_id
+        )
+        invitation = team.invitation_resend(invitation=invitation, actor=request.user)
+        return Response(InvitationOutput(invitation).data)
 
 
 @method_decorator(invitation_limit, name="post")

@@ -12,10 +12,10 @@ from zoneinfo import available_timezones
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +23,8 @@ from rest_framework.views import APIView
 
 from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ApiView, ClinicApiView, errors
 from tenants.api.serializers import (
+    ApiTokenInput,
+    ApiTokenOutput,
     ClinicCreateInput,
     ClinicOutput,
     ClinicUpdateInput,
@@ -32,8 +34,9 @@ from tenants.api.serializers import (
     TokenOutput,
     roles_for,
 )
+from tenants.api_tokens import api_token_create, api_token_revoke
 from tenants.limits import login_account_limit, login_ip_limit, refuse_if_locked, signup_limit
-from tenants.models import Clinic
+from tenants.models import ApiToken, Clinic
 from tenants.services import clinic_create, clinic_update, user_signup
 
 _TIMEZONES = available_timezones()
@@ -59,16 +62,16 @@ class SignupApi(APIView):
     @extend_schema(
         operation_id="signup",
         request=SignupInput,
-        responses={201: SignupOutput, **errors(400)},
+        responses={201: SignupOutput, **errors(400, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = SignupInput(data=request.data)
         data.is_valid(raise_exception=True)
         user, clinic = user_signup(**data.validated_data)
-        token, _ = Token.objects.get_or_create(user=user)
+        _, raw = api_token_create(user=user, name="signup")
         out = SignupOutput(
-            {"user": user, "clinic": clinic, "token": token.key},
+            {"user": user, "clinic": clinic, "token": raw},
             context={"roles": roles_for(user)},
         )
         return Response(out.data, status=status.HTTP_201_CREATED)
@@ -84,13 +87,13 @@ class TokenApi(APIView):
     @extend_schema(
         operation_id="auth_token",
         request=TokenInput,
-        responses={200: TokenOutput, **errors(400)},
+        responses={200: TokenOutput, **errors(400, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refuse_if_locked(data.validated_data["email"].lower())
+        refuse_if_locked(data.validated_data["email"].lower(), request._request)
         user = authenticate(
             request._request,
             username=data.validated_data["email"].strip().lower(),
@@ -98,8 +101,52 @@ class TokenApi(APIView):
         )
         if user is None:
             raise ValidationError(BAD_CREDENTIALS)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(TokenOutput({"token": token.key}).data)
+        token, raw = api_token_create(
+            user=user,
+            name=data.validated_data.get("name", "auth/token"),
+            days=data.validated_data.get("expires_in_days"),
+        )
+        return Response(_token_out(token, raw))
+
+
+def _token_out(token: ApiToken, raw: str) -> Any:
+    return TokenOutput(
+        {"token": raw, "id": token.pk, "name": token.name, "expires_at": token.expires_at}
+    ).data
+
+
+class ApiTokenListApi(ApiView):
+    """The caller's own API tokens (owner = the user; no clinic involved)."""
+
+    @extend_schema(
+        operation_id="tokens_list", responses={200: ApiTokenOutput(many=True), **errors(401)}
+    )
+    def get(self, request: Request) -> Response:
+        tokens = ApiToken.objects.filter(user=request.user)
+        return Response(ApiTokenOutput(tokens, many=True).data)
+
+    @extend_schema(
+        operation_id="tokens_create",
+        request=ApiTokenInput,
+        responses={201: TokenOutput, **errors(400, 401)},
+    )
+    def post(self, request: Request) -> Response:
+        data = ApiTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = api_token_create(
+            user=request.user,
+            name=data.validated_data["name"],
+            days=data.validated_data.get("expires_in_days"),
+        )
+        return Response(_token_out(token, raw), status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailApi(ApiView):
+    @extend_schema(operation_id="token_revoke", responses={204: None, **errors(401, 404)})
+    def delete(self, request: Request, token_id: int) -> Response:
+        token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+        api_token_revoke(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ClinicListApi(ApiView):
@@ -121,11 +168,16 @@ class ClinicListApi(ApiView):
         data = ClinicCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         _check_timezone(data.validated_data["timezone"])
-        clinic = clinic_create(
-            owner=request.user,
-            name=data.validated_data["name"],
-            timezone_name=data.validated_data["timezone"],
-        )
+        try:
+            clinic = clinic_create(
+                owner=request.user,
+                name=data.validated_data["name"],
+                timezone_name=data.validated_data["timezone"],
+            )
+        except ValidationError as exc:  # the service speaks of the signup form's clinic_name
+            if hasattr(exc, "error_dict") and "clinic_name" in exc.error_dict:
+                exc.error_dict["name"] = exc.error_dict.pop("clinic_name")
+            raise
         out = ClinicOutput(clinic, context={"roles": roles_for(request.user)})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -148,7 +200,8 @@ class ClinicDetailApi(ClinicApiView):
     )
     def patch(self, request: Request, slug: str) -> Response:
         """Change the name, time zone or room prefix (a new prefix re-provisions)."""
-        data = ClinicUpdateInput(data=request.data)
+        current = self._out(request, self.clinic(request)).data
+        data = ClinicUpdateInput(data=request.data, context={"current": current})
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
         _check_timezone(values.get("timezone"))

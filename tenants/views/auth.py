@@ -59,7 +59,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        refuse_if_locked(request.POST.get("username", "").strip().lower())
+        refuse_if_locked(request.POST.get("username", "").strip().lower(), request)
         return super().post(request, *args, **kwargs)
 
 

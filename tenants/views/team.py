@@ -21,10 +21,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from tenants import team
 from tenants.access import MANAGE, READ, get_clinic_for_user, require
+from tenants.api_tokens import api_tokens_revoke_all
 from tenants.forms import InvitationSignupForm, InviteForm, RoleForm, add_service_errors
 from tenants.limits import invitation_limit
 from tenants.models import Clinic, Invitation, Membership, User
@@ -78,7 +78,8 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            # The email goes out on commit; if it fails the team page says so next to it.
+            messages.success(request, f"Invitation for {invitation.email} created.")
             return _back(clinic)
     return _render_team(request, clinic, membership, invite_form=form)
 
@@ -137,6 +138,19 @@ def invitation_revoke(request: HttpRequest, slug: str, invitation_id: str) -> Ht
     except ValidationError as exc:
         return _render_team(request, clinic, membership, page_error=" ".join(exc.messages))
     messages.success(request, f"The invitation to {invitation.email} was revoked.")
+    return _back(clinic)
+
+
+@login_required
+@require_POST
+def invitation_resend(request: HttpRequest, slug: str, invitation_id: str) -> HttpResponse:
+    clinic, membership = get_clinic_for_user(request.user, slug, need=MANAGE)
+    invitation = get_object_or_404(Invitation.objects.for_clinic(clinic), pk=invitation_id)
+    try:
+        invitation = team.invitation_resend(invitation=invitation, actor=current_user(request))
+    except ValidationError as exc:
+        return _render_team(request, clinic, membership, page_error=" ".join(exc.messages))
+    messages.success(request, f"A new invitation link for {invitation.email} was created.")
     return _back(clinic)
 
 
@@ -218,18 +232,19 @@ def _joined(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's view: it checks the old password and calls update_session_auth_hash, so this
-    session stays signed in while every other session of the user is signed out. The API
-    token is the scripts' session, so it is revoked too (a new one comes from
-    POST /api/v1/auth/token with the new password)."""
+    session stays signed in while every other session of the user is signed out. API
+    tokens are the scripts' sessions, so they are revoked too (a new one comes from
+    POST /api/v1/auth/token with the new password, or the API tokens page)."""
 
     template_name = "tenants/password_change.html"
     success_url = reverse_lazy("tenants:home")
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        Token.objects.filter(user=form.user).delete()
+        api_tokens_revoke_all(user=form.user)
         messages.success(
             self.request,
-            "Your password was changed. Other browsers and your API token were signed out.",
+            "Your password was changed. Other browsers were signed out and your API tokens "
+            "revoked.",
         )
         return response

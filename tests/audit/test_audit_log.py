@@ -17,6 +17,7 @@ from telephony import publishing, services
 from telephony.agent_tokens import agent_token_create, agent_token_revoke
 from telephony.models import AgentConfig
 from tenants import team
+from tenants.models import ApiToken
 from tests.api_helpers import api_as, clinic_url
 from tests.console import staff_in
 from tests.factories import UserFactory, add_member, make_clinic
@@ -69,7 +70,8 @@ def test_clinic_details_changed_over_the_api_name_the_token_and_address(clinic, 
     entry = only(clinic, "clinic.update")
     assert entry.actor == owner and entry.actor_email == owner.email
     assert entry.actor_kind == "api_token"
-    assert entry.additional_data["token"] == "API token"
+    token = ApiToken.objects.filter(user=owner).latest("created_at")
+    assert entry.additional_data["via"] == f"test {token.prefix}…"  # name and prefix
     assert entry.remote_addr == "203.0.113.7"
     assert entry.changes["name"] == ["Bright Smile Dental", "Brighter Smile"]
     assert_recent(entry)
@@ -197,24 +199,22 @@ def test_api_tokens_created_and_revoked_show_in_each_clinic_of_the_user(clinic, 
     second = make_clinic(owner, "Second Dental")
     r = Client().post(
         "/api/v1/auth/token",
-        {"email": owner.email, "password": "correct-horse-battery-9"},
+        {"email": owner.email, "password": "correct-horse-battery-9", "name": "backup script"},
         content_type="application/json",
+        REMOTE_ADDR="203.0.113.9",
     )
-    key = r.json()["token"]
+    assert r.status_code == 200, r.content
+    key, token_id = r.json()["token"], r.json()["id"]
+    prefix = ApiToken.objects.get(pk=token_id).prefix
     for c in (clinic, second):
         entry = only(c, "api_token.create")
-        assert entry.actor == owner and entry.additional_data["token"] == "API token"
-    web = Client()
-    web.force_login(owner)
-    web.post(
-        "/account/password/",
-        {
-            "old_password": "correct-horse-battery-9",
-            "new_password1": "Another-horse-77",
-            "new_password2": "Another-horse-77",
-        },
-    )
-    assert only(clinic, "api_token.revoke").actor == owner
+        assert entry.actor == owner and entry.object_repr == f"backup script ({prefix}…)"
+        assert entry.remote_addr == "203.0.113.9"
+    r = api_as(owner).delete(f"/api/v1/tokens/{token_id}/")
+    assert r.status_code == 204, r.content
+    revoked = only(clinic, "api_token.revoke")
+    assert revoked.actor == owner and revoked.object_repr == f"backup script ({prefix}…)"
+    assert revoked.additional_data["via"].startswith("test ")  # the token that revoked it
     assert key not in everything_logged()
 
 
@@ -273,18 +273,18 @@ def test_the_api_pages_with_before(clinic, owner, monkeypatch):
     from audit import api
 
     monkeypatch.setattr(api, "PAGE", 2)
+    client = api_as(owner)
     for i in range(5):
-        api_as(owner).patch(clinic_url(clinic), {"name": f"Name {i}"}, format="json")
+        client.patch(clinic_url(clinic), {"name": f"Name {i}"}, format="json")
     seen, before = [], None
     while True:
-        r = api_as(owner).get(clinic_url(clinic, "audit-log/"), {"before": before or ""})
+        r = client.get(clinic_url(clinic, "audit-log/"), {"before": before or ""})
         seen += [e["id"] for e in r.json()["results"]]
         before = r.json()["next_before"]
         if before is None:
             break
-    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == len(
-        entries(clinic)
-    )
+    assert seen == sorted(seen, reverse=True)
+    assert len(seen) == len(set(seen)) == len(entries(clinic))
 
 
 # --- nobody changes or deletes an entry -----------------------------------------------------

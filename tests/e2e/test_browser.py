@@ -610,7 +610,7 @@ def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
     field(page, "Email address").fill(teammate)
     field(page, "Role").select_option(label="Admin")
     page.get_by_role("button", name="Send invitation").click()
-    expect(page.locator(".messages")).to_contain_text(f"Invitation sent to {teammate}")
+    expect(page.locator(".messages")).to_contain_text(f"Invitation for {teammate} created")
     invited = page.locator(f'[data-invitation="{teammate}"]')
     expect(invited).to_contain_text("Admin")
     expect(invited).to_contain_text("Pending")

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.agent_tokens import agent_token_create
 from telephony.calllog import redact_room_name
 from telephony.models import AgentConfig, Call, Provisioning
+from tests.api_helpers import user_token
 from tests.e2e.conftest import (
     EMULATOR_KEY,
     EMULATOR_SECRET,
@@ -182,7 +182,7 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
 
     # A test call from the dashboard's API lands in the log too, marked as a test.
     api = requests.Session()
-    api.headers["Authorization"] = f"Token {Token.objects.create(user=owner).key}"
+    api.headers["Authorization"] = f"Token {user_token(owner)}"
     r = api.post(
         f"{live_server.url}/api/v1/clinics/{bright.slug}/test-call/",
         json={"from": "+14155551234"},

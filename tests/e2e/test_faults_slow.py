@@ -261,6 +261,24 @@ def test_redis_restarted_without_persistence_loses_nothing(livekit, emulator, se
     assert (figures["dup"], figures["stuck"], figures["orphans"]) == (0, 0, 0)
 
 
+def _check_cluster_is_the_test_database(cluster: str) -> None:
+    """Restarting another cluster would test nothing, and could break other people's work."""
+    listed = subprocess.run(
+        ["pg_lsclusters", "--no-header", *cluster.split()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    port = int(listed[2]) if len(listed) > 2 else None
+    wanted = int(connection.settings_dict.get("PORT") or 5432)
+    if port != wanted:
+        pytest.fail(
+            f"FAULTS_PG_CLUSTER={cluster!r} listens on port {port}, but the tests' database is "
+            f"on port {wanted}; point TEST_DATABASE_URL at that cluster (make faults "
+            "FAULTS_PG_CLUSTER=... TEST_DATABASE_URL=...)"
+        )
+
+
 def test_postgres_restarted_mid_burst(livekit, worker):
     cluster = os.environ.get("FAULTS_PG_CLUSTER")
     if not cluster:
@@ -268,6 +286,7 @@ def test_postgres_restarted_mid_burst(livekit, worker):
             "set FAULTS_PG_CLUSTER (e.g. '15 main') to run the PostgreSQL restart row; "
             "make faults sets it from /etc/postgresql"
         )
+    _check_cluster_is_the_test_database(cluster)
     livekit.add_faults([{"method": "*", "action": "latency", "latency_ms": 200}])
     clinics = go_live(20, "Postgres")
     wait_until(lambda: len(livekit.requests()) >= 5)

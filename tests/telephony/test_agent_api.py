@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from telephony.agent_tokens import agent_token_create, agent_token_revoke
 from telephony.models import AgentConfig
 from telephony.services import agent_config_update
 from tenants.models import Clinic
+from tests.api_helpers import user_token
 from tests.factories import make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_it_is_401_for_a_revoked_token(agent, live, token):
 
 
 def test_user_credentials_are_not_agent_credentials(api_client, live, owner):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {user_token(owner)}")
     assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
     api_client.credentials()
     api_client.force_login(owner)

@@ -87,7 +87,7 @@ def test_a_change_to_a_live_clinic_reprovisions(clinic, owner):
     ("body", "field", "words"),
     [
         ({"language": "xx-XX"}, "language", "not a valid choice"),
-        ({"voice": ["coral"]}, "voice", "not a valid choice"),
+        ({"voice": ["coral"]}, "voice", "JSON string"),
         ({"greeting": ""}, "greeting", "blank"),
         ({"greeting": "g" * 501}, "greeting", "no more than 500"),
         ({"instructions": "i" * 8001}, "instructions", "no more than 8000"),
@@ -95,7 +95,7 @@ def test_a_change_to_a_live_clinic_reprovisions(clinic, owner):
         ({"agent_name": "has space"}, "agent_name", "does not match"),
         ({"agent_name": 12}, "agent_name", "JSON string"),
         ({"recording_consent_required": "false"}, "recording_consent_required", "JSON boolean"),
-        ({"version": 9}, "version", "Unknown field"),
+        ({"version": 9}, "version", "read-only"),
         ({"clinic": "x"}, "clinic", "Unknown field"),
     ],
 )

@@ -121,6 +121,27 @@ def test_clinics_off_the_common_path_are_left_or_handed_over(fake_gateway, owner
     assert prov(suspended).dispatch_rule_id == ""
 
 
+def test_a_clinic_whose_next_action_is_a_create_is_the_batchs_even_half_done(fake_gateway):
+    # The batch applies the planner's actions: a run that stopped after the trunk, before
+    # the rule's intent, leaves one create, the rule's, and the batch makes it.
+    half, fresh = new_clinics(2)
+    fake_gateway.fail("create_dispatch_rule", LiveKitTransientError("LiveKit is down."))
+    assert reconcile_clinic(half).outcome == "retry"
+    Provisioning.objects.filter(clinic_id=half).update(
+        state="pending", rule_intent=None, rule_intent_at=None
+    )
+    fake_gateway.calls.clear()
+
+    result = reconcile_batch([half, fresh])
+
+    assert sorted(result.converged) == sorted([half, fresh])
+    assert fake_gateway.calls.count("create_inbound_trunk") == 1
+    assert fake_gateway.calls.count("create_dispatch_rule") == 2
+    p = prov(half)
+    assert fake_gateway.rules[p.dispatch_rule_id].trunk_ids == (p.trunk_id,)
+    assert (p.state, p.attempts, p.rule_intent) == ("active", 0, None)
+
+
 def test_a_lease_held_by_another_run_is_left_to_it(fake_gateway):
     mine, theirs = new_clinics(2)
     assert acquire_lease(theirs, "another-run")

@@ -64,24 +64,46 @@ def test_the_web_signup_page_answers_429_with_a_page(settings):
     assert r.status_code == 429 and b"Too many" in r.content
 
 
-def test_repeated_failures_lock_the_account_everywhere(settings):
+def _token(api, email, password, ip="192.0.2.66"):
+    return api.post(
+        "/api/v1/auth/token", {"email": email, "password": password}, format="json",
+        REMOTE_ADDR=ip,
+    )  # fmt: skip
+
+
+def test_repeated_failures_lock_that_client_out_of_that_account_everywhere(settings):
     settings.LOGIN_LOCKOUT_FAILURES = 3
     user = UserFactory(email="victim@clinic.example")
     api = APIClient()
     for _ in range(3):
-        r = api.post(
-            "/api/v1/auth/token", {"email": user.email, "password": "guess"}, format="json"
-        )
-        assert r.status_code == 400
-    # Even the right password is refused while locked, on the API and on the web.
-    r = api.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
+        assert _token(api, user.email, "guess").status_code == 400
+    # From the attacker's client even the right password is refused, on the API and the web.
+    r = _token(api, user.email, PASSWORD)
     assert r.status_code == 429 and "failed sign-ins" in r.json()["detail"]
-    r = Client().post("/login/", {"username": user.email, "password": PASSWORD})
+    assert "/password-reset/" in r.json()["detail"]
+    r = Client(REMOTE_ADDR="192.0.2.66").post(
+        "/login/", {"username": user.email, "password": PASSWORD}
+    )
     assert r.status_code == 429 and b"failed sign-ins" in r.content
     # Another account is not affected.
     other = UserFactory(email="other@clinic.example")
-    r = api.post("/api/v1/auth/token", {"email": other.email, "password": PASSWORD}, format="json")
-    assert r.status_code == 200
+    assert _token(api, other.email, PASSWORD).status_code == 200
+
+
+def test_the_owner_is_not_locked_out_by_someone_else_s_failures(settings):
+    """The finding: five wrong passwords from anyone locked the owner out for 15 minutes."""
+    settings.LOGIN_LOCKOUT_FAILURES = 3
+    user = UserFactory(email="owner@lockout.example")
+    attacker = APIClient()
+    for _ in range(10):
+        assert _token(attacker, user.email, "guess").status_code in (400, 429)
+    owner = APIClient()
+    assert _token(owner, user.email, PASSWORD, ip="198.51.100.20").status_code == 200
+    web = Client(REMOTE_ADDR="198.51.100.20")
+    r = web.post("/login/", {"username": user.email, "password": PASSWORD})
+    assert r.status_code == 302
+    # The attacker's client is still refused.
+    assert _token(attacker, user.email, PASSWORD).status_code == 429
 
 
 def test_sign_in_attempts_are_limited_per_account(settings):
@@ -89,10 +111,7 @@ def test_sign_in_attempts_are_limited_per_account(settings):
     settings.LOGIN_LOCKOUT_FAILURES = 100
     user = UserFactory(email="busy@clinic.example")
     api = APIClient()
-    codes = [
-        api.post(
-            "/api/v1/auth/token", {"email": user.email, "password": "x"}, format="json"
-        ).status_code
-        for _ in range(3)
-    ]
+    codes = [_token(api, user.email, "x").status_code for _ in range(3)]
     assert codes == [400, 400, 429]
+    # Per account and client: the owner elsewhere still gets through.
+    assert _token(api, user.email, PASSWORD, ip="198.51.100.21").status_code == 200

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
-from rest_framework.authtoken.models import Token
 
 from telephony.models import AgentConfig, Provisioning, TrunkSettings
-from tenants.models import Clinic, Membership, User
+from tenants.api_tokens import hash_token
+from tenants.models import ApiToken, Clinic, Membership, User
 from tests.api_helpers import API, api_as, iso
 from tests.factories import UserFactory
 
@@ -36,8 +36,9 @@ def test_signup_creates_user_clinic_owner_membership_and_token(api_client):
             "role": "owner",
             "created_at": iso(clinic.created_at),
         },
-        "token": Token.objects.get(user=user).key,
+        "token": r.json()["token"],
     }
+    assert ApiToken.objects.get(user=user).token_hash == hash_token(r.json()["token"])
     assert clinic.slug.startswith("happy-teeth-")
     assert Membership.objects.get().role == "owner"
     assert Provisioning.objects.filter(clinic=clinic).exists()
@@ -74,12 +75,12 @@ def test_the_signup_token_authenticates(api_client):
         ({**GOOD, "clinic_name": ""}, "clinic_name", "blank"),
         ({**GOOD, "clinic_name": "x" * 121}, "clinic_name", "120"),
         ({**GOOD, "clinic_name": None}, "clinic_name", "null"),
-        ({**GOOD, "clinic_name": "Bad\x00Name"}, "clinic_name", "Null characters"),
+        ({**GOOD, "clinic_name": "Bad\x00Name"}, "clinic_name", "control character"),
         # A lone surrogate cannot be encoded by the test client: send the JSON text itself.
         (
             '{"email": "a@b.example", "password": "a-Long-passw0rd!", "clinic_name": "B\\ud800"}',
             "clinic_name",
-            "Surrogate characters",
+            "lone UTF-16 surrogate",
         ),
         ({**GOOD, "is_staff": True}, "is_staff", "Unknown field; remove it"),
         ({**GOOD, "clinic": "x"}, "clinic", "Unknown field; remove it"),
@@ -131,14 +132,17 @@ def test_token_for_email_and_password(api_client, owner):
         format="json",
     )
     assert r.status_code == 200
-    assert r.json() == {"token": Token.objects.get(user=owner).key}
-    # Asking again returns the same token.
+    token = ApiToken.objects.get(user=owner)
+    assert token.token_hash == hash_token(r.json()["token"]) and token.name == "auth/token"
+    assert r.json()["id"] == token.pk and r.json()["expires_at"]
+    # Asking again makes another token (only hashes are stored: the first cannot be shown).
     again = api_client.post(
         TOKEN,
-        {"email": "owner@bright.example", "password": "correct-horse-battery-9"},
+        {"email": "owner@bright.example", "password": "correct-horse-battery-9", "name": "cron"},
         format="json",
     )
-    assert again.json() == r.json()
+    assert again.json()["token"] != r.json()["token"] and again.json()["name"] == "cron"
+    assert ApiToken.objects.filter(user=owner).count() == 2
 
 
 @pytest.mark.parametrize(
@@ -156,7 +160,7 @@ def test_token_with_wrong_credentials_is_400_with_a_sentence(api_client, owner, 
             "The email or the password is not right; check both (the password is case-sensitive)."
         ]
     }
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_token_for_an_inactive_user_is_refused(api_client, owner):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from tests.api_helpers import user_token
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/clinics/"
@@ -12,7 +13,7 @@ URL = "/api/v1/clinics/"
 
 @pytest.fixture
 def key(owner, clinic):
-    return Token.objects.create(user=owner).key
+    return user_token(owner)
 
 
 def get(header: str | None):

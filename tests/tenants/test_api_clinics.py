@@ -148,8 +148,8 @@ def test_patch_room_prefix_of_a_live_clinic_reprovisions(
         ({"name": ""}, "name", "blank"),
         ({"name": ["a"]}, "name", "JSON string"),
         ({"timezone": "Nowhere"}, "timezone", "IANA"),
-        ({"state": "live"}, "state", "Unknown field"),
-        ({"slug": "stolen"}, "slug", "Unknown field"),
+        ({"state": "live"}, "state", "read-only"),
+        ({"slug": "stolen"}, "slug", "read-only"),
     ],
 )
 def test_patch_bad_input_changes_nothing(clinic, owner, body, field, words):
@@ -160,18 +160,18 @@ def test_patch_bad_input_changes_nothing(clinic, owner, body, field, words):
     assert _clinic_dict(clinic, "owner") == before
 
 
-def test_patch_room_prefix_overlapping_another_clinic(clinic, owner, outsider):
+def test_patch_room_prefix_of_another_clinic(clinic, owner, outsider):
     other = Clinic.objects.exclude(pk=clinic.pk).get()
-    r = api_as(owner).patch(
-        clinic_url(clinic), {"room_prefix": other.room_prefix[:-1]}, format="json"
-    )
+    r = api_as(owner).patch(clinic_url(clinic), {"room_prefix": other.room_prefix}, format="json")
     assert r.status_code == 400
     assert r.json() == {
-        "room_prefix": [
-            "This room prefix overlaps another clinic's (one may not start with the other); "
-            "choose a different one."
-        ]
+        "room_prefix": ["Another clinic has this room prefix; choose a different one."]
     }
+    # A prefix that only starts the other one is a different prefix (decision 0021).
+    r = api_as(owner).patch(
+        clinic_url(clinic), {"room_prefix": other.room_prefix[:-1].strip("-")}, format="json"
+    )
+    assert r.status_code == 200
 
 
 def test_viewer_cannot_patch(clinic, viewer):

@@ -1,0 +1,94 @@
+"""GET a resource, PUT (or PATCH) the same body back: 200 and nothing changes; a read-only
+field sent back changed gets a 400 that names it (issue 18). The table must cover every
+PUT and PATCH operation in the schema."""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from telephony.models import AgentConfig, Provisioning
+from telephony.services import trunk_settings_update
+from tests.api_helpers import api_as, clinic_url
+
+pytestmark = pytest.mark.django_db
+
+
+def _writable_operations() -> set[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (method, path)
+        for path, ops in schema["paths"].items()
+        for method in ops
+        if method in ("put", "patch")
+    }
+
+
+@pytest.fixture
+def resources(clinic, owner, viewer):
+    """(method, schema path, resource URL, how to GET the resource, a read-only field and a
+    changed value for it)."""
+    trunk_settings_update(
+        clinic=clinic, auth_username="carrier", auth_password="pw-0123456789", allowed_addresses=[]
+    )
+    api = api_as(owner)
+    members = clinic_url(clinic, "members/")
+
+    def member():
+        return next(m for m in api.get(members).json() if m["user_id"] == viewer.pk)
+
+    def get(url):
+        return lambda: api.get(url).json()
+
+    return api, [
+        ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
+         "state", "live"),
+        ("put", "/api/v1/clinics/{slug}/agent/", clinic_url(clinic, "agent/"),
+         get(clinic_url(clinic, "agent/")), "version", 99),
+        ("put", "/api/v1/clinics/{slug}/trunk-settings/", clinic_url(clinic, "trunk-settings/"),
+         get(clinic_url(clinic, "trunk-settings/")), "auth_password_set", False),
+        ("patch", "/api/v1/clinics/{slug}/members/{user_id}/",
+         clinic_url(clinic, f"members/{viewer.pk}/"), member, "email", "x@y.example"),
+    ]  # fmt: skip
+
+
+def test_the_table_covers_every_put_and_patch(resources):
+    _, rows = resources
+    assert {(method, path) for method, path, *_ in rows} == _writable_operations()
+
+
+def test_what_a_get_returns_can_be_put_back_unchanged(resources, clinic):
+    api, rows = resources
+    generation = Provisioning.objects.get(clinic=clinic).generation
+    version = AgentConfig.objects.get(clinic=clinic).version
+    failures = []
+    for method, path, url, read, _, _ in rows:
+        before = read()
+        r = getattr(api, method)(url, before, format="json")
+        if r.status_code != 200 or read() != before:
+            failures.append((method, path, r.status_code, r.json(), before, read()))
+    assert failures == []
+    assert Provisioning.objects.get(clinic=clinic).generation == generation  # no re-provision
+    assert AgentConfig.objects.get(clinic=clinic).version == version
+
+
+def test_a_changed_read_only_field_is_refused_by_name(resources):
+    api, rows = resources
+    for method, path, url, read, field, changed in rows:
+        before = read()
+        r = getattr(api, method)(url, {**before, field: changed}, format="json")
+        assert r.status_code == 400, (path, r.content)
+        assert "read-only" in r.json()[field][0], (path, r.json())
+        assert read() == before
+
+
+def test_the_trunk_password_flag_says_what_to_do(resources):
+    api, rows = resources
+    url = rows[2][2]
+    r = api.put(url, {"auth_password_set": False}, format="json")
+    assert r.json() == {
+        "auth_password_set": [
+            "This field is read-only (it is true); it says whether a SIP password is stored; "
+            "send auth_password to set one, or a blank auth_username to remove both."
+        ]
+    }
