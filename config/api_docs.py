@@ -85,7 +85,9 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "clinics",
         "Get an API token",
         "Exchange an email and password for a new API token (optionally named, and valid for "
-        "`expires_in_days`). Send it as `Authorization: Token <token>`. It is shown once.",
+        "`expires_in_days`). Send it as `Authorization: Token <token>`. It is shown once. With "
+        "two-factor sign-in on, also send `code`: the six digits your authenticator app shows, "
+        "or a recovery code.",
     ),
     "tokens_list": (
         "clinics",

@@ -52,10 +52,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "auditlog",
     "tenants",
     "telephony",
     "audit",
+    "twofactor",
 ]
 
 MIDDLEWARE = [
@@ -67,8 +71,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "twofactor.middleware.TwoFactorMiddleware",
     "tenants.middleware.ClinicTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -119,6 +125,8 @@ LOGIN_REDIRECT_URL = "tenants:home"
 LOGOUT_REDIRECT_URL = "tenants:landing"
 
 AUTHENTICATION_BACKENDS = ["tenants.backends.LockoutModelBackend"]
+# Two-factor sign-in (django-otp, docs/security.md): the name authenticator apps show.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Switchboard")
 
 # --- Abuse limits (django-ratelimit on the shared cache) ---------------------------------------
 RATELIMIT_ENABLE = _bool("RATELIMIT_ENABLE", True)

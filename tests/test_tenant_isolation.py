@@ -118,6 +118,10 @@ CASES: dict[str, str] = {
     "api-token-detail": USER,
     "tenants:api_tokens": USER,
     "tenants:api_token_revoke": USER,
+    # Two-factor sign-in
+    "twofactor:login_code": PUBLIC,  # the second step: needs a pending password step
+    "twofactor:account": USER,
+    "twofactor:clinic_requirement": CLINIC,
 }
 
 

@@ -136,6 +136,12 @@ class TokenInput(StrictSerializer):
     password = StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, multiline=True
     )
+    code = StrictCharField(
+        max_length=32,
+        required=False,
+        write_only=True,
+        help_text="With two-factor sign-in on: a code from the app, or a recovery code.",
+    )
     name = StrictCharField(
         max_length=100, required=False, help_text="What the token is for (default: auth/token)."
     )
