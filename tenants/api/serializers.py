@@ -28,6 +28,15 @@ class _TextOnly:
         self.multiline = multiline
         super().__init__(*args, **kwargs)
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF returns "" for blank-after-trimming text before to_internal_value runs, so a
+        # lone "\n" or "\t" in an optional field would pass unchecked: check it here first.
+        if isinstance(data, str):
+            problem = text_problem(data, multiline=getattr(self, "multiline", False))
+            if problem:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().run_validation(data)  # type: ignore[misc]
+
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
@@ -52,6 +61,15 @@ class StrictRegexField(_TextOnly, serializers.RegexField):
 class StrictChoiceField(serializers.ChoiceField):
     """A JSON string from a fixed list; the error lists the choices and never echoes what
     was sent (which may be megabytes long, or not text at all)."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF returns "" for blank-after-trimming text before to_internal_value runs, so a
+        # lone "\n" or "\t" in an optional field would pass unchecked: check it here first.
+        if isinstance(data, str):
+            problem = text_problem(data, multiline=getattr(self, "multiline", False))
+            if problem:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().run_validation(data)  # type: ignore[misc]
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
