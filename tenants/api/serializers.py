@@ -35,7 +35,7 @@ class _TextOnly:
             problem = text_problem(data, multiline=getattr(self, "multiline", False))
             if problem:
                 raise serializers.ValidationError(problem, code="invalid")
-        return super().run_validation(data)  # type: ignore[misc]
+        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
@@ -69,7 +69,7 @@ class StrictChoiceField(serializers.ChoiceField):
             problem = text_problem(data, multiline=getattr(self, "multiline", False))
             if problem:
                 raise serializers.ValidationError(problem, code="invalid")
-        return super().run_validation(data)  # type: ignore[misc]
+        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
