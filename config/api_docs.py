@@ -279,12 +279,29 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
 }
 
 
+TOO_LARGE = {
+    "description": "The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE allows.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+
+
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
-    """Apply the table to every operation, and declare the tags in order."""
+    """Apply the table to every operation, declare the 413 of every body, and the tags."""
     for ops in result.get("paths", {}).values():
         for op in ops.values():
             if not isinstance(op, dict) or "operationId" not in op:
                 continue
+            if "requestBody" in op:
+                # config/middleware.py refuses any body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+                op.setdefault("responses", {}).setdefault("413", TOO_LARGE)
             words = OPERATIONS.get(op["operationId"])
             if words is None:
                 continue

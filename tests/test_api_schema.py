@@ -69,6 +69,27 @@ def test_every_write_documents_its_errors():
                     assert {"400", "403"} <= set(responses), (path, op)
 
 
+def test_every_body_declares_the_413_the_size_limit_answers(client: Client, settings):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused before any view: every operation
+    that takes a body says so, and the answer is the JSON the schema declares."""
+    paths = _schema()["paths"]
+    with_body = [
+        (path, method)
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if isinstance(op, dict) and "requestBody" in op
+    ]
+    assert ("/api/v1/agent/calls/{room_name}/outcome", "post") in with_body
+    for path, method in with_body:
+        assert "413" in paths[path][method]["responses"], (path, method)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    r = client.post(
+        "/api/v1/agent/calls/room_1/outcome", "x" * 2048, content_type="application/json"
+    )
+    assert r.status_code == 413
+    assert "larger than 1 KiB" in r.json()["detail"]
+
+
 def test_schema_endpoint_serves_it(client: Client):
     r = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert r.status_code == 200

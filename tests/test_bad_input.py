@@ -79,7 +79,7 @@ def test_an_api_url_that_matches_nothing_answers_json(api, clinic):
 
 SURROGATES = ["\ud800", "ok\udfffok", "\udc00\ud800"]
 CONTROLS = ["\x00", "a\x1b[31mb", "\x7f", "x\x85y"]
-NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there"]
+NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there", "\n", " \t "]
 OVERLONG = "x" * 100_001  # one more than the longest field (a transcript)
 
 

@@ -51,6 +51,8 @@ class Kind(Protocol):
     def update(self, gw: LiveKitGateway, object_id: str, spec: Any) -> Any: ...
     def delete(self, gw: LiveKitGateway, object_id: str) -> None: ...
     def conflict_sentence(self, spec: Any, holders: list[Any]) -> str: ...
+    def wait_sentence(self) -> str: ...
+    def describe(self, spec: Any) -> str: ...  # a create, for the dry run
     def created_detail(self, remote: Any, spec: Any) -> str: ...
     def updated_detail(self, object_id: str, spec: Any) -> str: ...
 
@@ -144,6 +146,15 @@ class LiveKitTrunk(_Columns):
             "number here, then press Retry."
         )
 
+    def wait_sentence(self) -> str:
+        return (
+            "A number is still held by another clinic's trunk that is being updated; "
+            "retrying shortly."
+        )
+
+    def describe(self, spec: Any) -> str:
+        return f"numbers {', '.join(spec.numbers)}"
+
     def created_detail(self, remote: Any, spec: Any) -> str:
         return f"{remote.trunk_id} with {', '.join(spec.numbers)}"
 
@@ -208,6 +219,12 @@ class LiveKitRule(_Columns):
             "LiveKit already has a dispatch rule for this clinic's trunk that Switchboard "
             "does not manage. Remove it in LiveKit, then press Retry."
         )
+
+    def wait_sentence(self) -> str:
+        return "Another clinic's dispatch rule is bound to this trunk; retrying shortly."
+
+    def describe(self, spec: Any) -> str:
+        return f"room prefix {spec.room_prefix}"
 
     def created_detail(self, remote: Any, spec: Any) -> str:
         return f"{remote.rule_id} prefix {spec.room_prefix}"

@@ -253,10 +253,7 @@ class _Planner:
             self._blockers(kind, spec, holders, "")
             if kind.name in self.rejected:
                 self._stop(REJECTED, kind.name)
-        reason = f"numbers {', '.join(keys)}" if kind.name == "trunk" else ""
-        if kind.name == "rule":
-            reason = f"room prefix {spec.room_prefix}"
-        self._add(CREATE, kind.name, spec=spec, reason=reason)
+        self._add(CREATE, kind.name, spec=spec, reason=kind.describe(spec))
         self._set(kind, object_id=PENDING_ID, applied_hash=spec_hash(spec), intent=False)
 
     def _adopt(self, kind: Kind, spec: Any, mine: list[Any]) -> None:
@@ -297,12 +294,7 @@ class _Planner:
         if foreign or (others and not kind.wait_for_other_clinics):
             self._stop(CONFLICT, kind.name, reason=kind.conflict_sentence(spec, foreign or others))
         if others:
-            self._stop(
-                WAIT,
-                kind.name,
-                reason="A number is still held by another clinic's trunk that is being "
-                "updated; retrying shortly.",
-            )
+            self._stop(WAIT, kind.name, reason=kind.wait_sentence())
 
 
 def records_of(prov: Any) -> dict[str, Record]:

@@ -29,20 +29,17 @@ class _TextOnly:
         super().__init__(*args, **kwargs)
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
-        # DRF returns "" for blank-after-trimming text before to_internal_value runs, so a
-        # lone "\n" or "\t" in an optional field would pass unchecked: check it here first.
+        # Before DRF's own: it turns whitespace-only input ("\n") into a blank value without
+        # calling to_internal_value.
         if isinstance(data, str):
-            problem = text_problem(data, multiline=getattr(self, "multiline", False))
+            problem = text_problem(data, multiline=self.multiline)
             if problem:
                 raise serializers.ValidationError(problem, code="invalid")
-        return super().run_validation(data)
+        return super().run_validation(data)  # type: ignore[misc]
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
-        problem = text_problem(data, multiline=self.multiline)
-        if problem:
-            raise serializers.ValidationError(problem, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
