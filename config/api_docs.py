@@ -24,6 +24,7 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "calls", "description": "The call log and test calls."},
     {"name": "team", "description": "Members, roles and invitations."},
+    {"name": "audit", "description": "Who changed what in the clinic, and when."},
     {
         "name": "webhooks",
         "description": "Signed events (Standard Webhooks) to the clinic's own systems: "
@@ -89,7 +90,9 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "clinics",
         "Get an API token",
         "Exchange an email and password for a new API token (optionally named, and valid for "
-        "`expires_in_days`). Send it as `Authorization: Token <token>`. It is shown once.",
+        "`expires_in_days`). Send it as `Authorization: Token <token>`. It is shown once. With "
+        "two-factor sign-in on, also send `code`: the six digits your authenticator app shows, "
+        "or a recovery code.",
     ),
     "tokens_list": (
         "clinics",
@@ -107,6 +110,14 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "clinics",
         "Revoke an API token",
         "The token stops working at once (401).",
+    ),
+    "audit_log_list": (
+        "audit",
+        "The clinic's audit log",
+        "Every change a person or the platform made to the clinic, newest first, 100 at a "
+        "time (`before` = the last id for the next page). Filter by `kind` (what changed), "
+        "`actor` (part of an email address), `since` and `until` (dates). Owners and admins "
+        "only. Entries cannot be changed or deleted; secrets never appear in them.",
     ),
     "clinics_list": ("clinics", "List your clinics", "The clinics you are a member of."),
     "clinics_create": (

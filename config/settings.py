@@ -51,20 +51,31 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "auditlog",
     "tenants",
     "telephony",
     "webhooks",
+    "audit",
+    "twofactor",
 ]
 
 MIDDLEWARE = [
     "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "twofactor.middleware.TwoFactorMiddleware",
     "tenants.middleware.ClinicTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -115,6 +126,8 @@ LOGIN_REDIRECT_URL = "tenants:home"
 LOGOUT_REDIRECT_URL = "tenants:landing"
 
 AUTHENTICATION_BACKENDS = ["tenants.backends.LockoutModelBackend"]
+# Two-factor sign-in (django-otp, docs/security.md): the name authenticator apps show.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Switchboard")
 
 # --- Abuse limits (django-ratelimit on the shared cache) ---------------------------------------
 RATELIMIT_ENABLE = _bool("RATELIMIT_ENABLE", True)
@@ -222,6 +235,8 @@ CSRF_COOKIE_HTTPONLY = False  # the dashboard's fetch() reads it for JSON POSTs
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+from config.csp import CONTENT_SECURITY_POLICY  # noqa: E402, F401 (django-csp's policy)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- Encryption at rest ---------------------------------------------------------------------
@@ -285,6 +300,12 @@ WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", defau
 WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=5.0)
 WEBHOOKS_OUTCOME_WAIT_SECONDS = env.int("WEBHOOKS_OUTCOME_WAIT_SECONDS", default=120)
 WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
+# --- Audit log (docs/security.md, decisions/0044) -------------------------------------------
+# django-auditlog writes into audit.AuditEntry; its own table would stay unused, so its
+# migrations are off. Entries older than the retention are purged daily (default six years).
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+MIGRATION_MODULES = {"auditlog": None}
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=6 * 366)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
@@ -341,6 +362,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-retention": {
         "task": "webhooks.purge",
         "schedule": 3600.0,
+    },
+    "audit-retention": {
+        "task": "audit.purge",
+        "schedule": 24 * 3600.0,
     },
 }
 

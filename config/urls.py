@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from audit.api import AuditLogApi
 from config import health
 from telephony import webhooks
 from telephony.admin import ops_dashboard
@@ -15,9 +16,12 @@ urlpatterns = [
     path("api/v1/agent/", include("telephony.api.agent_urls")),
     path("api/v1/clinics/<slug:slug>/", include("telephony.api.clinic_extra_urls")),
     path("api/v1/clinics/<slug:slug>/", include("webhooks.urls")),
+    path("api/v1/clinics/<slug:slug>/audit-log/", AuditLogApi.as_view(), name="api-audit-log"),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("audit.urls")),
+    path("", include("twofactor.urls")),
     path("", include("webhooks.web_urls")),
     path("", include("tenants.urls")),
 ]

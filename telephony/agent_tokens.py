@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from audit.recorder import record
 from telephony.models import AgentToken
 from tenants.models import User
 
@@ -30,6 +31,7 @@ def agent_token_issue(*, token: AgentToken) -> str:
     token.name = token.name.strip()
     token.full_clean()
     token.save()
+    record("agent_token.create", target=token, actor=token.created_by)
     return raw
 
 
@@ -40,9 +42,11 @@ def agent_token_create(*, name: str, created_by: User | None = None) -> tuple[Ag
 
 def agent_token_revoke(*, token: AgentToken) -> None:
     with transaction.atomic():
-        AgentToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked = AgentToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        if revoked:
+            record("agent_token.revoke", target=token)
     token.refresh_from_db(fields=["revoked_at"])
 
 

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.recorder import record
 from telephony.models import (
     DEFAULT_GREETING,
     DEFAULT_INSTRUCTIONS,
@@ -176,6 +177,7 @@ def trunk_settings_update(
     with transaction.atomic():
         ts, _ = TrunkSettings.objects.select_for_update().get_or_create(clinic=clinic)
         before = _trunk_fields(ts)
+        old_password = ts.auth_password
         if allowed_addresses is not None:
             addresses = list(allowed_addresses)
             if len(addresses) > MAX_ADDRESSES:
@@ -207,8 +209,18 @@ def trunk_settings_update(
         if _trunk_fields(ts) == before:
             return ts
         ts.save()
+        if ts.auth_password != old_password:
+            _audit_password_change(clinic, ts, old_password)
         request_provisioning(clinic, reason="carrier settings changed")
     return ts
+
+
+def _audit_password_change(clinic: Clinic, ts: TrunkSettings, old_password: str) -> None:
+    """The audit log says that the password changed, never what it was or became."""
+    set_or_not = ["set" if old_password else "not set", "set" if ts.auth_password else "not set"]
+    record(
+        "carrier.password_changed", clinic=clinic, target=ts, changes={"auth_password": set_or_not}
+    )
 
 
 def _trunk_fields(ts: TrunkSettings) -> tuple[object, ...]:
@@ -301,6 +313,14 @@ def clinic_resume(*, clinic: Clinic, actor: User | None) -> None:
     )
 
 
+TRANSITION_EVENTS = {
+    "go live": "clinic.go_live",
+    "offboard": "clinic.offboard",
+    "suspend": "clinic.suspend",
+    "resume": "clinic.resume",
+}
+
+
 def _transition(
     clinic: Clinic,
     *,
@@ -320,4 +340,10 @@ def _transition(
             raise ProvisioningError(refusal)
         Clinic.objects.filter(pk=clinic.pk).update(state=to)
         clinic.state = to
+        record(
+            TRANSITION_EVENTS.get(reason, "clinic.state"),
+            clinic=clinic,
+            actor=actor,
+            changes={"state": [current, to]},
+        )
         request_provisioning(clinic, reason=reason, actor=actor)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from rest_framework.permissions import BasePermission
 
@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "manage webhook endpoints and see their delivery logs": EDIT,
     "invite members, revoke invitations": MANAGE,
     "change a member's role, remove a member": MANAGE,
+    "see the audit log and export it": EDIT,
+    "require two-factor sign-in for the whole team": MANAGE,
     "leave the clinic": READ,
     "offboard the clinic": MANAGE,
 }
@@ -59,7 +61,7 @@ def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clin
     if not getattr(user, "is_authenticated", False):
         raise Http404("No such clinic.")
     membership = (
-        Membership.objects.select_related("clinic")
+        Membership.objects.select_related("clinic", "clinic__two_factor_policy")
         .filter(user=user, clinic__slug=slug)
         .exclude(clinic__state=Clinic.State.OFFBOARDED)
         .first()
@@ -67,7 +69,25 @@ def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clin
     if membership is None:
         raise Http404("No such clinic.")
     require(membership, need)
+    _require_second_factor(membership.clinic, user)
     return membership.clinic, membership
+
+
+def _require_second_factor(clinic: Clinic, user: Any) -> None:
+    """A clinic whose owner requires two-factor sign-in opens only to verified sessions
+    (and to API tokens of enrolled users)."""
+    from twofactor.exceptions import TwoFactorRequired
+    from twofactor.services import is_verified
+
+    try:
+        required = clinic.two_factor_policy.required
+    except ObjectDoesNotExist:
+        return
+    if required and not is_verified(user):
+        raise TwoFactorRequired(
+            f"{clinic.name} requires two-factor sign-in. Set it up on your account's "
+            "two-factor page (/account/two-factor/), then sign in with a code."
+        )
 
 
 class ClinicPermission(BasePermission):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from audit.registry import api_token_event
 from tenants.models import ApiToken, User
 from tenants.text import validate_display_name
 
@@ -55,19 +56,26 @@ def api_token_create(*, user: User, name: str, days: int | None = None) -> tuple
         created_at=now,
         expires_at=now + timedelta(days=days),
     )
+    api_token_event(token, "api_token.create")
     return token, raw
 
 
 def api_token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     token.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        api_token_event(token, "api_token.revoke")
 
 
 def api_tokens_revoke_all(*, user: User) -> int:
     """Revoke every token of `user` (a new password: the tokens were issued for the old one)."""
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    tokens = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
+    ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=timezone.now())
+    for token in tokens:
+        api_token_event(token, "api_token.revoke")
+    return len(tokens)
 
 
 def api_token_authenticate(raw: str) -> tuple[ApiToken | None, str]:

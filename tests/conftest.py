@@ -98,3 +98,22 @@ def dns(monkeypatch):
     fake = FakeDns()
     monkeypatch.setattr("webhooks.destinations.resolve", fake)
     return fake
+
+
+@pytest.fixture(autouse=True)
+def _staff_sign_in_with_two_factor(monkeypatch):
+    """The admin needs two-factor sign-in for staff. A test's `force_login` of a staff user
+    enrols them (an authenticator device) and marks the session verified, as the code step
+    would; tests of the second factor itself sign in through the real pages."""
+    from django.test import Client
+
+    from tests.twofactor_helpers import verify_session
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if user.is_staff:
+            verify_session(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)

@@ -152,6 +152,7 @@ def test_every_operation_has_a_summary_a_known_tag_and_a_description_for_users()
         "provisioning",
         "calls",
         "team",
+        "audit",
         "webhooks",
         "agent",
     ]

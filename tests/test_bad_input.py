@@ -261,3 +261,15 @@ def test_any_text_in_any_field_is_never_a_server_error(every_endpoint, owner, da
     assert r.status_code < 500, (url, field, r.content[:300])
     if text_problem(value, multiline=field not in ONE_LINE):
         assert r.status_code == 400 and field in r.json(), (url, field, r.content[:300])
+
+
+@pytest.mark.parametrize("value", ["\n", "\t", "\r\n"])
+def test_a_control_character_alone_in_an_optional_name_is_a_400(api, clinic, value):
+    """Found by the property above: DRF turned a lone "\\n" label into "" before the text check."""
+    r = _send(
+        api,
+        "post",
+        f"/api/v1/clinics/{clinic.slug}/numbers/",
+        {"e164": "+14155550199", "label": value},
+    )
+    assert r.status_code == 400 and "label" in r.json(), r.content

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from telephony import services
 from telephony.models import (
     AgentConfig,
@@ -108,6 +109,10 @@ CASES: dict[str, str] = {
     "api-member": CLINIC,
     "api-invitations": CLINIC,
     "api-invitation": CLINIC,
+    # Audit log (owners and admins)
+    "audit:log": CLINIC,
+    "audit:log_csv": CLINIC,
+    "api-audit-log": CLINIC,
     "api-invitation-resend": CLINIC,
     "tenants:team_invitation_resend": CLINIC,
     # A person's own API tokens (tests/tenants/test_api_tokens.py: another person's is 404)
@@ -115,6 +120,10 @@ CASES: dict[str, str] = {
     "api-token-detail": USER,
     "tenants:api_tokens": USER,
     "tenants:api_token_revoke": USER,
+    # Two-factor sign-in
+    "twofactor:login_code": PUBLIC,  # the second step: needs a pending password step
+    "twofactor:account": USER,
+    "twofactor:clinic_requirement": CLINIC,
     # Webhooks to clinics
     "api-webhook-endpoints": CLINIC,
     "api-webhook-endpoint": CLINIC,
@@ -273,6 +282,8 @@ def fingerprint(victim: Clinic) -> str:
                 "email", "role", "token_hash", "accepted_at", "revoked_at"
             )
         ),
+        # The audit log: nobody else's request may add, change or remove a victim's entry.
+        list(AuditEntry.objects.filter(clinic=victim).values("id", "event", "changes")),
     ]
     return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
 from tenants.models import Membership, User
 
@@ -20,6 +23,21 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ("reset_two_factor",)
+
+    @admin.action(description="Reset two-factor sign-in (lost phone)", permissions=["change"])
+    def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
+        """The person signs in with their password next time and sets up a new phone (or
+        is asked to, when staff or a clinic requires it)."""
+        from twofactor.services import turn_off
+
+        for user in queryset:
+            turn_off(user, by=request.user)
+        self.message_user(
+            request,
+            f"Two-factor sign-in reset for {queryset.count()} account(s).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Membership)

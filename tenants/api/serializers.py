@@ -59,6 +59,15 @@ class StrictChoiceField(serializers.ChoiceField):
     """A JSON string from a fixed list; the error lists the choices and never echoes what
     was sent (which may be megabytes long, or not text at all)."""
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF returns "" for blank-after-trimming text before to_internal_value runs, so a
+        # lone "\n" or "\t" in an optional field would pass unchecked: check it here first.
+        if isinstance(data, str):
+            problem = text_problem(data, multiline=getattr(self, "multiline", False))
+            if problem:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT, code="invalid")
@@ -141,6 +150,12 @@ class TokenInput(StrictSerializer):
     email = StrictEmailField(max_length=254)
     password = StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, multiline=True
+    )
+    code = StrictCharField(
+        max_length=32,
+        required=False,
+        write_only=True,
+        help_text="With two-factor sign-in on: a code from the app, or a recovery code.",
     )
     name = StrictCharField(
         max_length=100, required=False, help_text="What the token is for (default: auth/token)."

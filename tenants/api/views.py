@@ -38,6 +38,8 @@ from tenants.api_tokens import api_token_create, api_token_revoke
 from tenants.limits import login_account_limit, login_ip_limit, refuse_if_locked, signup_limit
 from tenants.models import ApiToken, Clinic
 from tenants.services import clinic_create, clinic_update, user_signup
+from twofactor.services import is_enrolled
+from twofactor.services import verify as verify_code
 
 _TIMEZONES = available_timezones()
 BAD_CREDENTIALS = (
@@ -101,6 +103,11 @@ class TokenApi(APIView):
         )
         if user is None:
             raise ValidationError(BAD_CREDENTIALS)
+        if is_enrolled(user) and verify_code(user, data.validated_data.get("code")) is None:
+            # A password alone does not hand out a token once two-factor sign-in is on.
+            raise ValidationError(
+                {"code": ["Two-factor sign-in is on: send `code` from your authenticator app."]}
+            )
         token, raw = api_token_create(
             user=user,
             name=data.validated_data.get("name", "auth/token"),

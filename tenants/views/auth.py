@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -24,6 +26,8 @@ from tenants.services import (
     user_verify_email,
 )
 from tenants.views.common import current_user
+from twofactor.services import is_enrolled
+from twofactor.views import start_second_step
 
 RESEND_INTERVAL_SECONDS = 60
 
@@ -61,6 +65,13 @@ class LoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         refuse_if_locked(request.POST.get("username", "").strip().lower(), request)
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """Right password: an enrolled user goes on to the code step, signed in only then."""
+        user = form.get_user()
+        if is_enrolled(user):
+            return start_second_step(self.request, user, self.get_redirect_url())
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):

@@ -7,6 +7,7 @@ SCREENSHOTS=1 the tests also write the README tour's pictures to docs/img/.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from emulators.livekit.testing import EmulatorProcess
@@ -34,6 +37,7 @@ from tests.e2e.conftest import (
 )
 from tests.factories import UserFactory, make_clinic
 from tests.jargon import jargon_in
+from tests.twofactor_helpers import code_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -67,6 +71,15 @@ VISIBLE_TEXT_JS = """() => {
   }
   return out.join(" ");
 }"""
+
+
+# Reports every securitypolicyviolation event of every page the tab loads to the test.
+CSP_LISTENER_JS = """document.addEventListener("securitypolicyviolation", (e) => {
+  window.__switchboardCspViolation(
+    `${e.violatedDirective} blocked ${e.blockedURI || "inline"} on ${e.documentURI}` +
+    ` (${e.sourceFile || ""}:${e.lineNumber || 0})`);
+  window.__switchboardCspCount = (window.__switchboardCspCount || 0) + 1;
+});"""
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -105,9 +118,15 @@ class Tour:
         self.page, self.base, self.size = page, base.rstrip("/"), size
         self.offsite: list[str] = []
         self.failed_assets: list[str] = []
+        self.csp_violations: list[str] = []
         self.shots = os.environ.get("SCREENSHOTS") == "1"
         page.on("request", self._on_request)
         page.on("response", self._on_response)
+        # Content-Security-Policy violations, as the page reports them (the event) and as
+        # Chromium logs them (the console): either fails the test when the tab closes.
+        page.expose_binding("__switchboardCspViolation", self._on_csp_event)
+        page.add_init_script(CSP_LISTENER_JS)
+        page.on("console", self._on_console)
         page.set_default_timeout(10_000)
 
     def _on_request(self, request: Any) -> None:
@@ -117,6 +136,16 @@ class Tour:
     def _on_response(self, response: Any) -> None:
         if "/static/" in response.url and response.status >= 400:
             self.failed_assets.append(f"{response.status} {response.url}")
+
+    def _on_csp_event(self, source: Any, report: str) -> None:
+        self.csp_violations.append(report)
+
+    def _on_console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
+
+    def check_no_csp_violations(self) -> None:
+        assert self.csp_violations == [], self.csp_violations
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
@@ -138,8 +167,10 @@ class Tour:
         image.save(IMG_DIR / f"{name}-{self.size}.png", optimize=True)
 
     def check_offline_and_styled(self) -> None:
-        """Every request stayed on the app; every asset loaded; the stylesheet applied."""
+        """Every request stayed on the app; every asset loaded; the stylesheet applied; the
+        page broke no rule of its Content-Security-Policy."""
         assert self.offsite == [], self.offsite
+        self.check_no_csp_violations()
         assert self.failed_assets == [], self.failed_assets
         background = self.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(245, 247, 250)", "app.css was not applied"
@@ -174,6 +205,7 @@ def tour(browser: Browser, live_server: Any, size: str) -> Iterator[Tour]:
     context, tour = open_tour(browser, live_server, size)
     try:
         yield tour
+        tour.check_no_csp_violations()
     finally:
         context.close()
 
@@ -623,6 +655,7 @@ def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
         other.check_offline_and_styled()
     finally:
         context.close()
+    other.check_no_csp_violations()
 
     # The owner's Team page lists them as a member; the invitation is no longer waiting.
     page.reload()
@@ -636,3 +669,126 @@ def test_an_owner_invites_a_teammate_who_joins_from_the_emailed_link(
     role = Membership.objects.get(clinic=signed_in_owner, user__email=teammate).role
     assert role == Membership.Role.ADMIN
     tour.check_offline_and_styled()
+
+
+# --- Content-Security-Policy ------------------------------------------------------------------
+
+
+def test_a_csp_violation_is_caught_by_the_tour(tour):
+    """The listener works: a style injected inline is blocked and reported."""
+    tour.goto("/login/")
+    tour.page.evaluate(
+        "() => { const s = document.createElement('style');"
+        " s.textContent = 'body { color: red }'; document.head.append(s); }"
+    )
+    tour.page.wait_for_function("() => window.__switchboardCspCount > 0")
+    assert "style-src" in " ".join(tour.csp_violations), tour.csp_violations
+    tour.csp_violations.clear()
+
+
+def app_code(page: Page) -> str:
+    """What an authenticator app shows for the key on the setup page (RFC 6238, computed
+    with django-otp's implementation from the key the page prints for typing by hand)."""
+    key = page.locator("#twofactor-secret").inner_text().replace(" ", "")
+    key += "=" * (-len(key) % 8)
+    return f"{TOTP(base64.b32decode(key)).token():06d}"
+
+
+def enrol_in_the_browser(page: Page) -> list[str]:
+    """On the two-factor page: scan (read the key), type the code; returns the recovery codes."""
+    expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+    field(page, "Code from the app").fill(app_code(page))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    return page.locator(".codes code").all_inner_texts()
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(
+        page.get_by_role("navigation", name="Account").get_by_role("link", name="Sign in")
+    ).to_be_visible()
+
+
+def test_two_factor_enrolment_then_sign_in_with_a_code_and_with_a_recovery_code(
+    browser, live_server
+):
+    owner = UserFactory(email="owner@twofactor.example")
+    clinic = make_clinic(owner, "Second Factor Dental")
+    context, tour = open_tour(browser, live_server, "desktop")
+    try:
+        page = tour.page
+        sign_in(tour, owner.email)  # no second factor yet: the password is enough
+        tour.goto("/account/password/")
+        page.get_by_role("link", name="Two-factor sign-in").click()
+        codes = enrol_in_the_browser(page)
+        assert len(codes) == 10
+        tour.shoot("20-two-factor-setup")
+        sign_out(page)
+
+        # Password, then the code from the app (the next one: the last was used to enrol).
+        tour.goto("/login/")
+        field(page, "Email").fill(owner.email)
+        field(page, "Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+        device = TOTPDevice.objects.get(user=owner, confirmed=True)
+        field(page, "Code").fill(code_for(device, steps_ahead=1))
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(clinic.name)
+        sign_out(page)
+
+        # Phone lost: a recovery code signs in once and leads to setting up again.
+        tour.goto("/login/")
+        field(page, "Email").fill(owner.email)
+        field(page, "Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        field(page, "Code").fill(codes[0])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".messages")).to_contain_text("recovery code (9 left)")
+        page.get_by_role("button", name="Set up a new phone").click()
+        assert len(enrol_in_the_browser(page)) == 10
+        tour.check_offline_and_styled()
+    finally:
+        context.close()
+    tour.check_no_csp_violations()
+
+
+def test_staff_without_two_factor_are_refused_by_the_admin_and_nothing_breaks_the_policy(
+    browser, live_server
+):
+    clinic = make_clinic(UserFactory(email="owner@csp.example"), "Policy Dental")
+    staff = UserFactory(email="ops@switchboard.example", is_staff=True, is_superuser=True)
+    context, tour = open_tour(browser, live_server, "desktop")
+    try:
+        page = tour.page
+        tour.goto("/admin/")  # the admin's own login page sends people to the app's sign-in
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        field(page, "Email").fill(staff.email)
+        field(page, "Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        # Right password, no second factor: the admin refuses and sends them to enrol.
+        expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor sign-in")
+        expect(page.locator(".messages")).to_contain_text("Staff accounts need two-factor")
+        tour.goto("/admin/tenants/clinic/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor sign-in")
+        enrol_in_the_browser(page)
+        page.get_by_role("link", name="Continue").click()
+        expect(page.locator("#site-name")).to_be_visible()
+        for path in (
+            "/admin/",
+            "/admin/tenants/clinic/",
+            f"/admin/tenants/clinic/{clinic.pk}/change/",
+            "/admin/ops/",
+            "/admin/tenants/user/",
+            f"/admin/tenants/user/{staff.pk}/change/",
+            "/admin/audit/auditentry/",
+        ):
+            tour.goto(path)
+            expect(page.locator("#content")).to_be_visible()
+        tour.goto("/api/docs/")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Switchboard API")
+        assert tour.offsite == [], tour.offsite
+    finally:
+        context.close()
+    tour.check_no_csp_violations()

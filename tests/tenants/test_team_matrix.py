@@ -27,6 +27,7 @@ from tests.factories import UserFactory, add_member
 pytestmark = pytest.mark.django_db
 
 EVERYONE = {"owner", "admin", "viewer"}
+EDITORS = {"owner", "admin"}
 OWNERS = {"owner"}
 PARTIES = ["owner", "admin", "viewer", "outsider", "anonymous"]
 
@@ -58,6 +59,10 @@ def world(clinic, owner, admin_member, viewer, outsider):
 
 def web(name, *args):
     return lambda w, me: reverse(f"tenants:{name}", args=[w.clinic.slug, *[a(w, me) for a in args]])
+
+
+def audit_web(name):
+    return lambda w, me: reverse(f"audit:{name}", args=[w.clinic.slug])
 
 
 def api(tail):
@@ -98,6 +103,10 @@ ENDPOINTS = [
     ("list invitations", "api", "get", api("invitations/"), None, EVERYONE, 200),
     ("invite", "api", "post", api("invitations/"), NEW, OWNERS, 201),
     ("revoke invitation", "api", "delete", api("invitations/{invitation}/"), None, OWNERS, 204),
+    # The audit log and its export (they show team changes among the rest)
+    ("audit log", "web", "get", audit_web("log"), None, EDITORS, 200),
+    ("audit log export", "web", "get", audit_web("log_csv"), None, EDITORS, 200),
+    ("audit log", "api", "get", api("audit-log/"), None, EDITORS, 200),
 ]
 
 
