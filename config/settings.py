@@ -280,26 +280,9 @@ DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
 DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
-# --- Webhooks to clinics (webhooks/, docs/webhooks.md) ---------------------------------------
-# The one switch that lets endpoints on loopback and private addresses through (development
-# and tests); `make run` turns it on.
-WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = _bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", False)
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
-# Seconds before each attempt: the Standard Webhooks schedule (immediately, 5 s, 5 min,
-# 30 min, 2 h, 5 h, 10 h, 10 h; about 28 hours of attempts over some 3 days with jitter).
-WEBHOOKS_RETRY_SCHEDULE = [
-    float(x)
-    for x in env.list(
-        "WEBHOOKS_RETRY_SCHEDULE",
-        default=["0", "5", "300", "1800", "7200", "18000", "36000", "36000"],
-    )
-]
-WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
-WEBHOOKS_SECRET_GRACE_SECONDS = env.int("WEBHOOKS_SECRET_GRACE_SECONDS", default=24 * 3600)
-WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=5 * 86400)
-WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=5.0)
-WEBHOOKS_OUTCOME_WAIT_SECONDS = env.int("WEBHOOKS_OUTCOME_WAIT_SECONDS", default=120)
-WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
+# --- Webhooks to clinics (webhooks/, docs/webhooks.md): config/webhook_settings.py --------
+from config.webhook_settings import *  # noqa: E402, F403
+
 # --- Audit log (docs/security.md, decisions/0044) -------------------------------------------
 # django-auditlog writes into audit.AuditEntry; its own table would stay unused, so its
 # migrations are off. Entries older than the retention are purged daily (default six years).
@@ -355,14 +338,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.purge_calls",
         "schedule": 3600.0,
     },
-    "webhooks-sweeper": {
-        "task": "webhooks.sweep",
-        "schedule": WEBHOOKS_SWEEP_SECONDS,
-    },
-    "webhooks-retention": {
-        "task": "webhooks.purge",
-        "schedule": 3600.0,
-    },
+    "webhooks-sweeper": {"task": "webhooks.sweep", "schedule": WEBHOOKS_SWEEP_SECONDS},  # noqa: F405
+    "webhooks-retention": {"task": "webhooks.purge", "schedule": 3600.0},
     "audit-retention": {
         "task": "audit.purge",
         "schedule": 24 * 3600.0,
