@@ -180,10 +180,16 @@ def test_numbers_added_and_removed(clinic):
 
 
 def test_deleting_a_clinic_sends_nothing(clinic):
+    """Numbers deleted with their clinic (the delete's origin) are not announced."""
+    from telephony.models import PhoneNumber
+    from webhooks.receivers import on_number_deleted
+
     make_endpoint(clinic, events=["number.removed"])
-    tel.phone_number_add(clinic=clinic, number="+14155550123")
-    clinic.delete()
-    assert WebhookEvent.objects.count() == 0
+    number = tel.phone_number_add(clinic=clinic, number="+14155550123")
+    on_number_deleted(PhoneNumber, number, origin=clinic)
+    assert WebhookEvent.objects.filter(type="number.removed").count() == 0
+    on_number_deleted(PhoneNumber, number, origin=number)
+    assert WebhookEvent.objects.filter(type="number.removed").count() == 1
 
 
 def test_phone_line_state_changes_are_observed_once(clinic):
