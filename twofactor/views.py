@@ -126,20 +126,8 @@ def account(request: HttpRequest) -> HttpResponse:
                 return redirect(next_url)
     elif action and enrolled and not verified:
         error = "Enter a code first to confirm it is you."
-    elif action == "recovery" and enrolled:
-        context["recovery_codes"] = services.new_recovery_codes(user)
-        messages.success(request, "New recovery codes made; the old ones no longer work.")
-    elif action == "reset" and enrolled:
-        services.turn_off(user)
-        enrolled = False
-        messages.info(request, "Scan the new code with your app to finish setting up again.")
-    elif action == "off" and enrolled:
-        if context["required_by"]:
-            error = "Two-factor sign-in is required for: " + ", ".join(context["required_by"])
-        else:
-            services.turn_off(user)
-            enrolled = False
-            messages.success(request, "Two-factor sign-in is off.")
+    elif action and enrolled:
+        enrolled, error = _manage(request, user, action, context)
 
     if not enrolled:
         device = services.pending_device(user)
@@ -152,6 +140,27 @@ def account(request: HttpRequest) -> HttpResponse:
         codes_left=services.recovery_codes_left(user) if enrolled else 0,
     )
     return render(request, "twofactor/account.html", context, status=400 if error else 200)
+
+
+def _manage(
+    request: HttpRequest, user: Any, action: str, context: dict[str, Any]
+) -> tuple[bool, str]:
+    """The account page's actions for a member signed in with a code: new recovery codes,
+    set up again, turn off. Returns whether two-factor is still on, and the error if any."""
+    if action == "recovery":
+        context["recovery_codes"] = services.new_recovery_codes(user)
+        messages.success(request, "New recovery codes made; the old ones no longer work.")
+    elif action == "reset":
+        services.turn_off(user)
+        messages.info(request, "Scan the new code with your app to finish setting up again.")
+        return False, ""
+    elif action == "off":
+        if context["required_by"]:
+            return True, "Two-factor sign-in is required for: " + ", ".join(context["required_by"])
+        services.turn_off(user)
+        messages.success(request, "Two-factor sign-in is off.")
+        return False, ""
+    return True, ""
 
 
 @login_required
