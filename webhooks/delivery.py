@@ -51,12 +51,14 @@ def lease_seconds() -> float:
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> float | None:
-    """Seconds until the next attempt after `attempts` failed ones (None: give up)."""
+    """Seconds until the next attempt after `attempts` failed ones (None: give up).
+
+    Never earlier than the schedule, up to 20 % later (decision 0050)."""
     schedule = settings.WEBHOOKS_RETRY_SCHEDULE
     if attempts >= len(schedule):
         return None
     base = float(schedule[attempts])
-    return base * (rng or random).uniform(0.8, 1.2)
+    return base * (rng or random).uniform(1.0, 1.2)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -112,12 +113,27 @@ def test_500_is_retried_on_the_schedule_with_jitter(clinic, endpoint, receiver, 
     assert endpoint.failing_since is None  # a success clears it
 
 
+SPEC_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
+
 def test_the_schedule_is_the_specifications():
     rng = random.Random(7)
-    waits = [delivery.retry_delay(n, rng) for n in range(1, 8)]
-    for wait, base in zip(waits, [5, 300, 1800, 7200, 18000, 36000, 36000], strict=True):
-        assert base * 0.8 <= wait <= base * 1.2
-    assert delivery.retry_delay(8) is None
+    waits = [delivery.retry_delay(n, rng) for n in range(10)]
+    # Never earlier than the schedule (immediately, then minutes, then hours), up to 20 % later.
+    for wait, base in zip(waits, SPEC_SCHEDULE, strict=True):
+        assert base <= wait <= base * 1.2
+    assert delivery.retry_delay(10) is None
+
+
+def test_the_schedule_spans_three_days_and_disabling_comes_within_it():
+    """The spec's 75 h 35 min; an endpoint failing throughout one event's schedule is disabled
+    by its last attempt, whatever the jitter (which only ever delays)."""
+    total = sum(django_settings.WEBHOOKS_RETRY_SCHEDULE)
+    assert django_settings.WEBHOOKS_RETRY_SCHEDULE == SPEC_SCHEDULE
+    assert total == 75 * 3600 + 35 * 60 + 5
+    assert 3 * 86400 <= total < 4 * 86400
+    assert django_settings.WEBHOOKS_DISABLE_AFTER_SECONDS == 3 * 86400
+    assert total >= django_settings.WEBHOOKS_DISABLE_AFTER_SECONDS
 
 
 def test_after_the_last_attempt_the_delivery_fails(clinic, endpoint, receiver, published, settings):
@@ -157,7 +173,7 @@ def test_an_endpoint_failing_for_days_is_disabled(
     with django_capture_on_commit_callbacks(execute=True):
         delivery.deliver(queued(clinic, endpoint).pk)
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and "5.0 days" in endpoint.disabled_reason
+    assert not endpoint.enabled and "3.0 days" in endpoint.disabled_reason
     assert mail.outbox[0].to == [owner.email]
     # Enabled again: the failure clock starts over and what waited is sent.
     services.endpoint_update(endpoint=endpoint, enabled=True)
