@@ -11,10 +11,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from telephony.models import Provisioning
-from telephony.provisioning.batch import reconcile_batch
 from telephony.provisioning.circuit import resume_after_config_change
 from telephony.provisioning.lease import lease_free
-from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
 
 logger = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> st
     max_retries=None,
 )
 def reconcile_clinics_task(clinic_ids: list[str]) -> dict[str, int]:
-    """Reconcile a batch of clinics that went live together (telephony/provisioning/batch.py).
+    """Reconcile a batch of clinics that went live together (telephony/provisioning/many.py).
 
     Clinics off the batch's common path, and transient failures after their backoff, go on
     as one reconcile_clinic task each. If publishing those fails, the sweeper finds them:

@@ -7,7 +7,6 @@ from typing import Any
 from django.db import connections
 
 from telephony.models import Provisioning, ProvisioningEvent
-from telephony.provisioning.fence import event_row
 
 
 class Writes:
@@ -21,23 +20,6 @@ class Writes:
             setattr(prov, name, value)
         self.fields.update(fields)
         self.rows[prov.pk] = prov
-
-    def event(
-        self, clinic_id: Any, generation: int, action: str, outcome: Any, detail: str
-    ) -> None:
-        """`outcome`: the call's (its error, duration and request ID), or None."""
-        error = outcome is not None and outcome.error is not None
-        self.events.append(
-            event_row(
-                clinic_id,
-                generation,
-                action,
-                ProvisioningEvent.Outcome.ERROR if error else ProvisioningEvent.Outcome.OK,
-                detail,
-                duration_ms=outcome.duration_ms if outcome else None,
-                request_id=outcome.request_id if outcome else "",
-            )
-        )
 
     def save(self) -> None:
         if self.rows:

@@ -1,10 +1,14 @@
-"""The executor: applies the planner's actions to one clinic (decisions/0011).
+"""The executor: applies the planner's actions to a clinic (decisions/0011, 0046).
 
 It plans, applies the actions in order, and plans again whenever it learns something the
 plan could not know: after an observation, after a create (the new ID), after upstream
 refused a write or no longer had the object. Every guarantee lives in `Fenced` (the lease,
 fencing, events, the renewal window, the circuit) and in outcome.py (convergence,
 failure classification, backoff); nothing here is specific to a kind of object.
+
+A create is three steps (`intend`, the call, `created`) so that the batched path
+(many.py) runs this same executor for each of many clinics, making the calls of a whole
+wave concurrently in between and writing each step into the wave's one commit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from telephony.livekit_gateway import (
+    LOCAL_RATE_LIMIT,
     LiveKitConflictError,
     LiveKitError,
     LiveKitGateway,
@@ -36,9 +41,10 @@ from telephony.provisioning.outcome import (
     Circuit,
     Result,
     busy_delay,
-    converged_fields,
+    convergence,
     failed,
     settled,
+    working_state,
 )
 from telephony.provisioning.planner import diff_fields, plan, records_of
 
@@ -67,29 +73,51 @@ def _drop(observed: Observed, kind: Kind, object_id: str) -> None:
 
 class ClinicExecutor(Fenced):
     def __init__(
-        self, clinic_id: Any, gateway: LiveKitGateway, owner: str, *, verify: bool = False
+        self,
+        clinic_id: Any,
+        gateway: LiveKitGateway,
+        owner: str,
+        *,
+        verify: bool = False,
+        prov: Provisioning | None = None,
     ) -> None:
         super().__init__(clinic_id, gateway, owner)
         self.verify = verify
         self.observed = Observed()
-        self.prov = Provisioning.objects.get(clinic_id=clinic_id)
+        self.prov = prov if prov is not None else Provisioning.objects.get(clinic_id=clinic_id)
 
     def save(self, **fields: Any) -> None:
         super().save(**fields)
+        self.remember(fields)
+
+    def remember(self, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
             if name != "lease_until":
                 setattr(self.prov, name, value)  # the record the next plan starts from
 
-    def run(self) -> Result:
+    def idle(self) -> Result | None:
+        """Nothing to do for this run: failed (waits for Retry or a change), or settled."""
         if self.prov.state == State.FAILED:
             return Result("noop", detail="failed; waiting for a retry or a change")
         if settled(self.prov) and not self.verify:
             return Result("noop")
+        return None
+
+    def plan(self, desired: DesiredState) -> list[Action]:
+        return plan(desired, records_of(self.prov), self.observed, verify=self.verify)
+
+    def now(self) -> Any:
+        return timezone.now()
+
+    def run(self) -> Result:
+        idle = self.idle()
+        if idle is not None:
+            return idle
         desired = self._load(first=True)
         for _ in range(MAX_PLANS):
-            actions = plan(desired, records_of(self.prov), self.observed, verify=self.verify)
+            actions = self.plan(desired)
             if not actions:
-                if self._converge(desired):
+                if self.converge(desired):
                     return Result("converged")
                 desired = self._load()
                 continue
@@ -103,11 +131,15 @@ class ClinicExecutor(Fenced):
                 clinic_id=self.clinic_id
             )
         desired = load_desired(self.clinic_id)
+        self.begin(desired)
+        return desired
+
+    def begin(self, desired: DesiredState) -> None:
+        """Work towards `desired`: the working state goes with the next fenced write."""
         self.generation = desired.generation
-        working = State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
+        working = working_state(desired)
         if self.prov.state != working:
             self.pending["state"] = working
-        return desired
 
     def _apply_all(self, actions: list[Action], desired: DesiredState) -> DesiredState:
         for action in actions:
@@ -120,18 +152,25 @@ class ClinicExecutor(Fenced):
                 break  # something new is known: plan again
         return desired
 
-    def _converge(self, desired: DesiredState) -> bool:
-        now = timezone.now()
-        final = State.ACTIVE if desired.trunk_wanted else State.DEPROVISIONED
+    def converge(self, desired: DesiredState) -> bool:
+        """Mark the clinic converged, unless it changed meanwhile (its generation moved)."""
+        fields, detail = convergence(desired, self.now())
         with transaction.atomic():
             n = Provisioning.objects.filter(
                 clinic_id=self.clinic_id, lease_owner=self.owner, generation=desired.generation
-            ).update(**converged_fields(desired.generation, final, now))
+            ).update(**fields)
             if n:
-                self.insert_event("converged", "ok", f"state {final}")
+                self.insert_event("converged", "ok", detail)
         if n:
             self.pending = {}
         return n == 1
+
+    def record_failure(self, exc: LiveKitError, attempts: int, circuit: Circuit) -> Result:
+        """A failed run: classified, backed off or failed, under the fence."""
+        circuit.note(exc)
+        fields, result = failed(self.clinic_id, attempts, exc)
+        self.save(**fields)
+        return result
 
     # --- one action -----------------------------------------------------------------------
 
@@ -164,12 +203,29 @@ class ClinicExecutor(Fenced):
         return True
 
     def _create(self, kind: Kind, a: Action) -> bool:
-        self.save(**kind.intent(a.spec, timezone.now()))  # committed before the call
+        self.intend(kind, a)
         try:
             remote = self.call(f"create_{kind.name}", lambda: kind.create(self.gw, a.spec))
         except LiveKitRejectedError as exc:
             self.save(**kind.no_intent())  # refused: nothing was created
             return self._refused(kind, exc)
+        except LiveKitError as exc:
+            self.not_sent(kind, exc)
+            raise
+        return self.created(kind, a, remote)
+
+    def intend(self, kind: Kind, a: Action) -> None:
+        """The create's intent, committed before the call."""
+        self.save(**kind.intent(a.spec, self.now()))
+
+    def not_sent(self, kind: Kind, exc: LiveKitError) -> None:
+        """A create the local rate limiter refused was never sent: withdraw its intent, so
+        the next run creates at once instead of listing upstream first."""
+        if exc.code == LOCAL_RATE_LIMIT:
+            self.save(**kind.no_intent())
+
+    def created(self, kind: Kind, a: Action, remote: Any) -> bool:
+        """Record what a create made; True: plan again (the new ID is known)."""
         object_id = kind.object_id(remote)
         self.save_done(
             f"create_{kind.name}",
@@ -242,22 +298,15 @@ class ClinicExecutor(Fenced):
         return False
 
 
-def _record_failure(clinic_id: Any, owner: str, exc: LiveKitError) -> Result:
-    attempts = Provisioning.objects.values_list("attempts", flat=True).get(clinic_id=clinic_id)
-    Circuit().note(exc)
-    fields, result = failed(clinic_id, attempts + 1, exc)
-    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(**fields)
-    return result
-
-
-def run_clinic(
+def reconcile_clinic(
     clinic_id: Any,
     *,
     gateway: LiveKitGateway | None = None,
     owner: str | None = None,
     verify: bool = False,
 ) -> Result:
-    """One run for one clinic. Never raises upstream errors: they become state and a Result."""
+    """One run for one clinic. Never raises upstream errors: they become state and a Result.
+    `verify` observes every stored object instead of trusting the applied-spec hashes."""
     owner = owner or uuid.uuid4().hex
     if not Provisioning.objects.filter(clinic_id=clinic_id).exists():
         return Result("noop", detail="no such clinic")
@@ -266,10 +315,14 @@ def run_clinic(
     try:
         executor = ClinicExecutor(clinic_id, gateway or get_gateway(), owner, verify=verify)
         try:
-            return executor.run()
+            try:
+                return executor.run()
+            except LiveKitError as exc:
+                attempts = Provisioning.objects.values_list("attempts", flat=True).get(
+                    clinic_id=clinic_id
+                )
+                return executor.record_failure(exc, attempts + 1, Circuit())
         except LeaseLost:
             return Result("busy", detail="lease taken over by another run")
-        except LiveKitError as exc:
-            return _record_failure(clinic_id, owner, exc)
     finally:
         release_lease(clinic_id, owner)

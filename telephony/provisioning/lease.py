@@ -61,9 +61,22 @@ def lease_free() -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=Now())
 
 
+def take_leases(clinic_ids: list[Any], owner: str) -> int:
+    """Take the lease of each of these clinics that is free or already this owner's (one
+    statement, compared and written on the database's clock); how many were taken."""
+    free = Provisioning.objects.filter(clinic_id__in=clinic_ids).filter(free_or_mine(owner))
+    return free.update(lease_owner=owner, lease_until=lease_expiry())
+
+
+def release_leases(clinic_ids: list[Any], owner: str) -> None:
+    """Free the leases of these clinics that this owner still holds."""
+    Provisioning.objects.filter(clinic_id__in=clinic_ids, lease_owner=owner).update(
+        lease_owner="", lease_until=None
+    )
+
+
 def acquire_lease(clinic_id: Any, owner: str) -> bool:
-    free = Provisioning.objects.filter(clinic_id=clinic_id).filter(free_or_mine(owner))
-    return free.update(lease_owner=owner, lease_until=lease_expiry()) == 1
+    return take_leases([clinic_id], owner) == 1
 
 
 def lease_remaining(clinic_id: Any) -> float:
@@ -80,9 +93,7 @@ def lease_remaining(clinic_id: Any) -> float:
 
 
 def release_lease(clinic_id: Any, owner: str) -> None:
-    Provisioning.objects.filter(clinic_id=clinic_id, lease_owner=owner).update(
-        lease_owner="", lease_until=None
-    )
+    release_leases([clinic_id], owner)
 
 
 def renew_window_seconds() -> float:

@@ -48,6 +48,17 @@ def settled(prov: Provisioning) -> bool:
     return prov.converged and prov.state in (State.ACTIVE, State.DEPROVISIONED, State.NEW)
 
 
+def working_state(desired: Any) -> str:
+    """The state while a run works towards `desired`."""
+    return State.PROVISIONING if desired.trunk_wanted else State.DEPROVISIONING
+
+
+def convergence(desired: Any, now: Any) -> tuple[dict[str, Any], str]:
+    """The fields of a clinic converged on `desired`, and the event's detail."""
+    final = State.ACTIVE if desired.trunk_wanted else State.DEPROVISIONED
+    return converged_fields(desired.generation, final, now), f"state {final}"
+
+
 def converged_fields(generation: int, final: str, now: Any) -> dict[str, Any]:
     """The fields of a converged clinic: every convergence field reset here, and only here;
     the lease is released in the same write."""

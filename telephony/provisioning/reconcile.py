@@ -1,36 +1,46 @@
-"""reconcile_clinic: bring upstream to one clinic's desired state (design.md §5).
+"""reconcile_clinic and reconcile_batch: bring upstream to the desired state (design.md §5).
 
-A thin adapter over the engine (decisions/0011): the planner (planner.py) decides, the
+Thin adapters over the engine (decisions/0011, 0046): the planner (planner.py) decides, the
 executor (executor.py) applies with every guarantee of the lease, intents, events and
-failure handling. Safe to run any number of times, concurrently and out of order.
+failure handling, for one clinic or, with the calls of many clinics in flight, for a set
+(many.py). Safe to run any number of times, concurrently and out of order.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from telephony.livekit_gateway import LiveKitGateway
-from telephony.provisioning.executor import run_clinic
+from telephony.livekit_gateway import LiveKitGateway, get_gateway
+from telephony.provisioning.executor import reconcile_clinic
 from telephony.provisioning.lease import acquire_lease, renew_window_seconds
+from telephony.provisioning.many import BatchResult, run_many
 from telephony.provisioning.outcome import Result, backoff_seconds, failure_fields
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "BatchResult",
     "Result",
     "acquire_lease",
     "backoff_seconds",
     "failure_fields",
+    "reconcile_batch",
     "reconcile_clinic",
     "renew_window_seconds",
 ]
 
 
-def reconcile_clinic(
-    clinic_id: Any,
+def reconcile_batch(
+    clinic_ids: Iterable[Any],
     *,
     gateway: LiveKitGateway | None = None,
     owner: str | None = None,
-    verify: bool = False,
-) -> Result:
-    """One reconcile run. Never raises LiveKit errors: they become state and a Result.
-    `verify` observes every stored object instead of trusting the applied-spec hashes."""
-    return run_clinic(clinic_id, gateway=gateway, owner=owner, verify=verify)
+) -> BatchResult:
+    """One run over a set of clinics (a bulk go-live). Never raises LiveKit errors. The
+    result names the clinics that need a one-clinic run next, now or after a delay."""
+    result = run_many(clinic_ids, gateway=gateway or get_gateway(), owner=owner or uuid.uuid4().hex)
+    logger.info("reconcile batch: %s", result.counts())
+    return result

@@ -1,4 +1,4 @@
-"""The batch path (telephony/provisioning/batch.py) against the in-memory fake gateway.
+"""The batch path (telephony/provisioning/many.py) against the in-memory fake gateway.
 
 What it must keep from reconcile_clinic: the same objects in LiveKit, one create per object,
 fenced writes, recorded failures, and everything off its path handed to reconcile_clinic.
@@ -22,10 +22,9 @@ from telephony.livekit_gateway import (
     TrunkSpec,
 )
 from telephony.models import Provisioning, ProvisioningEvent, UpstreamStatus
-from telephony.provisioning import batch as batch_module
-from telephony.provisioning.batch import reconcile_batch
+from telephony.provisioning import fence, many
 from telephony.provisioning.desired import load_desired
-from telephony.provisioning.reconcile import acquire_lease, reconcile_clinic
+from telephony.provisioning.reconcile import acquire_lease, reconcile_batch, reconcile_clinic
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -285,15 +284,15 @@ def test_calls_that_cannot_start_within_the_lease_window_wait_for_a_renewal(
     # A window of 50 ms and calls of 80 ms one after the other: the second clinic's call
     # would start after its renewal went stale, so the batch renews the lease first.
     settings.PROVISIONING_BATCH_IN_FLIGHT = 1
-    monkeypatch.setattr(batch_module, "renew_window_seconds", lambda: 0.05)
+    monkeypatch.setattr(fence, "renew_window_seconds", lambda: 0.05)
     renewals = []
-    real_renew = batch_module._Batch._renew
+    real_renew = fence.Leases.renew
 
-    def renew(self, items):
-        renewals.append(len(items))
-        return real_renew(self, items)
+    def renew(self, ids):
+        renewals.append(len(ids))
+        return real_renew(self, ids)
 
-    monkeypatch.setattr(batch_module._Batch, "_renew", renew)
+    monkeypatch.setattr(fence.Leases, "renew", renew)
     fake_gateway.before_call = lambda method: threading.Event().wait(0.08)  # a slow LiveKit
     ids = new_clinics(3)
 
@@ -308,7 +307,7 @@ def test_calls_that_cannot_start_within_the_lease_window_wait_for_a_renewal(
 def test_calls_not_started_before_the_budget_ends_are_withdrawn_and_handed_over(
     fake_gateway, monkeypatch
 ):
-    monkeypatch.setattr(batch_module, "budget_seconds", lambda: 0.0)
+    monkeypatch.setattr(many, "budget_seconds", lambda: 0.0)
     ids = new_clinics(3)
 
     result = reconcile_batch(ids)

@@ -12,8 +12,7 @@ import pytest
 
 from telephony import services
 from telephony.models import Provisioning, ProvisioningEvent
-from telephony.provisioning.batch import reconcile_batch
-from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from tests.factories import UserFactory, make_clinic
 from tests.telephony.test_reconcile_emulator import emulator, lk  # noqa: F401 (fixtures)
 
