@@ -49,7 +49,7 @@ def took_batch_path(worker) -> bool:
     return any("telephony.reconcile_clinics[" in line for line in worker.lines)
 
 
-# One by one: the reconcile_clinic path; together: the batch path (provisioning/batch.py).
+# One by one: the reconcile_clinic path; together: the batch path (provisioning/many.py).
 PATHS = pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "together"])
 
 
