@@ -1,0 +1,111 @@
+"""The control plane under ``/_emulator/`` (JSON, no auth, loopback peers only by default),
+shaped like the LiveKit emulator's: ``healthz``, ``state``, ``reset``, ``requests``,
+``faults`` (GET, POST ``{"rules": [...]}``, DELETE). Each carrier adds its own routes
+(credentials, seeded numbers) with :func:`json_body` and :func:`reply`."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from emulators.livekit.faults import FaultSpecError
+
+if TYPE_CHECKING:
+    from .app import RestEmulator
+
+PREFIX = "/_emulator"
+
+
+def reply(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"invalid JSON: {exc}"}), content_type="application/json"
+        ) from exc
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "expected a JSON object"}), content_type="application/json"
+        )
+    return data
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def add_routes(emu: RestEmulator) -> None:
+    @web.middleware
+    async def loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
+        guarded = request.path.startswith(PREFIX + "/") and not emu.allow_remote_control
+        if guarded and not _is_loopback(request.remote):
+            return reply({"error": "the control plane only answers loopback peers"}, 403)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    emu.app.middlewares.append(loopback_only)
+
+    plane = ControlPlane(emu)
+    router = emu.app.router
+    router.add_get(f"{PREFIX}/healthz", plane.healthz)
+    router.add_get(f"{PREFIX}/state", plane.state)
+    router.add_post(f"{PREFIX}/reset", plane.reset)
+    router.add_get(f"{PREFIX}/requests", plane.requests)
+    router.add_get(f"{PREFIX}/faults", plane.faults_get)
+    router.add_post(f"{PREFIX}/faults", plane.faults_post)
+    router.add_delete(f"{PREFIX}/faults", plane.faults_delete)
+
+
+class ControlPlane:
+    """The shared handlers of ``/_emulator/``."""
+
+    def __init__(self, emu: RestEmulator) -> None:
+        self.emu = emu
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return reply({"ok": True})
+
+    async def state(self, _request: web.Request) -> web.Response:
+        return reply(self.emu.state_json())
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self.emu.reset()
+        return reply({"ok": True})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        method = request.query.get("method") or None
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            return reply({"error": "since must be an integer"}, 400)
+        return reply(self.emu.requests.query(method, since))
+
+    async def faults_get(self, _request: web.Request) -> web.Response:
+        return reply({"rules": [r.to_json() for r in self.emu.faults.rules]})
+
+    async def faults_post(self, request: web.Request) -> web.Response:
+        payload = await json_body(request)
+        try:
+            installed = self.emu.faults.install(payload.get("rules"))
+        except FaultSpecError as exc:
+            return reply({"error": str(exc)}, 400)
+        return reply({"rules": [r.to_json() for r in installed]})
+
+    async def faults_delete(self, _request: web.Request) -> web.Response:
+        self.emu.faults.clear()
+        return reply({"ok": True})
