@@ -318,13 +318,17 @@ def _wait_worker(worker: Proc, timeout: float = 60) -> None:
     raise RuntimeError(f"celery worker did not start:\n{tail}")
 
 
-def start_web(env: dict[str, str], *, workers: int = 2, threads: int = 1) -> tuple[Proc, str]:
+def start_web(
+    env: dict[str, str], *, workers: int = 2, threads: int = 1, access_log: bool = True
+) -> tuple[Proc, str]:
+    """gunicorn on a free port; `access_log=False` runs it exactly as the Dockerfile does."""
     port = free_port()
     args = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}",
-        "-w", str(workers), "--threads", str(threads), "--access-logfile", "-",
-        "--log-level", "warning",
+        "-w", str(workers), "--threads", str(threads), "--log-level", "warning",
     ]  # fmt: skip
+    if access_log:
+        args += ["--access-logfile", "-"]
     web = Proc("web", args, env)
     base = f"http://127.0.0.1:{port}"
     import requests
