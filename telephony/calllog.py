@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
 
 from telephony import call_events
 from telephony.agent_config import clinic_for_room
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
-from telephony.models import Call, Provisioning, TestCall
+from telephony.models import Call, TestCall
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -82,40 +83,53 @@ class Mapping:
     mapped_by: str
 
 
-def _clinic_by_id(value: str) -> Clinic | None:
+def _uuid(value: str) -> uuid.UUID | None:
     try:
-        key = uuid.UUID(value)
+        return uuid.UUID(value)
     except ValueError:
         return None
-    return Clinic.objects.filter(pk=key).first()
 
 
-def map_participant(participant: WebhookParticipant) -> Mapping | None:
+def _locking() -> QuerySet[Clinic]:
+    """Clinics locked as they are found (FOR NO KEY UPDATE of the clinic row only): finding a
+    call's clinic and locking it is one statement. The lock serialises with test-call
+    recording for the clinic (is_test marking, below)."""
+    return Clinic.objects.select_for_update(no_key=True, of=("self",))
+
+
+def map_participant(participant: WebhookParticipant, clinics: QuerySet[Clinic]) -> Mapping | None:
     attrs = participant.attributes
     for attr, field, how in (
-        ("sip.trunkID", "trunk_id", MappedBy.TRUNK),
-        ("sip.ruleID", "dispatch_rule_id", MappedBy.RULE),
+        ("sip.trunkID", "provisioning__trunk_id", MappedBy.TRUNK),
+        ("sip.ruleID", "provisioning__dispatch_rule_id", MappedBy.RULE),
     ):
         value = attrs.get(attr, "")
         if value:
-            prov = Provisioning.objects.select_related("clinic").filter(**{field: value}).first()
-            if prov is not None:
-                return Mapping(prov.clinic, how)
-    clinic = _clinic_by_id(attrs.get("switchboard.clinic", ""))
+            clinic = clinics.filter(**{field: value}).first()
+            if clinic is not None:
+                return Mapping(clinic, how)
+    key = _uuid(attrs.get("switchboard.clinic", ""))
+    clinic = clinics.filter(pk=key).first() if key else None
     return Mapping(clinic, MappedBy.ATTRIBUTE) if clinic else None
 
 
 def map_event(event: WebhookEvent) -> Mapping | None:
+    """The event's clinic, locked: run inside the transaction that records the event."""
     assert event.room is not None
+    clinics = _locking()
     person = event.participant
     if person is not None and person.kind == "SIP":
-        found = map_participant(person)
+        found = map_participant(person, clinics)
         if found is not None:
             return found
-    existing = Call.objects.select_related("clinic").filter(room_sid=event.room.sid).first()
+    existing = (
+        clinics.filter(calls__room_sid=event.room.sid)
+        .annotate(call_mapped_by=F("calls__mapped_by"))
+        .first()
+    )
     if existing is not None:
-        return Mapping(existing.clinic, existing.mapped_by)
-    clinic = clinic_for_room(event.room.name)
+        return Mapping(existing, existing.call_mapped_by)
+    clinic = clinic_for_room(event.room.name, clinics)
     return Mapping(clinic, MappedBy.ROOM_PREFIX) if clinic else None
 
 
@@ -129,47 +143,59 @@ def _earliest(*values: datetime | None) -> datetime | None:
 
 
 def record_event(event: WebhookEvent) -> Call | None:
-    """Merge one verified webhook event into the call log; None if it is not a call of ours."""
+    """Merge one verified webhook event into the call log; None if it is not a call of ours.
+
+    Statements per event: the clinic found and locked (one per kind of evidence tried), the
+    call row locked, whether the room is a test call's, then one INSERT (a new room) or one
+    UPDATE, and what the signal's receivers write."""
     if event.event not in HANDLED_EVENTS or event.room is None or not event.room.sid:
         return None
-    mapping = map_event(event)
-    if mapping is None:
-        logger.info(
-            "webhook %s for room %s (%s): no clinic matches; ignored",
-            event.event,
-            redact_room_name(event.room.name),
-            event.room.sid,
-        )
-        return None
     with transaction.atomic():
-        # Serialises with test-call recording for this clinic (is_test marking, below).
-        Clinic.objects.select_for_update(no_key=True).filter(pk=mapping.clinic.pk).first()
-        call = _locked_call(event, mapping)
-        _merge(call, event, mapping)
-        call.is_test = call.is_test or (
-            TestCall.objects.for_clinic(call.clinic).filter(room_name=call.room_name).exists()
-        )
-        call.save()
+        mapping = map_event(event)
+        if mapping is None:
+            logger.info(
+                "webhook %s for room %s (%s): no clinic matches; ignored",
+                event.event,
+                redact_room_name(event.room.name),
+                event.room.sid,
+            )
+            return None
+        call = _write(event, mapping)
         call_events.call_updated(call)
     return call
 
 
-def _locked_call(event: WebhookEvent, mapping: Mapping) -> Call:
+def _write(event: WebhookEvent, mapping: Mapping) -> Call:
+    """The room's row locked and merged with the event; a new room's row in one INSERT."""
     assert event.room is not None
     rows = Call.objects.select_for_update()
     call = rows.filter(room_sid=event.room.sid).first()
-    if call is not None:
-        return call
-    try:
-        with transaction.atomic():
-            return Call.objects.create(
-                clinic=mapping.clinic,
-                room_sid=event.room.sid,
-                room_name=redact_room_name(event.room.name),
-                mapped_by=mapping.mapped_by,
-            )
-    except IntegrityError:  # a concurrent delivery for the same room created it first
-        return rows.get(room_sid=event.room.sid)
+    if call is not None and call.clinic_id == mapping.clinic.pk:
+        call.clinic = mapping.clinic  # already read (and locked): not read again
+    if call is None:
+        call = Call(
+            clinic=mapping.clinic,
+            room_sid=event.room.sid,
+            room_name=redact_room_name(event.room.name),
+            mapped_by=mapping.mapped_by,
+        )
+        _apply(call, event, mapping)
+        try:
+            with transaction.atomic():
+                call.save(force_insert=True)
+            return call
+        except IntegrityError:  # a concurrent delivery for the same room created it first
+            call = rows.get(room_sid=event.room.sid)
+    _apply(call, event, mapping)
+    call.save()
+    return call
+
+
+def _apply(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
+    _merge(call, event, mapping)
+    call.is_test = call.is_test or (
+        TestCall.objects.for_clinic(call.clinic).filter(room_name=call.room_name).exists()
+    )
 
 
 def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:

@@ -123,7 +123,15 @@ def outcome_data(outcome: CallOutcome | None) -> dict[str, Any] | None:
 # --- the events ----------------------------------------------------------------------------
 
 
-def call_started(call: Call) -> WebhookEvent | None:
+def of_type(
+    endpoints: list[WebhookEndpoint] | None, event_type: str
+) -> list[WebhookEndpoint] | None:
+    """The clinic's enabled endpoints (read once by the caller) that want this event type;
+    None lets emit read them itself."""
+    return None if endpoints is None else [e for e in endpoints if event_type in e.events]
+
+
+def call_started(call: Call, endpoints: list[WebhookEndpoint] | None = None) -> WebhookEvent | None:
     data = {"clinic": clinic_data(call.clinic), "call": call_data(call)}
     return emit(
         call.clinic,
@@ -131,13 +139,17 @@ def call_started(call: Call) -> WebhookEvent | None:
         data,
         key=f"call.started:{call.room_sid}",
         room_name=call.room_name,
+        endpoints=of_type(endpoints, EventType.CALL_STARTED),
     )
 
 
-def call_ended(call: Call, outcome: CallOutcome | None) -> WebhookEvent | None:
+def call_ended(
+    call: Call, outcome: CallOutcome | None, endpoints: list[WebhookEndpoint] | None = None
+) -> WebhookEvent | None:
     """call.ended (once), preceded by call.started if it was never sent, and followed by
-    message.taken when the receptionist took a message."""
-    call_started(call)
+    message.taken when the receptionist took a message. `endpoints`: the clinic's enabled
+    endpoints, if the caller has read them already."""
+    call_started(call, endpoints)
     data = {
         "clinic": clinic_data(call.clinic),
         "call": call_data(call),
@@ -149,6 +161,7 @@ def call_ended(call: Call, outcome: CallOutcome | None) -> WebhookEvent | None:
         data,
         key=f"call.ended:{call.room_sid}",
         room_name=call.room_name,
+        endpoints=of_type(endpoints, EventType.CALL_ENDED),
     )
     if outcome is not None and outcome.outcome == CallOutcome.Outcome.MESSAGE_TAKEN:
         emit(
@@ -161,6 +174,7 @@ def call_ended(call: Call, outcome: CallOutcome | None) -> WebhookEvent | None:
             },
             key=f"message.taken:{call.room_sid}",
             room_name=call.room_name,
+            endpoints=of_type(endpoints, EventType.MESSAGE_TAKEN),
         )
     return event
 

@@ -11,21 +11,27 @@ from telephony import call_events
 from telephony.models import Call, CallOutcome, PhoneNumber
 from tenants.models import Clinic
 from webhooks import events
-from webhooks.models import WebhookEvent
+from webhooks.models import WebhookEndpoint, WebhookEvent
 
 
 @receiver(call_events.call_changed)
 def on_call_changed(sender: Any, call: Call, **kwargs: Any) -> None:
     seen_caller = bool(call.caller_last4 or call.caller_number or call.answered_at)
-    if seen_caller or call.ended_at is not None:
-        events.call_started(call)
+    if not seen_caller and call.ended_at is None:
+        return
+    # Every LiveKit webhook of a call comes through here: read the clinic's endpoints once
+    # (most clinics have none, and then there is nothing more to read or write).
+    endpoints = list(WebhookEndpoint.objects.filter(clinic_id=call.clinic_id, enabled=True))
+    if not endpoints:
+        return
+    events.call_started(call, endpoints)
     if call.ended_at is None:
         return
     outcome = CallOutcome.objects.for_clinic(call.clinic).filter(room_name=call.room_name).first()
     # Without an outcome yet, call.ended waits for the agent's report (or, after
     # WEBHOOKS_OUTCOME_WAIT_SECONDS, goes without it: see webhooks.sweeper).
     if outcome is not None:
-        events.call_ended(call, outcome)
+        events.call_ended(call, outcome, endpoints)
 
 
 @receiver(call_events.outcome_posted)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from google.protobuf import json_format
 from livekit import api
 
@@ -71,20 +73,24 @@ def _webhook_event(message: Any) -> WebhookEvent:
     return WebhookEvent(message.id, message.event, float(message.created_at) or None, room, person)
 
 
+@functools.lru_cache(maxsize=4)
+def _receiver(api_key: str, api_secret: str) -> api.WebhookReceiver:
+    """One receiver per key pair and process: building it per delivery was repeated work."""
+    return api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
+
+
 # Reference: https://docs.livekit.io/home/server/webhooks/#receiving-webhooks
 def verify_webhook(body: str, authorization: str, *, api_key: str, api_secret: str) -> WebhookEvent:
     """Check LiveKit's signature (a JWT over the body's SHA-256, HS256 with the API secret,
     `exp` required) and return the event. Expired tokens (LiveKit signs for five minutes)
-    are rejected, so a captured webhook cannot be replayed later."""
+    are rejected, so a captured webhook cannot be replayed later. The token is decoded once:
+    WebhookReceiver.receive verifies it, then checks the body's hash, then parses."""
     if not authorization:
         raise WebhookRejected("missing Authorization header")
-    verifier = api.TokenVerifier(api_key, api_secret)
     try:
-        verifier.verify(authorization)
-    except Exception as exc:  # PyJWT raises a family of errors; all mean "not LiveKit's"
+        message = _receiver(api_key, api_secret).receive(body, authorization)
+    except jwt.PyJWTError as exc:  # unsigned, wrongly signed, expired, another key: not LiveKit's
         raise WebhookRejected(f"bad signature token ({type(exc).__name__})") from None
-    try:
-        message = api.WebhookReceiver(verifier).receive(body, authorization)
     except json_format.ParseError:
         raise WebhookRejected("signed body is not a LiveKit webhook event", status=400) from None
     except Exception:  # no body hash in the token, or it does not match the body

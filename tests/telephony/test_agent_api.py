@@ -128,3 +128,21 @@ def test_user_credentials_are_not_agent_credentials(api_client, live, owner):
     api_client.credentials()
     api_client.force_login(owner)
     assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
+
+
+def test_a_304_reads_one_row_after_the_token_and_a_200_two(agent, live, django_assert_num_queries):
+    """The pickup path (issue 19): the token, then the live clinic's config version in one
+    query; a 304 builds no body, so it reads nothing more (a 200 adds the call log policy)."""
+    agent.get(URL, {"clinic": str(live.pk)})  # the token's last_used_at is written once a minute
+    etag = agent.get(URL, {"clinic": str(live.pk)})["ETag"]
+    with django_assert_num_queries(2):
+        assert agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    with django_assert_num_queries(3):
+        assert agent.get(URL, {"clinic": str(live.pk)}).status_code == 200
+
+
+@pytest.mark.parametrize("state", ["draft", "suspended", "offboarded"])
+def test_a_matching_etag_is_still_404_once_the_clinic_is_not_live(agent, live, state):
+    etag = agent.get(URL, {"clinic": str(live.pk)})["ETag"]
+    Clinic.objects.filter(pk=live.pk).update(state=state)
+    assert agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag).status_code == 404
