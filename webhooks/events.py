@@ -188,7 +188,9 @@ def number_changed(number: PhoneNumber, *, added: bool) -> WebhookEvent | None:
     return emit(number.clinic, event_type, data)
 
 
-def provisioning_changed(clinic: Clinic, previous: str, state: str) -> WebhookEvent | None:
+def provisioning_changed(
+    clinic: Clinic, previous: str, state: str, changed_at: datetime
+) -> WebhookEvent | None:
     labels = dict(Provisioning.State.choices)
     data = {
         "clinic": clinic_data(clinic),
@@ -196,6 +198,7 @@ def provisioning_changed(clinic: Clinic, previous: str, state: str) -> WebhookEv
             "state": state,
             "previous_state": previous,
             "description": labels.get(state, state),
+            "changed_at": iso(changed_at),
         },
     }
     return emit(clinic, EventType.PROVISIONING_STATE_CHANGED, data)

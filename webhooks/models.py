@@ -154,12 +154,22 @@ class WebhookAttempt(models.Model):
         return f"attempt at {self.at}: {self.status_code or self.error}"
 
 
-class ProvisioningStateSeen(models.Model):
-    """The phone-line state last reported to a clinic's endpoints (decision 0033)."""
+class ProvisioningStateChange(models.Model):
+    """A change of a clinic's phone-line state, not yet turned into an event (decision 0051).
 
-    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="+")
+    Written only by a database trigger on `telephony_provisioning.state` (migration 0002),
+    in the transaction that changes the state, for clinics with an enabled endpoint that
+    chose provisioning.state_changed; the sweeper writes the event and deletes the row in
+    one transaction.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    previous = models.CharField(max_length=16)
     state = models.CharField(max_length=16)
-    updated_at = models.DateTimeField(auto_now=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.clinic_id}: {self.state}"
+        return f"{self.clinic_id}: {self.previous} -> {self.state}"

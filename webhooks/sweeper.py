@@ -7,7 +7,8 @@ trusted with.
 2. Calls that ended without a call.ended event get one: when their outcome has arrived (a
    race between the agent's report and LiveKit's room_finished), or after
    WEBHOOKS_OUTCOME_WAIT_SECONDS without an outcome (a call the agent never reported).
-3. Phone-line state changes are observed and reported (decision 0033).
+3. Phone-line state changes, recorded by a database trigger in the transaction that made
+   each, become events (decision 0051).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from telephony.models import Call, CallOutcome, Provisioning
+from telephony.models import Call, CallOutcome
 from webhooks import events
 from webhooks.models import (
     EventType,
-    ProvisioningStateSeen,
+    ProvisioningStateChange,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -49,7 +50,7 @@ class Swept:
 
 def sweep(now: datetime | None = None) -> Swept:
     now = now or timezone.now()
-    changes = observe_provisioning()
+    changes = report_provisioning()
     ended = finish_calls(now)
     published = republish_due(now)
     return Swept(published, ended, changes)
@@ -134,46 +135,22 @@ def finish_calls(now: datetime) -> int:
     return count
 
 
-def observe_provisioning() -> int:
-    subscribed = _subscribed(EventType.PROVISIONING_STATE_CHANGED)
-    if not subscribed:
-        return 0
-    seen = dict(
-        ProvisioningStateSeen.objects.filter(clinic_id__in=subscribed).values_list(
-            "clinic_id", "state"
+def report_provisioning() -> int:
+    """Turn recorded phone-line state changes into events, oldest first; each record is
+    deleted in the transaction that writes its event, so each change is reported once.
+    Records another sweeper holds are skipped (it reports them)."""
+    with transaction.atomic():
+        changes = list(
+            ProvisioningStateChange.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("clinic")
+            .order_by("id")[:SCAN_LIMIT]
         )
-    )
-    current = Provisioning.objects.filter(clinic_id__in=subscribed).values_list(
-        "clinic_id", "state"
-    )
-    count = 0
-    for clinic_id, state in current:
-        if clinic_id not in seen:
-            # The first look sets the baseline: nothing changed since the endpoint was added.
-            ProvisioningStateSeen.objects.get_or_create(
-                clinic_id=clinic_id, defaults={"state": state}
+        for change in changes:
+            events.provisioning_changed(
+                change.clinic, change.previous, change.state, change.changed_at
             )
-            continue
-        if seen[clinic_id] == state:
-            continue
-        with transaction.atomic():
-            row = (
-                ProvisioningStateSeen.objects.select_for_update()
-                .select_related("clinic")
-                .get(clinic_id=clinic_id)
-            )
-            now_state = (
-                Provisioning.objects.filter(clinic_id=clinic_id)
-                .values_list("state", flat=True)
-                .first()
-            )
-            if now_state is None or row.state == now_state:
-                continue
-            events.provisioning_changed(row.clinic, row.state, now_state)
-            row.state = now_state
-            row.save(update_fields=["state", "updated_at"])
-            count += 1
-    return count
+        ProvisioningStateChange.objects.filter(pk__in=[c.pk for c in changes]).delete()
+    return len(changes)
 
 
 def purge(now: datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from telephony import services as tel
 from telephony.agent_tokens import agent_token_create
-from telephony.models import Call, Provisioning
+from telephony.models import Call
 from telephony.outcomes import erase_caller
 from tests.telephony.test_webhooks import call_events, post, room_of, sip
 from tests.telephony.webhook_helpers import KEY, SECRET
@@ -190,25 +190,6 @@ def test_deleting_a_clinic_sends_nothing(clinic):
     assert WebhookEvent.objects.filter(type="number.removed").count() == 0
     on_number_deleted(PhoneNumber, number, origin=number)
     assert WebhookEvent.objects.filter(type="number.removed").count() == 1
-
-
-def test_phone_line_state_changes_are_observed_once(clinic):
-    tel.telephony_setup_defaults(clinic=clinic)
-    make_endpoint(clinic, events=["provisioning.state_changed"])
-    assert sweeper.observe_provisioning() == 0  # the baseline
-    Provisioning.objects.filter(clinic=clinic).update(state="pending")
-    assert sweeper.observe_provisioning() == 1
-    assert sweeper.observe_provisioning() == 0
-    Provisioning.objects.filter(clinic=clinic).update(state="active")
-    assert sweeper.observe_provisioning() == 1
-    states = [
-        e.payload["data"]["provisioning"] for e in WebhookEvent.objects.order_by("created_at")
-    ]
-    assert [(s["previous_state"], s["state"]) for s in states] == [
-        ("new", "pending"),
-        ("pending", "active"),
-    ]
-    assert states[1]["description"] == "Active"
 
 
 def test_erasing_a_caller_erases_the_events_about_them(client, agent, clinic):
