@@ -283,7 +283,7 @@ def record(c: Claim, result: Result) -> Recorded | None:
         elif result.status_code == 410:
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.finished_at = now
-            disabled = _disable(endpoint, "The receiver answered 410 Gone.")
+            disabled = _disable(endpoint, "Your system said it wants no more events (410 Gone).")
         else:
             retry_in, disabled = _after_failure(endpoint, delivery, now)
         delivery.save()
@@ -324,7 +324,8 @@ def _after_failure(
     if failing_for >= settings.WEBHOOKS_DISABLE_AFTER_SECONDS:
         days = failing_for / 86400
         disabled = _disable(
-            endpoint, f"Every delivery failed for {days:.1f} days; enable it when fixed."
+            endpoint,
+            f"Nothing could be delivered for {days:.1f} days; turn it on when your system works.",
         )
     return retry_in, disabled
 
@@ -357,8 +358,8 @@ def email_owners(clinic_id: uuid.UUID, endpoint_id: uuid.UUID, reason: str) -> N
     send_mail(
         f"Webhooks to {endpoint.url} are paused",
         f"Switchboard stopped sending events of {endpoint.clinic.name} to {endpoint.url}.\n\n"
-        f"{reason}\n\nEvents are kept: when the receiver works again, enable the endpoint in "
-        "the clinic's settings (Webhooks) and they are sent.\n",
+        f"{reason}\n\nNothing is lost: when that system works again, turn the address back on "
+        "in Settings, Webhooks, and everything kept meanwhile is sent.\n",
         None,
         owners,
     )

@@ -18,18 +18,25 @@ from tenants.models import Clinic
 
 class EventType(models.TextChoices):
     CALL_STARTED = "call.started", "A call started"
-    CALL_ENDED = "call.ended", "A call ended (with the receptionist's outcome)"
+    CALL_ENDED = "call.ended", "A call ended, with what came of it"
     MESSAGE_TAKEN = "message.taken", "The receptionist took a message"
     PROVISIONING_STATE_CHANGED = (
         "provisioning.state_changed",
-        "The phone line's state changed",
+        "The phone line's status changed (being set up, working, a problem)",
     )
     NUMBER_ADDED = "number.added", "A phone number was added"
     NUMBER_REMOVED = "number.removed", "A phone number was removed"
 
 
-# Sent by "send test event" only; no endpoint subscribes to it.
+# Sent by "send a test" only; no endpoint subscribes to it.
 TEST_EVENT = "webhook.test"
+
+
+def event_label(event_type: str) -> str:
+    """What a person reads for an event type."""
+    if event_type == TEST_EVENT:
+        return "Test"
+    return dict(EventType.choices).get(event_type, event_type)
 
 
 class WebhookEndpoint(models.Model):

@@ -124,7 +124,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     if not endpoint.enabled:
         raise ValidationError(
-            {"enabled": "This endpoint is disabled; enable it before sending a test event."}
+            {"enabled": "This address is turned off; turn it on before sending a test."}
         )
     event = events.test_event(endpoint)
     assert event is not None

@@ -5,8 +5,11 @@ on the page that answers the create or the rotation), the delivery log with rese
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,24 +22,31 @@ from tenants.access import EDIT
 from tenants.models import Clinic
 from tenants.views.common import clinic_for_request
 from webhooks import services
-from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, event_label
 
 LOG_PAGE = 50
 
 
 class EndpointForm(forms.Form):
     url = forms.CharField(
-        label="URL",
+        label="Address (URL)",
         max_length=services.MAX_URL_LENGTH,
-        help_text="The https:// address of your system that receives the events.",
+        help_text="The https:// address to send to, from whoever runs the receiving system.",
+        error_messages={"required": "Enter the address to send to, starting with https://."},
         widget=forms.URLInput(attrs={"placeholder": "https://hooks.example.com/switchboard"}),
     )
     events = forms.MultipleChoiceField(
         choices=EventType.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The events sent to this URL.",
+        label="What to send",
+        help_text="Choose one or more.",
+        error_messages={"required": "Choose at least one thing to send."},
     )
-    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    enabled = forms.BooleanField(required=False, initial=True, label="Send events to this address")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # as every clinic form: no colon after labels
+        super().__init__(*args, **kwargs)
 
 
 def _endpoint(clinic: Clinic, endpoint_id: str) -> WebhookEndpoint:
@@ -47,6 +57,13 @@ def _endpoint(clinic: Clinic, endpoint_id: str) -> WebhookEndpoint:
     found = WebhookEndpoint.objects.filter(clinic=clinic, pk=key).first()
     if found is None:
         raise Http404("No such webhook endpoint in this clinic.")
+    return found
+
+
+def _labelled(endpoints: Iterable[WebhookEndpoint]) -> list[WebhookEndpoint]:
+    found = list(endpoints)
+    for endpoint in found:
+        endpoint.event_labels = [event_label(t) for t in endpoint.events]  # type: ignore[attr-defined]
     return found
 
 
@@ -87,8 +104,9 @@ def endpoint_list(request: HttpRequest, slug: str) -> HttpResponse:
         "clinic": clinic,
         "membership": membership,
         "can_edit": True,
-        "endpoints": WebhookEndpoint.objects.filter(clinic=clinic),
+        "endpoints": _labelled(WebhookEndpoint.objects.filter(clinic=clinic)),
         "form": form,
+        "timeout": settings.WEBHOOKS_TIMEOUT_SECONDS,
         "created": created,
         "secret": secret,
     }
@@ -112,7 +130,7 @@ def endpoint_detail(request: HttpRequest, slug: str, endpoint_id: str) -> HttpRe
                 endpoint=endpoint, url=data["url"], events=data["events"], enabled=data["enabled"]
             ),
         ):
-            messages.success(request, "Webhook endpoint saved.")
+            messages.success(request, "Saved.")
             return redirect("webhooks:detail", slug=clinic.slug, endpoint_id=endpoint.pk)
     return _detail(request, clinic, membership, endpoint, form)
 
@@ -133,6 +151,8 @@ def _detail(
         .prefetch_related("attempt_log")
         .order_by("-created_at", "-id")[:LOG_PAGE]
     )
+    for d in deliveries:
+        d.event_label = event_label(d.event.type)  # type: ignore[attr-defined]
     context = {
         "clinic": clinic,
         "membership": membership,
@@ -141,6 +161,8 @@ def _detail(
         "form": form,
         "deliveries": deliveries,
         "secret": secret,
+        "timeout": settings.WEBHOOKS_TIMEOUT_SECONDS,
+        "log_days": settings.WEBHOOKS_LOG_DAYS,
     }
     return render(request, "webhooks/endpoint.html", context, status=400 if form.errors else 200)
 
@@ -162,7 +184,7 @@ def send_test(request: HttpRequest, slug: str, endpoint_id: str) -> HttpResponse
     endpoint = _endpoint(clinic, endpoint_id)
     try:
         services.endpoint_send_test(endpoint=endpoint)
-        messages.success(request, "Test event queued: it appears in the log below.")
+        messages.success(request, "Test sent. Reload the page in a few seconds to see the answer.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("webhooks:detail", slug=clinic.slug, endpoint_id=endpoint.pk)
@@ -178,7 +200,9 @@ def resend(request: HttpRequest, slug: str, endpoint_id: str, delivery_id: int) 
         raise Http404("No such delivery for this endpoint.")
     try:
         services.delivery_resend(delivery=delivery)
-        messages.success(request, "Sent again, with the same webhook-id.")
+        messages.success(
+            request, "Sent again, marked as the same event so it is not counted twice."
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("webhooks:detail", slug=clinic.slug, endpoint_id=endpoint.pk)
@@ -189,5 +213,5 @@ def resend(request: HttpRequest, slug: str, endpoint_id: str, delivery_id: int) 
 def delete(request: HttpRequest, slug: str, endpoint_id: str) -> HttpResponse:
     clinic, _ = clinic_for_request(request, slug)
     services.endpoint_delete(endpoint=_endpoint(clinic, endpoint_id))
-    messages.success(request, "Webhook endpoint deleted.")
+    messages.success(request, "Address removed: nothing more is sent to it.")
     return redirect("webhooks:list", slug=clinic.slug)

@@ -29,7 +29,7 @@ def test_adding_an_endpoint_shows_the_secret_once(clinic, owner):
     assert r.status_code == 201
     text = r.content.decode()
     (secret,) = re.findall(r"whsec_[A-Za-z0-9+/=]+", text)
-    assert "not shown again" in text and r["Cache-Control"].startswith("max-age=0")
+    assert "shown only this once" in text and r["Cache-Control"].startswith("max-age=0")
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret == secret and endpoint.events == ["call.started", "call.ended"]
     for again in (c.get(page), c.get(reverse("webhooks:detail", args=[clinic.slug, endpoint.pk]))):
@@ -55,17 +55,17 @@ def test_edit_test_event_resend_rotate_and_delete(clinic, admin_member):
     endpoint.refresh_from_db()
     assert endpoint.events == ["number.added"] and not endpoint.enabled
     r = c.post(reverse("webhooks:test", args=[clinic.slug, endpoint.pk]), follow=True)
-    assert "enable it before sending a test event" in r.content.decode()
+    assert "turn it on before sending a test" in r.content.decode()
     c.post(detail, {"url": URL, "events": ["number.added"], "enabled": "on"})
     r = c.post(reverse("webhooks:test", args=[clinic.slug, endpoint.pk]), follow=True)
     text = r.content.decode()
-    assert "Test event queued" in text and "webhook.test" in text
+    assert "Test sent" in text and "<div>Test<br>" in text
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.update(status="failed")
     r = c.post(
         reverse("webhooks:resend", args=[clinic.slug, endpoint.pk, delivery.pk]), follow=True
     )
-    assert "same webhook-id" in r.content.decode()
+    assert "marked as the same event" in r.content.decode()
     assert WebhookDelivery.objects.get().status == "pending"
     r = c.post(reverse("webhooks:rotate", args=[clinic.slug, endpoint.pk]))
     (new,) = re.findall(r"whsec_[A-Za-z0-9+/=]+", r.content.decode())
