@@ -36,6 +36,7 @@ MODEL_NAMES = {
     "tenants.membership": "member",
     "tenants.invitation": "invitation",
     "telephony.calllogpolicy": "retention",
+    "telephony.livekitproject": "livekit_project",
 }
 ACTIONS = {0: "create", 1: "update", 2: "delete", 3: "access"}
 

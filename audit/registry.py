@@ -19,6 +19,7 @@ EXCLUDED = {
     "tenants.Membership": ["created_at"],
     "tenants.Invitation": ["token_hash", "created_at"],
     "telephony.CallLogPolicy": ["updated_at"],
+    "telephony.LiveKitProject": ["api_secret", "webhook_secret", "created_at", "updated_at"],
 }
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from telephony import project_admin
 from telephony.models import (
     Call,
     OrphanObject,
@@ -17,6 +18,8 @@ from telephony.models import (
     TestCall,
     UpstreamStatus,
 )
+
+__all__ = ["project_admin"]  # registers the LiveKit project pages
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -164,13 +164,21 @@ class RedisLimiter:
 
 
 _limiter: Limiter | None = None
+_project_limiters: dict[str, Limiter] = {}
 _limiter_lock = threading.Lock()
 
 
-def get_limiter() -> Limiter:
-    """The process's limiter, built from settings on first use (after any fork)."""
+def get_limiter(project: str = "default") -> Limiter:
+    """The process's limiter for a LiveKit project (LiveKit's rate limit is per project),
+    built from settings on first use (after any fork). `default`'s Redis keys are the ones
+    used before there were several projects."""
     global _limiter
     with _limiter_lock:
+        if project != "default":
+            limiter = _project_limiters.get(project)
+            if limiter is None:
+                limiter = _project_limiters[project] = _build(project)
+            return limiter
         if _limiter is None:
             _limiter = _build()
         return _limiter
@@ -180,9 +188,10 @@ def reset_limiter() -> None:
     global _limiter
     with _limiter_lock:
         _limiter = None
+        _project_limiters.clear()
 
 
-def _build() -> Limiter:
+def _build(project: str = "default") -> Limiter:
     from django.conf import settings
 
     config = LimiterConfig(
@@ -196,5 +205,8 @@ def _build() -> Limiter:
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
         )
-        return RedisLimiter(client, config, prefix=f"{settings.SWITCHBOARD_DEPLOYMENT_ID}:livekit")
+        prefix = f"{settings.SWITCHBOARD_DEPLOYMENT_ID}:livekit"
+        if project != "default":
+            prefix += f":project:{project}"
+        return RedisLimiter(client, config, prefix=prefix)
     return LocalLimiter(config)

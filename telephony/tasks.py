@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from telephony.models import Provisioning
-from telephony.provisioning.circuit import resume_after_config_change
+from telephony.provisioning.circuit import resume_everywhere
 from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
@@ -86,7 +86,7 @@ def sweep_provisioning(limit: int = 500) -> int:
     so a change saved while the broker was down, a retry lost with a broker restart or a
     worker killed mid-task all converge within one sweep interval.
     """
-    resumed = resume_after_config_change()
+    resumed = resume_everywhere()
     if resumed:
         logger.warning("LiveKit credentials accepted again: resuming %d clinic(s)", resumed)
     now = timezone.now()

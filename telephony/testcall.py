@@ -22,8 +22,9 @@ from django.db import transaction
 
 from telephony.calllog import redact_room_name
 from telephony.callplan import RANDOM_PART, CallPlan, evaluate
-from telephony.livekit_gateway import LiveKitError, get_gateway, parse_metadata
+from telephony.livekit_gateway import LiveKitError, LiveKitGateway, get_gateway, parse_metadata
 from telephony.models import AgentConfig, Call, PhoneNumber, Provisioning, TestCall
+from telephony.upstream import gateway_for, project_for_clinic
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
 from tenants.timezones import clinic_region
@@ -97,10 +98,14 @@ def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) 
     expected = Expected(
         clinic, prov.trunk_id, prov.dispatch_rule_id, config.effective_agent_name, config.version
     )
-    emulator = settings.LIVEKIT_IS_EMULATOR
+    project = project_for_clinic(clinic.pk)  # None: the default project (the settings)
+    gateway = get_gateway() if project is None else gateway_for(project)
+    emulator = settings.LIVEKIT_IS_EMULATOR and project is None
     try:
         results = (
-            _simulate(e164, numbers, expected) if emulator else _dry_run(e164, numbers, expected)
+            _simulate(gateway, e164, numbers, expected)
+            if emulator
+            else _dry_run(gateway, e164, numbers, expected)
         )
     except LiveKitError as exc:
         raise TestCallUnavailable(exc.sentence) from None
@@ -116,8 +121,9 @@ def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) 
     return report
 
 
-def _simulate(caller: str, numbers: Sequence[str], expected: Expected) -> list[NumberResult]:
-    gateway = get_gateway()
+def _simulate(
+    gateway: LiveKitGateway, caller: str, numbers: Sequence[str], expected: Expected
+) -> list[NumberResult]:
     results = []
     for number in numbers:
         reply = gateway.simulate_call(caller=caller, called=number)
@@ -147,9 +153,10 @@ def _simulate(caller: str, numbers: Sequence[str], expected: Expected) -> list[N
     return results
 
 
-def _dry_run(caller: str, numbers: Sequence[str], expected: Expected) -> list[NumberResult]:
+def _dry_run(
+    gateway: LiveKitGateway, caller: str, numbers: Sequence[str], expected: Expected
+) -> list[NumberResult]:
     """Two list calls whatever the count of numbers (list filters include wildcards, §4.6)."""
-    gateway = get_gateway()
     trunks = gateway.list_inbound_trunks(numbers=numbers)
     plans: list[CallPlan] = [evaluate(trunks, [], caller=caller, called=n) for n in numbers]
     trunk_ids = sorted({p.trunk_id for p in plans if p.trunk_id})

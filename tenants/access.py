@@ -61,7 +61,9 @@ def get_clinic_for_user(user: Any, slug: str, *, need: str = READ) -> tuple[Clin
     if not getattr(user, "is_authenticated", False):
         raise Http404("No such clinic.")
     membership = (
-        Membership.objects.select_related("clinic", "clinic__two_factor_policy")
+        Membership.objects.select_related(
+            "clinic", "clinic__two_factor_policy", "clinic__livekit_project"
+        )
         .filter(user=user, clinic__slug=slug)
         .exclude(clinic__state=Clinic.State.OFFBOARDED)
         .first()

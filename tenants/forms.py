@@ -78,6 +78,21 @@ class SignupForm(WebForm):
         max_length=64, required=False, widget=forms.HiddenInput(attrs={"data-browser-tz": ""})
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from telephony.projects import open_regions
+
+        regions = open_regions()
+        if len(regions) > 1:  # only then is there a choice to make (decision 0070)
+            listed = ", ".join(regions)
+            self.fields["region"] = forms.ChoiceField(
+                label="Where your calls are handled",
+                required=False,
+                choices=[("", "No preference"), *((r, r.upper()) for r in regions)],
+                help_text="The region whose LiveKit servers carry your calls and keep their data.",
+                error_messages={"invalid_choice": f"Choose one of: {listed}."},
+            )
+
 
 class LoginForm(AuthenticationForm):
     """Django's login form, labelled for email sign-in."""

@@ -87,6 +87,16 @@ class Clinic(models.Model):
     room_prefix = models.CharField(max_length=40, unique=True, validators=[room_prefix_validator])
     timezone = models.CharField(max_length=64, default="UTC")
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    # The LiveKit project that holds the clinic's objects and calls, chosen at signup
+    # (telephony.projects.place); none recorded means the project named `default`.
+    livekit_project = models.ForeignKey(
+        "telephony.LiveKitProject",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clinics",
+        verbose_name="LiveKit project",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,9 +8,8 @@ many numbers or events the clinic has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
-
-from django.conf import settings
 
 from telephony.models import (
     AgentConfig,
@@ -19,6 +18,7 @@ from telephony.models import (
     ProvisioningEvent,
     TrunkSettings,
 )
+from telephony.projects import project_of
 from tenants.models import Clinic, Invitation, Membership, User
 from tenants.timezones import WHEN_SECONDS, local_text
 from tenants.wording import event_dict, event_sentence, plain_problem
@@ -78,13 +78,13 @@ class ClinicOverview:
     def settled(self) -> bool:
         return self.provisioning.state in SETTLED_STATES
 
-    @property
+    @cached_property
     def sip_uri(self) -> str:
-        return settings.LIVEKIT_SIP_URI
+        return project_of(self.clinic).effective_sip_uri
 
     @property
     def sip_endpoint(self) -> SipEndpoint:
-        return sip_endpoint(settings.LIVEKIT_SIP_URI)
+        return sip_endpoint(self.sip_uri)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
+from telephony.projects import place
 from telephony.services import telephony_setup_defaults
 from tenants.models import Clinic, Membership, User
 from tenants.text import validate_display_name
@@ -119,8 +120,11 @@ def _zone(timezone_name: object) -> str:
     return zone
 
 
-def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clinic:
-    """A draft clinic owned by `owner`. `timezone_name` may be an alias (US/Eastern); the
+def clinic_create(
+    *, owner: User, name: str, timezone_name: str = "UTC", region: str | None = None
+) -> Clinic:
+    """A draft clinic owned by `owner`, placed in a LiveKit project of `region` (any when
+    None; telephony.projects.place). `timezone_name` may be an alias (US/Eastern); the
     canonical zone is stored."""
     timezone_name = _zone(timezone_name)
     name = (name or "").strip()
@@ -136,7 +140,12 @@ def clinic_create(*, owner: User, name: str, timezone_name: str = "UTC") -> Clin
         clinic_id = uuid.uuid4()
         prefix = _free_prefix(name, clinic_id)
         clinic = Clinic(
-            id=clinic_id, name=name, slug=prefix, room_prefix=prefix, timezone=timezone_name
+            id=clinic_id,
+            name=name,
+            slug=prefix,
+            room_prefix=prefix,
+            timezone=timezone_name,
+            livekit_project=place(region),
         )
         clinic.full_clean()
         clinic.save()
@@ -180,7 +189,12 @@ def clinic_update(
 
 
 def user_signup(
-    *, email: str, password: str, clinic_name: str, timezone_name: str = ""
+    *,
+    email: str,
+    password: str,
+    clinic_name: str,
+    timezone_name: str = "",
+    region: str | None = None,
 ) -> tuple[User, Clinic]:
     """Create the user, their clinic (as owner) and send the verification email.
 
@@ -197,13 +211,20 @@ def user_signup(
         validate_password(password or "", user=candidate)
     except ValidationError as exc:
         errors["password"] = exc.messages
+    try:
+        place(region)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
             clinic = clinic_create(
-                owner=user, name=clinic_name, timezone_name=canonical(timezone_name) or UTC
+                owner=user,
+                name=clinic_name,
+                timezone_name=canonical(timezone_name) or UTC,
+                region=region,
             )
     except IntegrityError:
         raise ValidationError(

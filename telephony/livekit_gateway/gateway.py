@@ -16,6 +16,7 @@ from livekit import api
 from telephony.livekit_gateway.errors import (
     LOCAL_RATE_LIMIT,
     CallInfo,
+    LiveKitAuthError,
     LiveKitError,
     LiveKitNotFoundError,
     LiveKitNotSent,
@@ -142,12 +143,14 @@ class LiveKitGateway:
         api_secret: str,
         timeout: float = 10.0,
         limiter: Limiter | None = None,
+        project: str = "default",
     ) -> None:
         self.url = url
         self.api_key = api_key
         self._api_secret = api_secret
         self.timeout = timeout
         self.limiter = limiter
+        self.project = project  # the LiveKit project's name (its circuit, its limiter)
 
     @classmethod
     def from_settings(cls) -> LiveKitGateway:
@@ -160,6 +163,13 @@ class LiveKitGateway:
             settings.LIVEKIT_TIMEOUT_SECONDS,
             limiter=get_limiter(),
         )
+
+    @classmethod
+    def for_project(
+        cls, name: str, url: str, api_key: str, api_secret: str, timeout: float
+    ) -> LiveKitGateway:
+        """A project registered in the database (telephony.upstream.gateway_for)."""
+        return cls(url, api_key, api_secret, timeout, limiter=get_limiter(name), project=name)
 
     def __repr__(self) -> str:  # never shows the secret
         return f"LiveKitGateway(url={self.url!r}, api_key={self.api_key!r})"
@@ -219,6 +229,11 @@ class LiveKitGateway:
         err = classify(exc, info)
         if isinstance(err, LiveKitNotSent):
             return err
+        if isinstance(err, LiveKitAuthError) and self.project != "default":
+            err.sentence = (
+                f"LiveKit project {self.project} rejected its API credentials. An operator "
+                "must give it a working key (manage.py livekit_project rotate-key)."
+            )
         if err.status == 429 and self.limiter is not None:
             # Honour LiveKit's Retry-After for every process, not just this call.
             self.limiter.block_for(err.retry_after or 1.0)

@@ -2,10 +2,12 @@
 
 - setup: phone numbers, carrier (trunk) settings, agent configuration.
 - provisioning: provisioning state, its events, the drift scan's findings, orphans.
+- projects: the LiveKit projects clinics are placed in.
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
 """
 
 from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome, TestCall
+from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
 from telephony.models.provisioning import (
     OrphanObject,
     Provisioning,
@@ -25,6 +27,7 @@ from telephony.models.setup import (
 __all__ = [
     "DEFAULT_GREETING",
     "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_PROJECT",
     "AgentConfig",
     "AgentToken",
     "Call",
@@ -32,8 +35,10 @@ __all__ = [
     "CallOutcome",
     "ClinicScopedManager",
     "ClinicScopedQuerySet",
+    "LiveKitProject",
     "OrphanObject",
     "PhoneNumber",
+    "ProjectConfig",
     "Provisioning",
     "ProvisioningEvent",
     "TestCall",

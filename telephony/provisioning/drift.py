@@ -7,6 +7,9 @@ Objects that carry this deployment's marker but belong to no live clinic are orp
 are recorded, and deleted once they have been orphaned for ORPHAN_GRACE_SECONDS (a create
 still in flight is never one: clinics with an open intent or a held lease are skipped).
 Objects without our marker are counted and never touched.
+
+It lists the default LiveKit project (the LIVEKIT_* settings) and compares its clinics;
+clinics of registered projects are not compared here yet (docs/decisions/0070).
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import LiveKitGateway, RemoteRule, RemoteTrunk, get_gateway
-from telephony.models import OrphanObject, Provisioning, ProvisioningEvent, UpstreamStatus
+from telephony.models import (
+    DEFAULT_PROJECT,
+    OrphanObject,
+    Provisioning,
+    ProvisioningEvent,
+    UpstreamStatus,
+)
 from telephony.provisioning.desired import owner_of, spec_hash
 from telephony.provisioning.lease import db_now
 from tenants.models import Clinic
@@ -90,9 +100,15 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
 
 
 def _provisionings() -> list[Provisioning]:
-    """Every clinic's provisioning row, with only the fields the scan compares."""
+    """The provisioning row of every clinic of the default LiveKit project (the one this
+    scan lists), with only the fields the scan compares."""
+    default = Q(clinic__livekit_project__isnull=True) | Q(
+        clinic__livekit_project__name=DEFAULT_PROJECT
+    )
     return list(
-        Provisioning.objects.select_related("clinic").only(
+        Provisioning.objects.filter(default)
+        .select_related("clinic")
+        .only(
             "clinic__state",
             "clinic__slug",
             "trunk_id",

@@ -28,7 +28,6 @@ from telephony.livekit_gateway import (
     LiveKitPermanentError,
     LiveKitRejectedError,
     LiveKitTransientError,
-    get_gateway,
 )
 from telephony.models import PhoneNumber, Provisioning
 from telephony.provisioning import actions as A
@@ -47,6 +46,7 @@ from telephony.provisioning.outcome import (
     working_state,
 )
 from telephony.provisioning.planner import diff_fields, plan, records_of
+from telephony.upstream import gateway_for_clinic, project_name
 
 State = Provisioning.State
 MAX_PLANS = 24
@@ -313,7 +313,9 @@ def reconcile_clinic(
     if not acquire_lease(clinic_id, owner):
         return Result("busy", retry_in=busy_delay(lease_remaining(clinic_id)))
     try:
-        executor = ClinicExecutor(clinic_id, gateway or get_gateway(), owner, verify=verify)
+        # The clinic's LiveKit project's gateway, limiter and circuit (telephony.upstream).
+        gw = gateway or gateway_for_clinic(clinic_id)
+        executor = ClinicExecutor(clinic_id, gw, owner, verify=verify)
         try:
             try:
                 return executor.run()
@@ -321,7 +323,7 @@ def reconcile_clinic(
                 attempts = Provisioning.objects.values_list("attempts", flat=True).get(
                     clinic_id=clinic_id
                 )
-                return executor.record_failure(exc, attempts + 1, Circuit())
+                return executor.record_failure(exc, attempts + 1, Circuit(project_name(gw)))
         except LeaseLost:
             return Result("busy", detail="lease taken over by another run")
     finally:

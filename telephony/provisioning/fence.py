@@ -27,6 +27,7 @@ from telephony.provisioning.lease import (
     take_leases,
 )
 from telephony.provisioning.outcome import busy_delay
+from telephony.upstream import project_name
 
 T = TypeVar("T")
 
@@ -109,7 +110,7 @@ class Fenced:
             self.save()
         if not self._circuit_checked:
             self._circuit_checked = True
-            blocked = auth_blocked()
+            blocked = auth_blocked(project_name(self.gw))
             if blocked:
                 raise LiveKitAuthError(blocked, code="circuit_open")
         started = time.monotonic()

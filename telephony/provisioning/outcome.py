@@ -106,15 +106,17 @@ def failure_fields(attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Re
 
 
 class Circuit:
-    """Opens the credentials circuit at most once per run (or batch)."""
+    """Opens the credentials circuit of the run's LiveKit project at most once per run (or
+    batch)."""
 
-    def __init__(self) -> None:
+    def __init__(self, project: str = "default") -> None:
         self.opened = False
+        self.project = project
 
     def note(self, exc: LiveKitError) -> None:
         if isinstance(exc, LiveKitAuthError) and exc.code != "circuit_open" and not self.opened:
             self.opened = True
-            open_circuit(exc.sentence)
+            open_circuit(exc.sentence, self.project)
 
 
 def failed(clinic_id: Any, attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Result]:

@@ -116,13 +116,14 @@ def _notes(prov: Provisioning, desired: DesiredState, steps: tuple[Step, ...]) -
 
 def plan_clinic(clinic_id: Any, gateway: Any = None) -> Plan:
     """Observe upstream and plan. Never writes; upstream errors become `Plan.error`."""
-    from telephony.livekit_gateway import LiveKitError, get_gateway
+    from telephony.livekit_gateway import LiveKitError
+    from telephony.upstream import gateway_for_clinic
 
     prov = Provisioning.objects.get(clinic_id=clinic_id)
     desired = load_desired(clinic_id)
     records = records_of(prov)
     try:
-        observed = observe_all(desired, records, gateway or get_gateway())
+        observed = observe_all(desired, records, gateway or gateway_for_clinic(clinic_id))
     except LiveKitError as exc:
         return Plan(str(clinic_id), desired.generation, (), error=exc.sentence)
     steps = tuple(Step.of(a) for a in plan(desired, records, observed, verify=True))

@@ -18,6 +18,7 @@ from telephony.provisioning.executor import reconcile_clinic
 from telephony.provisioning.lease import acquire_lease, renew_window_seconds
 from telephony.provisioning.many import BatchResult, run_many
 from telephony.provisioning.outcome import Result, backoff_seconds, failure_fields
+from telephony.upstream import elsewhere_than_default
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,15 @@ def reconcile_batch(
 ) -> BatchResult:
     """One run over a set of clinics (a bulk go-live). Never raises LiveKit errors. The
     result names the clinics that need a one-clinic run next, now or after a delay."""
-    result = run_many(clinic_ids, gateway=gateway or get_gateway(), owner=owner or uuid.uuid4().hex)
+    ids = sorted({str(clinic_id) for clinic_id in clinic_ids})
+    # The batch talks to the default LiveKit project; clinics of other projects go on one
+    # by one, each with its own project's gateway (telephony.upstream, decision 0070).
+    elsewhere = set() if gateway is not None else elsewhere_than_default(ids)
+    result = run_many(
+        [i for i in ids if i not in elsewhere],
+        gateway=gateway or get_gateway(),
+        owner=owner or uuid.uuid4().hex,
+    )
+    result.handed_over.extend(sorted(elsewhere))
     logger.info("reconcile batch: %s", result.counts())
     return result

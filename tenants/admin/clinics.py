@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,8 @@ from django.urls import path
 from django.utils.text import smart_split, unescape_string_literal
 
 from telephony import services
-from telephony.models import AgentConfig, PhoneNumber, TrunkSettings
+from telephony.models import DEFAULT_PROJECT, AgentConfig, PhoneNumber, TrunkSettings
+from telephony.projects import pin
 from tenants.admin.console import ConsoleMixin
 from tenants.admin.erasure import ErasureMixin
 from tenants.admin.filters import (
@@ -25,6 +27,7 @@ from tenants.admin.filters import (
     FailedSinceFilter,
     ProvisioningStateFilter,
 )
+from tenants.admin.forms import ClinicAdminForm
 from tenants.admin.inlines import (
     AgentConfigInline,
     EventInline,
@@ -41,6 +44,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         "name",
         "slug",
         "state",
+        "project",
         "provisioning_state",
         "numbers",
         "trunk_id",
@@ -50,7 +54,12 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         "last_synced",
         "last_error",
     )
-    list_filter = ("state", ProvisioningStateFilter, FailedSinceFilter, DriftFilter)
+    list_filter = (
+        "state",
+        ProvisioningStateFilter,
+        FailedSinceFilter,
+        DriftFilter,
+    )
     search_fields = (
         "name",
         "slug",
@@ -62,7 +71,18 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
     search_help_text = "Name, slug, room prefix, phone number, trunk ID or rule ID."
     # slug and room_prefix name LiveKit's objects and rooms: changing them is not an edit.
     readonly_fields = ("id", "slug", "room_prefix", "state", "created_at", "updated_at")
-    fields = ("id", "name", "slug", "room_prefix", "timezone", "state", "created_at", "updated_at")
+    fields = (
+        "id",
+        "name",
+        "slug",
+        "room_prefix",
+        "timezone",
+        "state",
+        "livekit_project",
+        "created_at",
+        "updated_at",
+    )
+    form = ClinicAdminForm
     inlines = (
         PhoneNumberInline,
         MembershipInline,
@@ -78,7 +98,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         "resume",
         "offboard",
     )
-    list_select_related = ("provisioning",)
+    list_select_related = ("provisioning", "livekit_project")
     list_per_page = 100
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -102,7 +122,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("provisioning")
+            .select_related("provisioning", "livekit_project")
             .annotate(number_count=Coalesce(Subquery(numbers), 0))
         )
 
@@ -128,6 +148,10 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
                 | Q(Exists(numbers))
             )
         return queryset, False
+
+    @admin.display(description="LiveKit project", ordering="livekit_project__name")
+    def project(self, clinic: Clinic) -> str:
+        return clinic.livekit_project.name if clinic.livekit_project else DEFAULT_PROJECT
 
     @admin.display(description="provisioning", ordering="provisioning__state")
     def provisioning_state(self, clinic: Clinic) -> str:
@@ -162,6 +186,19 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         return clinic.provisioning.last_error[:120]
 
     # --- saving: LiveKit-relevant settings go through the services -------------------------
+
+    def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        """A new project is a pin (telephony.projects.pin: audited, refused once LiveKit
+        holds something of the clinic's); the other fields save as usual."""
+        wanted = obj.livekit_project if "livekit_project" in form.changed_data else None
+        if wanted is not None:
+            obj.livekit_project_id = form.initial.get("livekit_project")
+        super().save_model(request, obj, form, change)
+        if wanted is not None:
+            try:
+                pin(obj, wanted, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         clinic = form.instance

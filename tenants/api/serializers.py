@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from telephony.projects import project_of
 from tenants.models import ApiToken, Clinic, Membership, User
 from tenants.text import text_problem
 
@@ -144,6 +145,12 @@ class SignupInput(StrictSerializer):
         max_length=128, write_only=True, trim_whitespace=False, multiline=True
     )
     clinic_name = StrictCharField(max_length=120)
+    region = StrictCharField(
+        max_length=40,
+        required=False,
+        help_text="Where the clinic's calls are handled (e.g. eu), when more than one region "
+        "is open; left out, the platform chooses.",
+    )
 
 
 class TokenInput(StrictSerializer):
@@ -208,14 +215,37 @@ class UserOutput(serializers.ModelSerializer):
 
 class ClinicOutput(serializers.ModelSerializer):
     role = serializers.SerializerMethodField(help_text="The caller's role in this clinic.")
+    region = serializers.SerializerMethodField(
+        help_text="The region of the LiveKit project carrying the clinic's calls (may be empty)."
+    )
+    sip_uri = serializers.SerializerMethodField(
+        help_text="The SIP URI to give the carrier: the clinic's LiveKit project's."
+    )
 
     class Meta:
         model = Clinic
-        fields = ("id", "name", "slug", "room_prefix", "timezone", "state", "role", "created_at")
+        fields = (
+            "id",
+            "name",
+            "slug",
+            "room_prefix",
+            "timezone",
+            "state",
+            "role",
+            "region",
+            "sip_uri",
+            "created_at",
+        )
 
     def get_role(self, clinic: Clinic) -> str | None:
         roles: dict[Any, str] = self.context.get("roles", {})
         return roles.get(clinic.pk)
+
+    def get_region(self, clinic: Clinic) -> str:
+        return project_of(clinic).region
+
+    def get_sip_uri(self, clinic: Clinic) -> str:
+        return project_of(clinic).effective_sip_uri
 
 
 class SignupOutput(serializers.Serializer):
@@ -231,12 +261,19 @@ class ClinicCreateInput(StrictSerializer):
     timezone = StrictCharField(
         max_length=64, required=False, default="UTC", help_text="IANA name, e.g. Europe/London"
     )
+    region = StrictCharField(
+        max_length=40,
+        required=False,
+        help_text="Where the clinic's calls are handled (e.g. eu); left out, the platform chooses.",
+    )
 
 
 class ClinicUpdateInput(StrictSerializer):
-    echo_fields = ("id", "slug", "state", "role", "created_at")
+    echo_fields = ("id", "slug", "state", "role", "region", "sip_uri", "created_at")
     echo_hints: ClassVar[dict[str, str]] = {
         "state": "go live, suspend or offboard through their own endpoints",
+        "region": "platform staff move a clinic between regions",
+        "sip_uri": "it is the clinic's LiveKit project's",
     }
 
     name = StrictCharField(max_length=120, required=False)

@@ -161,7 +161,11 @@ class ClinicListApi(ApiView):
         operation_id="clinics_list", responses={200: ClinicOutput(many=True), **errors(401)}
     )
     def get(self, request: Request) -> Response:
-        clinics = Clinic.objects.for_user(request.user).exclude(state=Clinic.State.OFFBOARDED)
+        clinics = (
+            Clinic.objects.for_user(request.user)
+            .exclude(state=Clinic.State.OFFBOARDED)
+            .select_related("livekit_project")
+        )
         out = ClinicOutput(clinics, many=True, context={"roles": roles_for(request.user)})
         return Response(out.data)
 
@@ -180,6 +184,7 @@ class ClinicListApi(ApiView):
                 owner=request.user,
                 name=data.validated_data["name"],
                 timezone_name=data.validated_data["timezone"],
+                region=data.validated_data.get("region"),
             )
         except ValidationError as exc:  # the service speaks of the signup form's clinic_name
             if hasattr(exc, "error_dict") and "clinic_name" in exc.error_dict:

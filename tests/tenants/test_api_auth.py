@@ -18,7 +18,7 @@ TOKEN = f"{API}/auth/token"
 GOOD = {"email": "New@Clinic.Example", "password": "a-Long-passw0rd!", "clinic_name": "Happy Teeth"}
 
 
-def test_signup_creates_user_clinic_owner_membership_and_token(api_client):
+def test_signup_creates_user_clinic_owner_membership_and_token(api_client, settings):
     r = api_client.post(SIGNUP, GOOD, format="json")
 
     assert r.status_code == 201, r.content
@@ -34,6 +34,8 @@ def test_signup_creates_user_clinic_owner_membership_and_token(api_client):
             "timezone": "UTC",
             "state": "draft",
             "role": "owner",
+            "region": "",  # the default project's (one-project deployment: no label)
+            "sip_uri": settings.LIVEKIT_SIP_URI,
             "created_at": iso(clinic.created_at),
         },
         "token": r.json()["token"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
 
 from telephony import publishing
 from telephony.models import Provisioning
@@ -23,6 +24,8 @@ def _clinic_dict(clinic: Clinic, role: str) -> dict:
         "timezone": clinic.timezone,
         "state": clinic.state,
         "role": role,
+        "region": "",  # the default project's (one-project deployment: no label)
+        "sip_uri": django_settings.LIVEKIT_SIP_URI,
         "created_at": iso(clinic.created_at),
     }
 

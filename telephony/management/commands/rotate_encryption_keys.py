@@ -1,4 +1,5 @@
-"""Re-encrypt every secret at rest under the first key of FIELD_ENCRYPTION_KEYS.
+"""Re-encrypt every secret at rest under the first key of FIELD_ENCRYPTION_KEYS: carrier
+passwords and LiveKit projects' API and webhook secrets.
 
 Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keep the old ones after it), restart,
 run this command, then remove the old keys.
@@ -12,9 +13,9 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from telephony.crypto import EncryptedTextField, rotate
-from telephony.models import TrunkSettings
+from telephony.models import LiveKitProject, TrunkSettings
 
-ENCRYPTED_MODELS = (TrunkSettings,)
+ENCRYPTED_MODELS = (TrunkSettings, LiveKitProject)
 
 
 class Command(BaseCommand):
