@@ -115,6 +115,14 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def project_auth_sentence(project: str) -> str:
+    """A registered project's 401/403 (classify speaks of the LIVEKIT_* settings)."""
+    return (
+        f"LiveKit project {project} rejected its API credentials. An operator must give it "
+        "a working key (manage.py livekit_project rotate-key)."
+    )
+
+
 def classify(exc: BaseException, info: CallInfo | None = None) -> LiveKitError:
     """Map anything a LiveKit call raised to a transient or permanent LiveKitError."""
     info = info or CallInfo()

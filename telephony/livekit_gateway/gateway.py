@@ -23,6 +23,7 @@ from telephony.livekit_gateway.errors import (
     LiveKitPermanentError,
     LiveKitTransientError,
     classify,
+    project_auth_sentence,
 )
 from telephony.livekit_gateway.loop import (
     LOOP_GUARD_SECONDS,
@@ -165,11 +166,9 @@ class LiveKitGateway:
         )
 
     @classmethod
-    def for_project(
-        cls, name: str, url: str, api_key: str, api_secret: str, timeout: float
-    ) -> LiveKitGateway:
+    def for_project(cls, name: str, url: str, key: str, secret: str, timeout: float) -> Any:
         """A project registered in the database (telephony.upstream.gateway_for)."""
-        return cls(url, api_key, api_secret, timeout, limiter=get_limiter(name), project=name)
+        return cls(url, key, secret, timeout, limiter=get_limiter(name), project=name)
 
     def __repr__(self) -> str:  # never shows the secret
         return f"LiveKitGateway(url={self.url!r}, api_key={self.api_key!r})"
@@ -230,10 +229,7 @@ class LiveKitGateway:
         if isinstance(err, LiveKitNotSent):
             return err
         if isinstance(err, LiveKitAuthError) and self.project != "default":
-            err.sentence = (
-                f"LiveKit project {self.project} rejected its API credentials. An operator "
-                "must give it a working key (manage.py livekit_project rotate-key)."
-            )
+            err.sentence = project_auth_sentence(self.project)
         if err.status == 429 and self.limiter is not None:
             # Honour LiveKit's Retry-After for every process, not just this call.
             self.limiter.block_for(err.retry_after or 1.0)
