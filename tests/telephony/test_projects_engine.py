@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from telephony.provisioning.batch import reconcile_batch
 
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
@@ -15,7 +14,7 @@ from telephony.models import LiveKitProject, Provisioning, UpstreamStatus
 from telephony.projects import set_credentials
 from telephony.provisioning.circuit import auth_blocked, resume_everywhere
 from telephony.provisioning.plan import plan_clinic
-from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from telephony.ratelimit import reset_limiter
 from telephony.testcall import test_call_run as run_test_call
 from tests.factories import UserFactory, make_clinic
