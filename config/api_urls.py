@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from telephony.api import carrier
 from telephony.api import views as tel
 from tenants.api import team
 from tenants.api import views as ten
@@ -18,6 +19,10 @@ urlpatterns = [
     path(clinic + "numbers/", tel.NumberListApi.as_view(), name="api-numbers"),
     path(clinic + "numbers/<str:e164>/", tel.NumberDetailApi.as_view(), name="api-number"),
     path(clinic + "trunk-settings/", tel.TrunkSettingsApi.as_view(), name="api-trunk-settings"),
+    path(clinic + "carrier/", carrier.CarrierApi.as_view(), name="api-carrier"),
+    path(
+        clinic + "carrier/numbers/", carrier.CarrierNumbersApi.as_view(), name="api-carrier-numbers"
+    ),
     path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
     path(clinic + "go-live/", tel.GoLiveApi.as_view(), name="api-go-live"),
     path(clinic + "offboard/", tel.OffboardApi.as_view(), name="api-offboard"),

@@ -281,6 +281,7 @@ DRIFT_SCAN_PAGE_SIZE = env.int("DRIFT_SCAN_PAGE_SIZE", default=1000)
 ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
 # --- Webhooks to clinics (webhooks/, docs/webhooks.md): config/webhook_settings.py --------
+from config.carrier_settings import *  # noqa: E402, F403
 from config.webhook_settings import *  # noqa: E402, F403
 
 # --- Audit log (docs/security.md, decisions/0044) -------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from telephony.models import AgentConfig, Provisioning
+from telephony.models import AgentConfig, CarrierAccount, Provisioning
 from telephony.services import trunk_settings_update
 from tests.api_helpers import api_as, clinic_url
 from webhooks.services import endpoint_create
@@ -45,6 +45,10 @@ def resources(clinic, owner, viewer):
         clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
     )
     hook = clinic_url(clinic, f"webhook-endpoints/{endpoint.pk}/")
+    CarrierAccount.objects.create(
+        clinic=clinic, provider="twilio", account_sid="AC" + "1" * 32, secret="stored-token-123"
+    )
+    carrier = clinic_url(clinic, "carrier/")
 
     return api, [
         ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
@@ -57,6 +61,8 @@ def resources(clinic, owner, viewer):
          clinic_url(clinic, f"members/{viewer.pk}/"), member, "email", "x@y.example"),
         ("patch", "/api/v1/clinics/{slug}/webhook-endpoints/{endpoint_id}/", hook, get(hook),
          "created_at", "2020-01-01T00:00:00Z"),
+        ("put", "/api/v1/clinics/{slug}/carrier/", carrier, get(carrier), "state",
+         "credentials_rejected"),
     ]  # fmt: skip
 
 

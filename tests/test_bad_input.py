@@ -105,6 +105,9 @@ def _endpoints(clinic, member_id, invitation_id, hook_id):
         ("post", c + "test-call/", {"from": "+14155550123"}, ["from"]),
         ("put", c + "trunk-settings/", {}, ["allowed_addresses", "auth_username",
                                             "auth_password"]),
+        ("put", c + "carrier/", {"provider": "telnyx"}, ["provider", "account_sid", "auth_token",
+                                                         "api_key_sid", "api_key_secret",
+                                                         "api_key"]),
         ("post", "/api/v1/invitations/accept", {"token": "t"}, ["token"]),
         ("post", "/api/v1/agent/calls/room_1_x/outcome", {"consent": "granted",
                                                           "outcome": "other"},
@@ -118,6 +121,7 @@ ONE_LINE = {"email", "clinic_name", "name", "timezone", "room_prefix", "label", 
 ONE_LINE |= {"auth_username", "agent_name", "role", "language", "voice", "token", "from"}
 ONE_LINE |= {"stt_model", "llm_model", "tts_model", "consent", "outcome", "consent_at"}
 ONE_LINE |= {"allowed_addresses", "expires_in_days", "url", "events", "enabled"}
+ONE_LINE |= {"provider", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "api_key"}
 
 
 def _bad_values(field):

@@ -132,6 +132,43 @@ def _start_emulator(sup: Supervisor, env: dict[str, str], py: str, web_port: str
     )
 
 
+# The carrier emulators' development accounts (docs/carriers.md): paste these on the carrier
+# step to try the automatic carrier set-up.
+DEV_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+DEV_TWILIO_AUTH_TOKEN = "switchboard-twilio-dev-token"  # noqa: S105 (public dev value)
+DEV_TELNYX_API_KEY = "KEYswitchboard-telnyx-dev-key"
+DEV_CARRIER_NUMBERS = "+14155550100,+14155550101,+14155550102"
+
+
+def _start_carrier_emulators(sup: Supervisor, env: dict[str, str], py: str) -> None:
+    """The Twilio and Telnyx emulators, unless TWILIO_API_BASE_URL / TELNYX_API_BASE_URL
+    point elsewhere (empty means the real services, so only unset starts them)."""
+    if "TWILIO_API_BASE_URL" not in env:
+        port = env.get("TWILIO_EMULATOR_PORT", "7881")
+        env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{port}"
+        sup.start(
+            "twilio",
+            [py, "-m", "emulators.twilio", "--port", port, "--account-sid",
+             DEV_TWILIO_ACCOUNT_SID, "--auth-token", DEV_TWILIO_AUTH_TOKEN,
+             "--numbers", DEV_CARRIER_NUMBERS],
+            env,
+        )  # fmt: skip
+        print(
+            f"[run     ] Twilio emulator: account SID {DEV_TWILIO_ACCOUNT_SID}, auth token "
+            f"{DEV_TWILIO_AUTH_TOKEN}"
+        )
+    if "TELNYX_API_BASE_URL" not in env:
+        port = env.get("TELNYX_EMULATOR_PORT", "7882")
+        env["TELNYX_API_BASE_URL"] = f"http://127.0.0.1:{port}/v2"
+        sup.start(
+            "telnyx",
+            [py, "-m", "emulators.telnyx", "--port", port, "--api-key", DEV_TELNYX_API_KEY,
+             "--numbers", DEV_CARRIER_NUMBERS],
+            env,
+        )  # fmt: skip
+        print(f"[run     ] Telnyx emulator: API key {DEV_TELNYX_API_KEY}")
+
+
 def _prepare_database(env: dict[str, str], py: str) -> int:
     migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
     if migrate.returncode == 0:
@@ -164,6 +201,7 @@ def main() -> int:
         print("[run     ] wrote .env.local: manage.py commands in other terminals use it")
     if not env.get("LIVEKIT_URL"):
         _start_emulator(sup, env, py, web_port)
+    _start_carrier_emulators(sup, env, py)
     code = _prepare_database(env, py)
     if code != 0:
         sup.stop()

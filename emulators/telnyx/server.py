@@ -130,6 +130,8 @@ class TelnyxEmulator(RestEmulator):
 
         async def add_numbers(request: web.Request) -> web.Response:
             payload = await json_body(request)
+            if payload.get("replace") is True:
+                store.numbers.clear()
             added = []
             try:
                 for raw in payload.get("numbers") or []:

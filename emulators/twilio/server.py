@@ -151,6 +151,8 @@ class TwilioEmulator(RestEmulator):
 
         async def numbers(request: web.Request) -> web.Response:
             payload = await json_body(request)
+            if payload.get("replace") is True:
+                store.numbers.clear()
             added = []
             try:
                 for raw in payload.get("numbers") or []:

@@ -4,9 +4,11 @@
 - provisioning: provisioning state, its events, the drift scan's findings, orphans.
 - projects: the LiveKit projects clinics are placed in.
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
+- carriers: the clinic's connected carrier account (Twilio, Telnyx).
 """
 
 from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome, TestCall
+from telephony.models.carriers import CarrierAccount
 from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
 from telephony.models.provisioning import (
     OrphanObject,
@@ -33,6 +35,7 @@ __all__ = [
     "Call",
     "CallLogPolicy",
     "CallOutcome",
+    "CarrierAccount",
     "ClinicScopedManager",
     "ClinicScopedQuerySet",
     "LiveKitProject",

@@ -42,6 +42,7 @@ from tenants.models import Clinic, Membership
 from tenants.selectors import SETUP_STEPS, STEP_SLUGS, clinic_overview, setup_progress
 from tenants.services import clinic_update
 from tenants.timezones import clinic_region
+from tenants.views.carrier import carrier_context, carrier_post
 from tenants.views.common import clinic_for_request, current_user
 
 StepView = Callable[[HttpRequest, Clinic, Membership], HttpResponse]
@@ -141,6 +142,12 @@ def _numbers(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
 
 
 def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> HttpResponse:
+    bound: dict[str, Any] = {}
+    if request.method == "POST" and "carrier_action" in request.POST:
+        handled = carrier_post(request, clinic, membership)
+        if isinstance(handled, HttpResponse):
+            return handled
+        bound = handled
     ts = clinic_overview(clinic=clinic).trunk_settings
     initial = {
         "allowed_addresses": "\n".join(ts.allowed_addresses),
@@ -148,9 +155,9 @@ def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
         "krisp_enabled": ts.krisp_enabled,
     }
     form = CarrierSettingsForm(
-        _bound(request), initial=initial, password_set=bool(ts.auth_password)
+        None if bound else _bound(request), initial=initial, password_set=bool(ts.auth_password)
     )
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not bound and form.is_valid():
         data = form.cleaned_data
         try:
             trunk_settings_update(
@@ -164,7 +171,9 @@ def _carrier(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
             add_service_errors(form, exc)
         else:
             return _saved(request, clinic, "carrier", "Carrier settings saved.")
-    return _render_step(request, clinic, membership, "carrier", {"form": form})
+    context = {"form": form, **carrier_context(clinic, membership, bound)}
+    status = 400 if bound else None
+    return _render_step(request, clinic, membership, "carrier", context, status=status)
 
 
 def _agent(request: HttpRequest, clinic: Clinic, membership: Membership) -> HttpResponse:

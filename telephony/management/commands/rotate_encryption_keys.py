@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from telephony.crypto import EncryptedTextField, rotate
-from telephony.models import LiveKitProject, TrunkSettings
+from telephony.models import CarrierAccount, LiveKitProject, TrunkSettings
 
-ENCRYPTED_MODELS = (TrunkSettings, LiveKitProject)
+ENCRYPTED_MODELS = (TrunkSettings, LiveKitProject, CarrierAccount)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,13 @@
+"""Settings of the carrier connections (telephony/carriers/, docs/carriers.md)."""
+
+from __future__ import annotations
+
+from config.environment import env
+
+# Empty: the real services. Set to an emulator's address (`make run` does) to point the
+# platform at it: TWILIO_API_BASE_URL serves both api.twilio.com's and trunking.twilio.com's
+# paths; TELNYX_API_BASE_URL replaces https://api.telnyx.com/v2 (give the /v2 too).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+TELNYX_API_BASE_URL = env.str("TELNYX_API_BASE_URL", default="")
+# Seconds one request to a carrier may take before it counts as lost.
+CARRIER_TIMEOUT_SECONDS = env.float("CARRIER_TIMEOUT_SECONDS", default=10.0)

@@ -1,0 +1,73 @@
+"""The forms of the carrier step that connect a carrier account (telephony/carrier_services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from tenants.forms import WebForm
+
+
+def _secret(label: str, help_text: str) -> forms.CharField:
+    # Write-only: never rendered back, not even when the form comes back with an error.
+    return forms.CharField(
+        label=label,
+        max_length=200,
+        required=False,
+        strip=True,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+    )
+
+
+def _text(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=40,
+        required=False,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class TwilioConnectForm(WebForm):
+    provider = "twilio"
+    account_sid = _text("Account SID", "Starts with AC. It is on your Twilio Console's home page.")
+    auth_token = _secret(
+        "Auth token",
+        "Next to the account SID. Or leave this empty and give an API key below.",
+    )
+    api_key_sid = _text("API key SID (instead of the auth token)", "Starts with SK.")
+    api_key_secret = _secret("API key secret", "Shown once, when the key was created.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "twilio")
+        super().__init__(*args, **kwargs)
+
+
+class TelnyxConnectForm(WebForm):
+    provider = "telnyx"
+    api_key = _secret(
+        "API key",
+        "An API v2 key: in the Telnyx Portal, Account settings, then Keys & credentials.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "telnyx")
+        super().__init__(*args, **kwargs)
+
+
+class NumberPickForm(WebForm):
+    """The account's numbers the receptionist should answer (checkboxes)."""
+
+    numbers = forms.MultipleChoiceField(
+        label="Numbers",
+        required=True,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick at least one number."},
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["numbers"].choices = choices
