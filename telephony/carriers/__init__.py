@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from telephony.carriers.base import AccountNumber, CarrierClient
+from telephony.carriers import markers
+from telephony.carriers.base import AccountNumber, CarrierClient, CarrierTrunk, Origination
 from telephony.carriers.errors import (
+    CarrierConflictError,
     CarrierCredentialsError,
     CarrierError,
     CarrierNotFoundError,
@@ -24,14 +26,18 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountNumber",
     "CarrierClient",
+    "CarrierConflictError",
     "CarrierCredentialsError",
     "CarrierError",
     "CarrierNotFoundError",
     "CarrierPermissionError",
     "CarrierRejectedError",
     "CarrierTransientError",
+    "CarrierTrunk",
+    "Origination",
     "client_for",
     "make_client",
+    "markers",
 ]
 
 

@@ -27,3 +27,25 @@ class CarrierClient(Protocol):
 
     def numbers(self) -> list[AccountNumber]:
         """Every number of the account (all pages)."""
+
+
+@dataclass(frozen=True)
+class CarrierTrunk:
+    """What routes a clinic's numbers at the carrier: a Twilio Elastic SIP trunk or a Telnyx
+    FQDN connection. ``marker`` is the name that says whose it is (``markers.py``);
+    ``target`` the domain name (Twilio) or the connection name (Telnyx)."""
+
+    trunk_id: str
+    marker: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Origination:
+    """Where the carrier sends the calls: a SIP URI (Twilio origination URL) or an FQDN and
+    port (Telnyx), with its priority and weight where the carrier has them."""
+
+    origination_id: str
+    uri: str
+    priority: int = 10
+    weight: int = 10

@@ -40,3 +40,8 @@ class CarrierRejectedError(CarrierError):
 
 class CarrierNotFoundError(CarrierRejectedError):
     """The object is not (or no longer) at the carrier."""
+
+
+class CarrierConflictError(CarrierRejectedError):
+    """Something that is not the clinic's holds what it needs (a number attached to another
+    trunk or connection): reported, never taken over."""

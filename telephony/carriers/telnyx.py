@@ -86,8 +86,13 @@ class TelnyxCarrier:
         self._call(lambda: self.client.fqdn_connections.list(page_size=1))
         self._call(lambda: self.client.phone_numbers.list(page_size=1))
 
-    def numbers(self) -> list[AccountNumber]:
+    def numbers(self, e164: str = "") -> list[AccountNumber]:
+        """Every number of the account, or (with ``e164``) the ones matching it."""
+
         def every() -> list[Any]:
+            if e164:
+                found = self.client.phone_numbers.list(filter={"phone_number": e164})
+                return list(found)
             return list(self.client.phone_numbers.list(page_size=250))
 
         result = []

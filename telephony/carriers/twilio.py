@@ -132,8 +132,12 @@ class TwilioCarrier:
         self._call(lambda: self.client.incoming_phone_numbers.page(page_size=1))
         self._call(lambda: self.client.trunking.v1.trunks.page(page_size=1))
 
-    def numbers(self) -> list[AccountNumber]:
-        listed = self._call(lambda: self.client.incoming_phone_numbers.list(page_size=1000))
+    def numbers(self, e164: str = "") -> list[AccountNumber]:
+        """Every number of the account, or (with ``e164``) the ones matching it."""
+        filters = {"phone_number": e164} if e164 else {}
+        listed = self._call(
+            lambda: self.client.incoming_phone_numbers.list(page_size=1000, **filters)
+        )
         result = []
         for number in listed:
             voice = bool((number.capabilities or {}).get("voice"))

@@ -37,6 +37,7 @@ def _get(url: str, **kw: object) -> requests.Response | None:
 
 def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
     web, emu = _free_port(), _free_port()
+    twilio, telnyx = _free_port(), _free_port()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -52,12 +53,17 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
             # make run's own defaults apply (it turns email verification off for local use)
             "REQUIRE_EMAIL_VERIFICATION",
             "LIVEKIT_API_KEY",
+            # make run starts the carrier emulators only when these are unset
+            "TWILIO_API_BASE_URL",
+            "TELNYX_API_BASE_URL",
         )
     }
     env.update(
         VAR_DIR=str(tmp_path),
         WEB_PORT=str(web),
         EMULATOR_PORT=str(emu),
+        TWILIO_EMULATOR_PORT=str(twilio),
+        TELNYX_EMULATOR_PORT=str(telnyx),
         DEBUG="true",
         PYTHONUNBUFFERED="1",
     )
@@ -113,6 +119,9 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
         state = requests.get(f"http://127.0.0.1:{emu}/_emulator/state", timeout=5).json()
         assert [t["numbers"] for t in state["inbound_trunks"]] == [["+14155550131"]]
         assert len(state["dispatch_rules"]) == 1
+        for port in (twilio, telnyx):  # the carrier emulators are up, with their accounts
+            carrier = requests.get(f"http://127.0.0.1:{port}/_emulator/state", timeout=5).json()
+            assert len(carrier["numbers"]) == 3
         assert (tmp_path / "switchboard.sqlite3").exists()
         assert (tmp_path / "celery-broker.sqlite3").exists()
     finally:
