@@ -309,7 +309,7 @@ def test_sign_up_set_up_and_go_live_without_reloading(tour, livekit, worker, siz
     expect(help_box).not_to_contain_text("trunk-Secret-42")
     expect(page.get_by_role("button", name="Copy SIP URI")).to_be_hidden()  # folded away
     help_box.locator("summary", has_text="Advanced / for your IT person").click()
-    page.locator("summary", has_text="Twilio").click()  # opens the guide (<details>)
+    help_box.locator("summary", has_text="Twilio").click()  # opens the guide (<details>)
     expect(page.locator("details.guide").first).to_have_attribute("open", "")
     page.get_by_role("button", name="Copy SIP URI").click()
     expect(page.locator('button[data-copy="cv-sip-uri"]')).to_contain_text("Copied")
