@@ -10,6 +10,7 @@ import pytest
 
 from telephony.models import (
     AgentConfig,
+    CarrierAccount,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
@@ -22,12 +23,14 @@ from tests.api_helpers import api_as, clinic_url, number_url
 pytestmark = pytest.mark.django_db
 
 N1 = "+14155550100"
-READS = ["", "numbers/", "trunk-settings/", "agent/", "provisioning/"]
+READS = ["", "numbers/", "trunk-settings/", "carrier/", "agent/", "provisioning/"]
 WRITES = [
     ("patch", "", {"name": "Hacked"}),
     ("post", "numbers/", {"e164": "+14155550199"}),
     ("delete", "numbers/+14155550100/", None),
     ("put", "trunk-settings/", {"allowed_addresses": ["192.0.2.1"]}),
+    ("put", "carrier/", {"provider": "telnyx", "api_key": "KEY-hacked-123"}),
+    ("delete", "carrier/", None),
     ("put", "agent/", {"greeting": "Hacked"}),
     ("post", "go-live/", None),
     ("post", "offboard/", None),
@@ -63,6 +66,7 @@ def _snapshot(clinic: Clinic) -> tuple:
         list(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True)),
         AgentConfig.objects.get(clinic=clinic).version,
         ts.allowed_addresses,
+        list(CarrierAccount.objects.filter(clinic=clinic).values_list("provider", flat=True)),
         Provisioning.objects.get(clinic=clinic).generation,
         ProvisioningEvent.objects.filter(clinic=clinic).count(),
     )

@@ -25,6 +25,7 @@ from telephony.models import (
     Call,
     CallLogPolicy,
     CallOutcome,
+    CarrierAccount,
     PhoneNumber,
     Provisioning,
     TrunkSettings,
@@ -41,6 +42,7 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 pytestmark = pytest.mark.django_db(transaction=True)
 
 METHODS = ("get", "post", "put", "patch", "delete")
+VICTIM_ACCOUNT_SID = "AC" + "7" * 32
 
 # How each URL is reached. "public": anyone; "user": any signed-in user, no clinic in the URL;
 # "clinic": the URL names a clinic by slug and must resolve it through tenants.access.
@@ -71,6 +73,8 @@ CASES: dict[str, str] = {
     "api-numbers": CLINIC,
     "api-number": CLINIC,
     "api-trunk-settings": CLINIC,
+    "api-carrier": CLINIC,
+    "api-carrier-numbers": CLINIC,
     "api-agent": CLINIC,
     "api-go-live": CLINIC,
     "api-offboard": CLINIC,
@@ -182,6 +186,12 @@ def world(owner, clinic):
         auth_password="victim-secret-pw",
     )
     services.clinic_go_live(clinic=victim, actor=b_owner)
+    CarrierAccount.objects.create(
+        clinic=victim,
+        provider="twilio",
+        account_sid=VICTIM_ACCOUNT_SID,
+        secret="victim-carrier-tok",
+    )
     Provisioning.objects.filter(clinic=victim).update(
         trunk_id="ST_victimTrunk01", dispatch_rule_id="SDR_victimRule01"
     )
@@ -266,6 +276,9 @@ def fingerprint(victim: Clinic) -> str:
             )
         ),
         list(AgentConfig.objects.filter(clinic=victim).values()),
+        list(
+            CarrierAccount.objects.filter(clinic=victim).values("provider", "account_sid", "state")
+        ),
         list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
         list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
         list(Call.objects.filter(clinic=victim).values()),
@@ -290,6 +303,8 @@ def fingerprint(victim: Clinic) -> str:
 
 SECRETS_OF_B = (
     "Victim Family",
+    VICTIM_ACCOUNT_SID,
+    "victim-carrier-tok",
     "+14155550177",
     "victimuser",
     "victim-secret-pw",
