@@ -169,10 +169,23 @@ def _start_carrier_emulators(sup: Supervisor, env: dict[str, str], py: str) -> N
         print(f"[run     ] Telnyx emulator: API key {DEV_TELNYX_API_KEY}")
 
 
+# With the embedded SQLite broker, the worker and beat each create the default queue's row
+# when they start; started together they can both insert it, and the loser exits on the
+# UNIQUE constraint. Declaring the queue once before starting them leaves nothing to race.
+DECLARE_QUEUE = (
+    "import django; django.setup(); from config.celery import app\n"
+    "with app.connection_for_write() as conn:\n"
+    "    conn.default_channel.queue_declare(app.conf.task_default_queue)\n"
+)
+
+
 def _prepare_database(env: dict[str, str], py: str) -> int:
     migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env)  # noqa: S603
     if migrate.returncode == 0:
         migrate = subprocess.run([py, "manage.py", "createcachetable"], cwd=ROOT, env=env)  # noqa: S603
+    if migrate.returncode == 0:
+        declare_env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings"}
+        migrate = subprocess.run([py, "-c", DECLARE_QUEUE], cwd=ROOT, env=declare_env)  # noqa: S603
     return migrate.returncode
 
 
