@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from telephony import call_events
 from telephony.agent_config import clinic_for_room
@@ -168,7 +168,12 @@ def record_event(event: WebhookEvent) -> Call | None:
 def _write(event: WebhookEvent, mapping: Mapping) -> Call:
     """The room's row locked and merged with the event; a new room's row in one INSERT."""
     assert event.room is not None
-    rows = Call.objects.select_for_update()
+    # Whether the room is a test call's, read with the row: the clinic's lock, taken by an
+    # earlier statement of this transaction, means a test call recorded for it has committed.
+    test_room = TestCall.objects.filter(
+        clinic_id=OuterRef("clinic_id"), room_name=OuterRef("room_name")
+    )
+    rows = Call.objects.select_for_update(of=("self",)).annotate(test_room=Exists(test_room))
     call = rows.filter(room_sid=event.room.sid).first()
     if call is not None and call.clinic_id == mapping.clinic.pk:
         call.clinic = mapping.clinic  # already read (and locked): not read again
@@ -192,10 +197,17 @@ def _write(event: WebhookEvent, mapping: Mapping) -> Call:
 
 
 def _apply(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
+    read_with_row = getattr(call, "test_room", None)
+    if call.clinic_id != mapping.clinic.pk:
+        read_with_row = None  # the row's clinic is not the one locked: ask again after merging
     _merge(call, event, mapping)
-    call.is_test = call.is_test or (
-        TestCall.objects.for_clinic(call.clinic).filter(room_name=call.room_name).exists()
-    )
+    if call.is_test:
+        return
+    if read_with_row is not None and call.clinic_id == mapping.clinic.pk:
+        call.is_test = read_with_row
+    else:
+        rooms = TestCall.objects.filter(clinic_id=call.clinic_id, room_name=call.room_name)
+        call.is_test = rooms.exists()
 
 
 def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
