@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], int]] = {
     "web": ("bench.bench_web", [], 300),
     "webhooks": ("bench.bench_webhooks", [], 600),
     "calls": ("bench.bench_calls", [], 900),
+    "bulk-scale": ("bench.bench_bulk", ["--scale", "1000,10000"], 900),
     "emulator": ("bench/bench_emulator.py", ["--trunks", "20000"], 240),
 }
 

@@ -118,7 +118,10 @@ def platform_run(
     # its broker connection open; so does this one (the first publish of a process imports
     # livekit-api and aiohttp and connects: about 0.5 s here).
     _warm_publisher()
+    others = [common.RssSampler(w.pid) for w in workers[1:]]
     try:
+        for sampler in others:
+            sampler.__enter__()
         with common.RssSampler(workers[0].pid) as rss:
             committed: list[float] = []
             machine = psutil.cpu_times()
@@ -128,7 +131,7 @@ def platform_run(
                     services.clinic_go_live(clinic=clinic, actor=None)
                 committing = time.time()
             published = time.time()
-            deadline = time.monotonic() + max(120.0, 4 * n * 2 / (per_minute / 60))
+            deadline = time.monotonic() + max(120.0, n / 20, 4 * n * 2 / (per_minute / 60))
             done = 0
             while time.monotonic() < deadline:
                 done = Provisioning.objects.filter(
@@ -138,6 +141,8 @@ def platform_run(
                     break
                 time.sleep(0.1)
             machine_after = psutil.cpu_times()
+        for sampler in others:
+            sampler.__exit__(None, None, None)
     finally:
         for worker in workers:
             worker.stop()
@@ -188,6 +193,9 @@ def platform_run(
         "worker_peak_rss_mb": rss.peak_own,
         "worker_tree_peak_rss_mb": rss.peak_total,
         "worker_cpu_s": rss.cpu_s,
+        # Every worker process: their CPU together, and the largest peak RSS among them.
+        "workers_cpu_s": rss.cpu_s + sum(o.cpu_s for o in others),
+        "workers_peak_rss_mb": max([rss.peak_own, *(o.peak_own for o in others)]),
         # Every process on the machine: the share of both cores busy from commit to done.
         "machine_busy": _busy(machine, machine_after),
         "converged_s": converged,
@@ -268,10 +276,16 @@ def main() -> None:
         "--sweep", action="store_true", help="worker settings side by side (bulk-sweep-*.json)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="unlimited runs (median reported)")
+    parser.add_argument(
+        "--scale", default="", help="e.g. 1000,10000: how the cost grows (bulk-scale-*.json)"
+    )
     args = parser.parse_args()
     n = args.clinics
     if args.sweep:
         sweep(n, args.batch_size, args.repeat)
+        return
+    if args.scale:
+        scale([int(x) for x in args.scale.split(",")], args)
         return
 
     with common.emulator(["--request-log-size", str(max(100_000, 4 * n))]) as emu:
@@ -367,6 +381,47 @@ def main() -> None:
     results["runs"] = [{k: v for k, v in r.items() if k != "converged_s"} for r in runs]
     common.write_results("bulk", results)
     _plot(runs, base_s, n, latency_bound)
+
+
+def scale(sizes: list[int], args: argparse.Namespace) -> None:
+    """The recommended worker at each size, limiter out of the way: wall time, worker CPU per
+    clinic (every worker process) and peak RSS. Target: CPU per clinic at the largest size
+    within 1.1x of the smallest's, RSS flat."""
+    runs = []
+    with common.emulator(["--request-log-size", str(max(100_000, 4 * max(sizes)))]) as emu:
+        common.setup_django(emu.url)
+        _warm_publisher()
+        for n in sizes:
+            run = platform_run(
+                emu, n, pool=args.pool, concurrency=args.concurrency, per_minute=1_000_000,
+                burst=1_000_000, label=f"scale-{n}", processes=args.processes,
+                in_flight=args.in_flight, batch_size=args.batch_size,
+            )  # fmt: skip
+            runs.append(
+                {
+                    "clinics": n,
+                    "wall_s": run["wall_s"],
+                    "wall_ms_per_clinic": run["wall_s"] * 1000 / n,
+                    "workers_cpu_s": run["workers_cpu_s"],
+                    "worker_cpu_ms_per_clinic": run["workers_cpu_s"] * 1000 / n,
+                    "workers_peak_rss_mb": run["workers_peak_rss_mb"],
+                    "calls_per_clinic": run["calls_per_clinic"],
+                    "machine_busy": run["machine_busy"],
+                }
+            )
+    first, last = runs[0], runs[-1]
+    common.write_results(
+        "bulk-scale",
+        {
+            "sizes": sizes,
+            "runs": runs,
+            "cpu_per_clinic_ratio": last["worker_cpu_ms_per_clinic"]
+            / first["worker_cpu_ms_per_clinic"],
+            "wall_per_clinic_ratio": last["wall_ms_per_clinic"] / first["wall_ms_per_clinic"],
+            "rss_ratio": last["workers_peak_rss_mb"] / first["workers_peak_rss_mb"],
+            "targets": {"cpu_per_clinic_ratio_max": 1.1, "rss": "flat"},
+        },
+    )
 
 
 # (processes, threads per process, batch calls in flight per process)

@@ -170,6 +170,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--members", type=int, default=20, help="members polling, mixed phase")
     p.add_argument("--onboard", type=int, default=1000, help="clinics going live, mixed phase")
     p.add_argument("--web-workers", type=int, default=3)
+    p.add_argument("--web-threads", type=int, default=1, help=">1: gunicorn's gthread worker")
     p.add_argument("--worker-processes", type=int, default=2)
     p.add_argument("--generators", type=int, default=2, help="load generator processes")
     p.add_argument(
@@ -194,7 +195,9 @@ def start_stack(emu: Any, args: argparse.Namespace) -> dict[str, Any]:
     beat_file = str(common.VAR / "calls-beat-schedule")
     beat = common.Proc("calls-beat", [sys.executable, "-m", "celery", "-A", "config", "beat",
                        "-l", "warning", "-s", beat_file], env)  # fmt: skip
-    web, base = common.start_web(env, workers=args.web_workers, access_log=False)
+    web, base = common.start_web(
+        env, workers=args.web_workers, threads=args.web_threads, access_log=False
+    )
     return {"workers": workers, "beat": beat, "web": web, "base": base}
 
 
@@ -390,6 +393,7 @@ def main() -> None:
     results = {
         "clinics": args.clinics, "call_rows": args.calls, "duration_s": args.duration,
         "full": args.full, "phase_s": args.phase_seconds, "web_workers": args.web_workers,
+        "web_threads": args.web_threads,
         "worker_processes": args.worker_processes, "connections": args.connections,
         "seed_clinics_s": data["seed_clinics_s"], "seed_calls_s": data["seed_calls_s"],
         "ratios_to_floor": {
