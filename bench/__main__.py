@@ -19,7 +19,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], int]] = {
     "drift": ("bench.bench_drift", [], 300),
     "web": ("bench.bench_web", [], 300),
     "webhooks": ("bench.bench_webhooks", [], 600),
-    "calls": ("bench.bench_calls", [], 900),
+    "calls": ("bench.bench_calls", [], 1200),
     "bulk-scale": ("bench.bench_bulk", ["--scale", "1000,10000"], 900),
     "emulator": ("bench/bench_emulator.py", ["--trunks", "20000"], 240),
 }

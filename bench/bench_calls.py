@@ -15,8 +15,10 @@ Phases, each against the same server:
    `--duration` seconds (60; `--full`: 300, the issue's 5 minutes);
 3. config: GET /api/v1/agent/config with an agent token, 200 and 304 (matching ETag);
 4. call log: a clinic's call log page at the heavy clinic (100,000 calls) and a typical one;
-5. mixed: webhooks paced at `--rate` events/s, one config fetch per call picked up (half
-   with the ETag), members polling their dashboards, while a drift scan runs and
+5. mixed: webhooks paced at `--rate` events/s (by default half the rate phase 2 sustained,
+   so that it measures latency rather than a growing backlog on a small or shared machine;
+   `--rate 400` for the issue's target), one config fetch per call picked up (half with the
+   ETag), members polling their dashboards, while a drift scan runs and
    `--onboard` clinics go live in one bulk transaction.
 Then: lost and duplicated calls, queries per call-log page at both clinics, worker and web RSS.
 """
@@ -166,8 +168,15 @@ def parse() -> argparse.Namespace:
     p.add_argument("--phase-seconds", type=int, default=15, help="each other phase, s")
     p.add_argument("--connections", type=int, default=32, help="webhook connections")
     p.add_argument("--config-connections", type=int, default=16)
-    p.add_argument("--rate", type=float, default=400, help="webhook events/s, mixed phase")
-    p.add_argument("--members", type=int, default=20, help="members polling, mixed phase")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="webhook events/s in the mixed phase (0: half the sustained rate "
+        "measured in phase 2, so the phase measures latency, not a backlog)",
+    )
+    p.add_argument("--members", type=int, default=10, help="members polling, mixed phase")
+    p.add_argument("--poll-seconds", type=float, default=5.0, help="between a member's requests")
     p.add_argument("--onboard", type=int, default=1000, help="clinics going live, mixed phase")
     p.add_argument("--web-workers", type=int, default=3)
     p.add_argument("--web-threads", type=int, default=1, help=">1: gunicorn's gthread worker")
@@ -307,8 +316,15 @@ def run_phases(stack: dict[str, Any], data: dict[str, Any], args: argparse.Names
         req = [loadgen.build_request("GET", f"/clinics/{slug}/calls/", hostname, headers)]
         res = go(closed(req, label, 4, "call_log"), secs)
         out[f"call_log_{label}"] = stats(res, secs, "call_log")
+        # The dashboard: the clinic's 20 most recent calls, its checklist and its status.
+        req = [loadgen.build_request("GET", f"/clinics/{slug}/", hostname, headers)]
+        res = go(closed(req, label, 4, "dashboard"), secs)
+        out[f"dashboard_{label}"] = stats(res, secs, "dashboard")
 
+    if not args.rate:
+        args.rate = max(8.0, round(out["webhooks"]["rps"] / 2))
     out["mixed"] = mixed(stack, data, args, plans_host=(host, port, hostname), ttl=ttl)
+    out["mixed"]["rate_events_per_s"] = args.rate
     return out
 
 
@@ -332,7 +348,7 @@ def mixed(stack: dict[str, Any], data: dict[str, Any], args: argparse.Namespace,
             loadgen.Stream(reqs[i::4], [tag] * len(reqs[i::4]), interval=8 / pickups, kind="config")
             for i in range(4)
         ]
-    streams += cfg + dashboard_streams(data["members"], hostname, 2.0)
+    streams += cfg + dashboard_streams(data["members"], hostname, args.poll_seconds)
     current_app.send_task("telephony.drift_scan", queue=common.QUEUE)
     began = go_live_bulk(data["onboard"]) if data["onboard"] else time.time()
     res = loadgen.run(host, port, streams, secs, args.generators)
@@ -401,6 +417,7 @@ def main() -> None:
             "config_200": out["config_200"]["rps"] / floor,
             "config_304": out["config_304"]["rps"] / floor,
             "call_log_heavy": out["call_log_heavy"]["rps"] / floor,
+            "dashboard_heavy": out["dashboard_heavy"]["rps"] / floor,
         },
         "rss_mb": {
             "web_tree_peak": samplers["web"].peak_total,
