@@ -135,6 +135,10 @@ def flush() -> None:
     tables = [t for t in connection.introspection.table_names() if t != "django_migrations"]
     with connection.cursor() as cur:
         cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    # Content types went too: forget the cached ids, or the next audit entry points at none.
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
 
 
 def redis_client() -> Any:
