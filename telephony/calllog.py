@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -142,7 +143,13 @@ def _earliest(*values: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def record_event(event: WebhookEvent) -> Call | None:
+class ForeignClinic(Exception):
+    """The event's clinic is not one the caller accepts (another LiveKit project's)."""
+
+
+def record_event(
+    event: WebhookEvent, accept: Callable[[Clinic], bool] | None = None
+) -> Call | None:
     """Merge one verified webhook event into the call log; None if it is not a call of ours.
 
     Statements per event: the clinic found and locked (one per kind of evidence tried), the
@@ -160,6 +167,8 @@ def record_event(event: WebhookEvent) -> Call | None:
                 event.room.sid,
             )
             return None
+        if accept is not None and not accept(mapping.clinic):
+            raise ForeignClinic(str(mapping.clinic.pk))
         call = _write(event, mapping)
         call_events.call_updated(call)
     return call

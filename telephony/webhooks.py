@@ -2,21 +2,22 @@
 
 No session, no CSRF: the only credential is LiveKit's signature over the body. Unsigned,
 wrongly signed and expired deliveries get 401; rooms that are not a clinic's are
-acknowledged (200) and ignored, so LiveKit does not retry them forever.
+acknowledged (200) and ignored, so LiveKit does not retry them forever. A delivery signed
+by one LiveKit project about a clinic of another is refused (403, decision 0070).
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from telephony.calllog import record_event
-from telephony.livekit_gateway import WebhookRejected, verify_webhook
+from telephony.calllog import ForeignClinic, record_event
+from telephony.livekit_gateway import WebhookRejected
+from telephony.webhook_projects import serves, verify
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +41,19 @@ def livekit_webhook(request: HttpRequest) -> JsonResponse:
     if len(raw) > MAX_BODY_BYTES:
         return JsonResponse({"error": "body too large"}, status=413)
     try:
-        event = verify_webhook(
-            raw.decode("utf-8", errors="replace"),
-            request.headers.get("Authorization", ""),
-            api_key=settings.LIVEKIT_API_KEY,
-            api_secret=settings.LIVEKIT_API_SECRET,
+        # Verified with the key of the LiveKit project that signed it (decision 0070).
+        event, project = verify(
+            raw.decode("utf-8", errors="replace"), request.headers.get("Authorization", "")
         )
     except WebhookRejected as exc:
         logger.warning("livekit webhook rejected: %s", exc.reason)
         return JsonResponse({"error": exc.reason}, status=exc.status)
-    call = record_event(event)
+    try:
+        call = record_event(event, accept=lambda clinic: serves(project, clinic))
+    except ForeignClinic:
+        name = project.name if project is not None else "default"
+        logger.warning("livekit webhook of project %s for another project's clinic: refused", name)
+        return JsonResponse(
+            {"error": "the room is a clinic's of another LiveKit project"}, status=403
+        )
     return JsonResponse({"ok": True, "recorded": call is not None})

@@ -73,7 +73,7 @@ def _webhook_event(message: Any) -> WebhookEvent:
     return WebhookEvent(message.id, message.event, float(message.created_at) or None, room, person)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=32)  # a key pair per LiveKit project
 def _receiver(api_key: str, api_secret: str) -> api.WebhookReceiver:
     """One receiver per key pair and process: building it per delivery was repeated work."""
     return api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
