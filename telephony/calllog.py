@@ -183,7 +183,7 @@ def _write(event: WebhookEvent, mapping: Mapping) -> Call:
         clinic_id=OuterRef("clinic_id"), room_name=OuterRef("room_name")
     )
     rows = Call.objects.select_for_update(of=("self",)).annotate(test_room=Exists(test_room))
-    call = rows.filter(room_sid=event.room.sid).first()
+    call: Call | None = rows.filter(room_sid=event.room.sid).first()
     if call is not None and call.clinic_id == mapping.clinic.pk:
         call.clinic = mapping.clinic  # already read (and locked): not read again
     if call is None:
