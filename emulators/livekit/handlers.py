@@ -13,11 +13,23 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from livekit.protocol import models as proto_models
 
-from .errors import invalid_argument
+from .errors import invalid_argument, not_found
 from .store import SortedTable, Store
 
 M = TypeVar("M", bound=Message)
 BeforeStore = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Updatable:
+    """How an Update request's object is checked and built, for one type (trunk or rule)."""
+
+    what: str  # "trunk", "rule": in the error messages
+    id_field: str  # "sip_trunk_id", "sip_dispatch_rule_id"
+    check_info: Callable[[Any], None]  # a whole object (the `replace` action)
+    check_update: Callable[[Any], None]  # a field update (the `update` action)
+    apply_update: Callable[[Any, Any], None]
+    missing: str  # LiveKit's not-found message
 
 
 @dataclass(frozen=True)
@@ -101,3 +113,47 @@ class HandlerBase:
             raise invalid_argument(
                 f"{what} id in the info must be empty or match the id in the update"
             )
+
+    def _updated(self, req: Any, table: SortedTable[M], kind: Updatable) -> tuple[M, M]:
+        """What an Update request makes of a stored object, replaced or field-updated and
+        checked as LiveKit checks it, and the stored object (not found: LiveKit's error)."""
+        object_id = getattr(req, kind.id_field)
+        action = self._update_action(req, object_id, f"{kind.what} id must be set")
+        if action == "replace":
+            self._check_replace_id(getattr(req.replace, kind.id_field), object_id, kind.what)
+            kind.check_info(req.replace)
+        else:
+            kind.check_update(req.update)
+        stored = table.items.get(object_id)
+        if stored is None:
+            raise not_found(kind.missing)
+        if action == "replace":
+            info = clone(req.replace)
+            setattr(info, kind.id_field, object_id)
+        else:
+            info = clone(stored)
+            kind.apply_update(info, req.update)
+        return info, stored
+
+    def _listed(
+        self,
+        req: Any,
+        table: SortedTable[M],
+        object_ids: Iterable[str],
+        keys: Iterable[str],
+        holders: Callable[[Iterable[str]], set[str]],
+    ) -> list[M]:
+        """A List request's page: the objects asked for by ID (of those, the ones holding
+        one of `keys` if any are given), else the holders of `keys`, else every object."""
+        object_ids, keys = list(object_ids), list(keys)
+        ids: Iterable[str]
+        if object_ids:
+            ids = [i for i in set(object_ids) if i in table.items]
+            if keys:
+                ids = set(ids) & holders(keys)
+        elif keys:
+            ids = holders(keys)
+        else:
+            ids = table.ids
+        page = req.page if req.HasField("page") else None
+        return [table.items[i] for i in self._page(ids, page)]

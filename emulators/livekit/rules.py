@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from google.protobuf.message import Message
 from livekit.protocol import sip as proto_sip
 
 from . import validation as v
 from .conflicts import find_rule_conflict, rule_conflict_message, rule_keys
 from .errors import TwirpError, invalid_argument, not_found
-from .handlers import HandlerBase, clone
+from .handlers import HandlerBase, Updatable, clone
 from .ids import RULE_PREFIX, new_id
 
 RULE_NOT_FOUND = "requested sip dispatch rule does not exist"
+RULE = Updatable(
+    "rule",
+    "sip_dispatch_rule_id",
+    v.check_rule_info,
+    v.check_rule_update,
+    v.apply_rule_update,
+    RULE_NOT_FOUND,
+)
 
 
 class RuleHandlers(HandlerBase):
@@ -54,22 +60,7 @@ class RuleHandlers(HandlerBase):
         return None
 
     async def update_rule(self, req: proto_sip.UpdateSIPDispatchRuleRequest) -> Message:
-        rule_id = req.sip_dispatch_rule_id
-        action = self._update_action(req, rule_id, "rule id must be set")
-        if action == "replace":
-            self._check_replace_id(req.replace.sip_dispatch_rule_id, rule_id, "rule")
-            v.check_rule_info(req.replace)
-        else:
-            v.check_rule_update(req.update)
-        stored = self.store.rules.items.get(rule_id)
-        if stored is None:
-            raise not_found(RULE_NOT_FOUND)
-        if action == "replace":
-            info = clone(req.replace)
-            info.sip_dispatch_rule_id = rule_id
-        else:
-            info = clone(stored)
-            v.apply_rule_update(info, req.update)
+        info, stored = self._updated(req, self.store.rules, RULE)
         ids = (
             self.store.rules_for_trunks(info.trunk_ids) if info.trunk_ids else self.store.rules.ids
         )
@@ -90,17 +81,9 @@ class RuleHandlers(HandlerBase):
 
     async def list_rules(self, req: proto_sip.ListSIPDispatchRuleRequest) -> Message:
         store = self.store
-        ids: Iterable[str]
-        if req.dispatch_rule_ids:
-            ids = [i for i in set(req.dispatch_rule_ids) if i in store.rules.items]
-            if req.trunk_ids:
-                ids = set(ids) & store.rules_for_trunks(req.trunk_ids)
-        elif req.trunk_ids:
-            ids = store.rules_for_trunks(req.trunk_ids)
-        else:
-            ids = store.rules.ids
-        page = req.page if req.HasField("page") else None
-        items = [store.rules.items[i] for i in self._page(ids, page)]
+        items = self._listed(
+            req, store.rules, req.dispatch_rule_ids, req.trunk_ids, store.rules_for_trunks
+        )
         return proto_sip.ListSIPDispatchRuleResponse(items=items)
 
     async def delete_rule(self, req: proto_sip.DeleteSIPDispatchRuleRequest) -> Message:

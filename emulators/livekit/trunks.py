@@ -14,11 +14,27 @@ from livekit.protocol import sip as proto_sip
 from . import validation as v
 from .conflicts import find_trunk_conflict
 from .errors import invalid_argument, not_found
-from .handlers import HandlerBase, clone
+from .handlers import HandlerBase, Updatable, clone
 from .ids import TRUNK_PREFIX, new_id
 from .store import Store
 
 TRUNK_NOT_FOUND = "requested sip trunk does not exist"
+INBOUND = Updatable(
+    "trunk",
+    "sip_trunk_id",
+    v.check_inbound_info,
+    v.check_inbound_update,
+    v.apply_inbound_update,
+    TRUNK_NOT_FOUND,
+)
+OUTBOUND = Updatable(
+    "trunk",
+    "sip_trunk_id",
+    v.check_outbound_info,
+    v.check_outbound_update,
+    v.apply_outbound_update,
+    TRUNK_NOT_FOUND,
+)
 
 
 class TrunkHandlers(HandlerBase):
@@ -47,22 +63,7 @@ class TrunkHandlers(HandlerBase):
         return info
 
     async def update_inbound(self, req: proto_sip.UpdateSIPInboundTrunkRequest) -> Message:
-        trunk_id = req.sip_trunk_id
-        action = self._update_action(req, trunk_id, "trunk id must be set")
-        if action == "replace":
-            self._check_replace_id(req.replace.sip_trunk_id, trunk_id, "trunk")
-            v.check_inbound_info(req.replace)
-        else:
-            v.check_inbound_update(req.update)
-        stored = self.store.inbound.items.get(trunk_id)
-        if stored is None:
-            raise not_found(TRUNK_NOT_FOUND)
-        if action == "replace":
-            info = clone(req.replace)
-            info.sip_trunk_id = trunk_id
-        else:
-            info = clone(stored)
-            v.apply_inbound_update(info, req.update)
+        info, stored = self._updated(req, self.store.inbound, INBOUND)
         ids = self._inbound_candidate_ids(info.numbers)
         listed = self._substitute(
             self.store.inbound, ids, info, "sip_trunk_id", self.options.strict_update_conflicts
@@ -85,18 +86,9 @@ class TrunkHandlers(HandlerBase):
 
     async def list_inbound(self, req: proto_sip.ListSIPInboundTrunkRequest) -> Message:
         store = self.store
-        ids: Iterable[str]
-        if req.trunk_ids:
-            wanted = set(req.numbers)
-            ids = [i for i in set(req.trunk_ids) if i in store.inbound.items]
-            if wanted:
-                ids = set(ids) & store.inbound_for_numbers(wanted)
-        elif req.numbers:
-            ids = store.inbound_for_numbers(req.numbers)
-        else:
-            ids = store.inbound.ids
-        page = req.page if req.HasField("page") else None
-        items = [store.inbound.items[i] for i in self._page(ids, page)]
+        items = self._listed(
+            req, store.inbound, req.trunk_ids, req.numbers, store.inbound_for_numbers
+        )
         return proto_sip.ListSIPInboundTrunkResponse(items=items)
 
     # -- outbound trunks --------------------------------------------------------------------
@@ -114,22 +106,7 @@ class TrunkHandlers(HandlerBase):
         return info
 
     async def update_outbound(self, req: proto_sip.UpdateSIPOutboundTrunkRequest) -> Message:
-        trunk_id = req.sip_trunk_id
-        action = self._update_action(req, trunk_id, "trunk id must be set")
-        if action == "replace":
-            self._check_replace_id(req.replace.sip_trunk_id, trunk_id, "trunk")
-            v.check_outbound_info(req.replace)
-        else:
-            v.check_outbound_update(req.update)
-        stored = self.store.outbound.items.get(trunk_id)
-        if stored is None:
-            raise not_found(TRUNK_NOT_FOUND)
-        if action == "replace":
-            info = clone(req.replace)
-            info.sip_trunk_id = trunk_id
-        else:
-            info = clone(stored)
-            v.apply_outbound_update(info, req.update)
+        info, stored = self._updated(req, self.store.outbound, OUTBOUND)
         await self.before_store("UpdateSIPOutboundTrunk")
         self._stamp(info, stored)
         self.store.put_outbound(info)
@@ -145,17 +122,9 @@ class TrunkHandlers(HandlerBase):
 
     async def list_outbound(self, req: proto_sip.ListSIPOutboundTrunkRequest) -> Message:
         store = self.store
-        ids: Iterable[str]
-        if req.trunk_ids:
-            ids = [i for i in set(req.trunk_ids) if i in store.outbound.items]
-            if req.numbers:
-                ids = set(ids) & store.outbound_for_numbers(req.numbers)
-        elif req.numbers:
-            ids = store.outbound_for_numbers(req.numbers)
-        else:
-            ids = store.outbound.ids
-        page = req.page if req.HasField("page") else None
-        items = [store.outbound.items[i] for i in self._page(ids, page)]
+        items = self._listed(
+            req, store.outbound, req.trunk_ids, req.numbers, store.outbound_for_numbers
+        )
         return proto_sip.ListSIPOutboundTrunkResponse(items=items)
 
     async def delete_trunk(self, req: proto_sip.DeleteSIPTrunkRequest) -> Message:

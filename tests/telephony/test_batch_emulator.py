@@ -14,7 +14,10 @@ from telephony import services
 from telephony.models import Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from tests.factories import UserFactory, make_clinic
-from tests.telephony.test_reconcile_emulator import emulator, lk  # noqa: F401 (fixtures)
+from tests.telephony.test_reconcile_emulator import (  # noqa: F401 (the one-clinic path's
+    emulator_args,  # emulators, both wordings,
+    lk_settings,  # and settings)
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +37,7 @@ def owners(items: list[dict]) -> list[str]:
     return sorted(json.loads(i["metadata"] or "{}").get("clinic", "") for i in items)
 
 
-def test_a_batch_goes_live_through_livekit_api_within_its_in_flight_limit(lk, settings):  # noqa: F811
+def test_a_batch_goes_live_through_livekit_api_within_its_in_flight_limit(lk, settings):
     settings.PROVISIONING_BATCH_IN_FLIGHT = 3
     lk.add_faults([{"method": "*", "action": "latency", "latency_ms": 60}])
     ids = go_live(8)
@@ -59,7 +62,7 @@ def test_a_batch_goes_live_through_livekit_api_within_its_in_flight_limit(lk, se
     assert all(e.request_id and e.duration_ms >= 60 for e in events)
 
 
-def test_lost_replies_in_a_batch_are_adopted_afterwards_never_duplicated(lk):  # noqa: F811
+def test_lost_replies_in_a_batch_are_adopted_afterwards_never_duplicated(lk):
     lk.add_faults(
         [
             {"method": "CreateSIPInboundTrunk", "action": "commit_then_drop", "probability": 0.5},

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
-from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.calllog import redact_room_name
 from telephony.models import Call, TestCall
 from telephony.provisioning.reconcile import reconcile_clinic
-from telephony.ratelimit import reset_limiter
 from telephony.services import agent_config_update
 from tests.factories import make_clinic
 
 pytestmark = pytest.mark.django_db
-KEY, SECRET = "devkey", "calls-api-secret-0123456789abcdef01234"
 A, B = "+14155550131", "+14155550132"
 CALLER = "+14155559876"
 
@@ -98,24 +94,9 @@ def test_a_clinic_without_numbers_is_told_to_add_one(clinic, owner):
 # --- test call against the emulator (both modes) -----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
-        yield emu
-
-
 @pytest.fixture
-def lk(emulator, settings):
-    emulator.control.clear_faults()
-    emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = KEY
-    settings.LIVEKIT_API_SECRET = SECRET
-    settings.LIVEKIT_TIMEOUT_SECONDS = 3
-    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
-    reset_limiter()
-    yield emulator.control
-    reset_limiter()
+def lk_settings():
+    return {"LIVEKIT_TIMEOUT_SECONDS": 3}
 
 
 @pytest.fixture

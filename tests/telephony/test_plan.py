@@ -9,14 +9,13 @@ from dataclasses import replace
 import pytest
 from django.forms.models import model_to_dict
 
-from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
 from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
 from telephony.provisioning.plan import ReadOnlyGateway, plan_clinic
 from telephony.provisioning.reconcile import reconcile_clinic
-from telephony.ratelimit import reset_limiter
 from tests.console import staff_in
+from tests.telephony.emulator_helpers import KEY, SECRET
 
 pytestmark = pytest.mark.django_db
 A, B, C = "+14155550401", "+14155550402", "+14155550403"
@@ -133,28 +132,6 @@ def test_the_planner_cannot_reach_a_mutating_method(fake_gateway):
 
 
 # --- against the emulator: ground truth for "no mutating call" --------------------------
-
-KEY, SECRET = "devkey", "plan-secret-0123456789abcdef0123456789"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
-        yield emu
-
-
-@pytest.fixture
-def lk(emulator, settings):
-    emulator.control.clear_faults()
-    emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = KEY
-    settings.LIVEKIT_API_SECRET = SECRET
-    settings.LIVEKIT_TIMEOUT_SECONDS = 2
-    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
-    reset_limiter()
-    yield emulator.control
-    reset_limiter()
 
 
 def mutating(lk, since=0):

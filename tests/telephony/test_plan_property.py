@@ -22,18 +22,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
 from telephony.models import Provisioning
 from telephony.provisioning.plan import plan_clinic
 from telephony.provisioning.reconcile import reconcile_clinic
-from telephony.ratelimit import reset_limiter
 from tests.factories import UserFactory, make_clinic
+from tests.telephony.emulator_helpers import KEY, SECRET
 
 pytestmark = pytest.mark.django_db
 
-KEY, SECRET = "devkey", "property-secret-0123456789abcdef012345"
 CALL = {
     "create_trunk": "CreateSIPInboundTrunk",
     "update_trunk": "UpdateSIPInboundTrunk",
@@ -45,26 +43,10 @@ CALL = {
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
-        yield emu
-
-
 @pytest.fixture
-def lk(emulator, settings):
-    emulator.control.clear_faults()
-    emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = KEY
-    settings.LIVEKIT_API_SECRET = SECRET
-    settings.LIVEKIT_TIMEOUT_SECONDS = 2
-    settings.LIVEKIT_RATE_LIMIT_PER_MINUTE = 1_000_000.0
-    settings.LIVEKIT_RATE_LIMIT_BURST = 1_000_000.0
-    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
-    reset_limiter()
-    yield emulator.control
-    reset_limiter()
+def lk_settings():
+    # The limiter out of the way: 200 generated cases make many calls.
+    return {"LIVEKIT_RATE_LIMIT_PER_MINUTE": 1_000_000.0, "LIVEKIT_RATE_LIMIT_BURST": 1_000_000.0}
 
 
 scenarios = st.fixed_dictionaries(

@@ -12,42 +12,27 @@ import uuid
 
 import pytest
 
-from emulators.livekit.testing import EmulatorControl, EmulatorProcess
 from telephony import services
 from telephony.livekit_gateway import LiveKitGateway, RuleSpec, TrunkSpec
 from telephony.models import Provisioning
 from telephony.provisioning.reconcile import reconcile_clinic
-from telephony.ratelimit import reset_limiter
+from tests.telephony.emulator_helpers import KEY, SECRET
 
 pytestmark = pytest.mark.django_db
 
-KEY, SECRET = "devkey", "integration-secret-0123456789abcdef0123"
 A, B = "+14155550121", "+14155550122"
 
 
 @pytest.fixture(scope="module", params=["livekit-wording", "reworded-errors"])
-def emulator(request):
+def emulator_args(request):
     """Every test runs twice: against LiveKit's error wording, and with the emulator
     rewording every invalid_argument (conflicts must be recognised by structure)."""
-    extra = ["--reword-errors"] if request.param == "reworded-errors" else []
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET, extra_args=extra) as emu:
-        yield emu
+    return ["--reword-errors"] if request.param == "reworded-errors" else []
 
 
 @pytest.fixture
-def lk(emulator, settings) -> EmulatorControl:
-    emulator.control.clear_faults()
-    emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = KEY
-    settings.LIVEKIT_API_SECRET = SECRET
-    settings.LIVEKIT_TIMEOUT_SECONDS = 2
-    settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = 1
-    # A deployment of its own: its own marker and its own rate-limit keys in Redis.
-    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
-    reset_limiter()
-    yield emulator.control
-    reset_limiter()
+def lk_settings():
+    return {"LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS": 1}
 
 
 @pytest.fixture

@@ -4,46 +4,25 @@ journey checks what Chromium shows). A test call answers in one sentence."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.models import Call, Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
-from telephony.ratelimit import reset_limiter
 from tenants.models import Membership
 from tenants.services import clinic_update
 from tests.factories import add_member, make_clinic
 from tests.jargon import jargon_in, visible_text
 
 pytestmark = pytest.mark.django_db
-KEY, SECRET = "devkey", "plain-words-secret-0123456789abcdef0123"
 A = "+14155550131"
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET) as emu:
-        yield emu
-
-
 @pytest.fixture
-def lk(emulator, settings):
-    emulator.control.clear_faults()
-    emulator.control.reset()
-    settings.LIVEKIT_URL = emulator.url
-    settings.LIVEKIT_API_KEY = KEY
-    settings.LIVEKIT_API_SECRET = SECRET
-    settings.LIVEKIT_TIMEOUT_SECONDS = 3
-    settings.LIVEKIT_IS_EMULATOR = True
-    settings.SWITCHBOARD_DEPLOYMENT_ID = f"test-{uuid.uuid4().hex[:8]}"
-    reset_limiter()
-    yield emulator.control
-    reset_limiter()
+def lk_settings():
+    return {"LIVEKIT_TIMEOUT_SECONDS": 3, "LIVEKIT_IS_EMULATOR": True}
 
 
 @pytest.fixture
