@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from auditlog.models import AbstractLogEntry
 from django.db import models
 
+from audit.context import fill_in
+
 
 class AuditEntryError(Exception):
     """An attempt to change an entry that has been written."""
@@ -46,8 +48,6 @@ class AuditEntry(AbstractLogEntry):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise AuditEntryError("Audit log entries cannot be changed.")
-        from audit.recorder import fill_in
-
         fill_in(self)
         super().save(*args, **kwargs)
 

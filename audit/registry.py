@@ -7,7 +7,8 @@ from typing import Any
 from auditlog.registry import auditlog
 from auditlog.signals import post_log, pre_log
 
-from audit.recorder import forget_instance, record, remember_instance
+from audit.context import forget_instance, remember_instance
+from audit.recorder import record
 
 # Timestamps change on every save and say nothing; secrets must never reach the log
 # (the carrier password is recorded as "changed" by telephony.services, without a value).

@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "audit.recorder.AuditMiddleware",
+    "audit.context.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "twofactor.middleware.TwoFactorMiddleware",
     "tenants.middleware.ClinicTimezoneMiddleware",

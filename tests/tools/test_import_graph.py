@@ -5,11 +5,17 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tools.import_graph import build_graph, cycles
+from tools.import_graph import build_graph, cycles, project_modules
 
 
 def test_the_project_has_no_import_cycles():
     assert cycles(build_graph()) == []
+
+
+def test_every_top_level_package_is_read_but_the_tests_and_benchmarks():
+    read = {name.split(".")[0] for name in project_modules()}
+    assert {"audit", "twofactor", "telephony", "tools"} <= read
+    assert not read & {"tests", "bench"}
 
 
 def test_nothing_below_the_celery_adapters_imports_them():
