@@ -55,6 +55,9 @@ class ClinicConfig:
     is_fallback: bool = False
     # Whether the clinic keeps transcripts (absent from older platforms: then no transcript).
     keep_transcripts: bool = False
+    # Which of the clinic's receptionists this is (absent from older platforms).
+    receptionist: int | None = None
+    receptionist_name: str = ""
 
 
 def fallback_config(clinic: uuid.UUID | None = None) -> ClinicConfig:
@@ -129,4 +132,15 @@ def parse_config(data: object, *, expected_clinic: uuid.UUID | None = None) -> C
         tts_model=_field(data, "tts_model", str).strip(),
         recording_consent_required=_field(data, "recording_consent_required", bool),
         keep_transcripts=data.get("keep_transcripts") is True,
+        receptionist=_optional_id(data, "receptionist"),
+        receptionist_name=str(data.get("receptionist_name") or "").strip(),
     )
+
+
+def _optional_id(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise InvalidConfig(f"agent config {name!r} must be a positive integer")
+    return value

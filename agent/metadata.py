@@ -1,10 +1,13 @@
 """Which clinic a job is for: the dispatch metadata first, the room name second.
 
 Each clinic's dispatch rule dispatches the platform agent with
-`room_config.agents = [{agent_name, metadata: '{"clinic": "<uuid>", "config_version": n}'}]`,
-which reaches the worker as `ctx.job.metadata` (docs/agent.md). A job without metadata (a rule
-provisioned before the metadata existed, or a dispatch made by hand) is resolved by its room
-name, which starts with the clinic's room prefix; the platform does that lookup.
+`room_config.agents = [{agent_name, metadata:
+'{"clinic": "<uuid>", "receptionist": <id>, "config_version": n}'}]`, which reaches the worker
+as `ctx.job.metadata` (docs/agent.md). Rules provisioned before receptionists existed carry no
+"receptionist": the platform then answers with the clinic's first receptionist. A job without
+metadata (a rule provisioned before the metadata existed, or a dispatch made by hand) is
+resolved by its room name, which starts with the clinic's room prefix; the platform does that
+lookup.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class UnroutableJob(ValueError):
 class DispatchMetadata:
     clinic: uuid.UUID
     config_version: int | None
+    receptionist: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class JobTarget:
     config_version: int | None
     room: str
     metadata_error: str | None = None
+    receptionist: int | None = None
 
     @property
     def by_room(self) -> bool:
@@ -49,7 +54,8 @@ class JobTarget:
 
 
 def parse_job_metadata(raw: str) -> DispatchMetadata:
-    """Parse `{"clinic": "<uuid>", "config_version": <int>}`; MetadataError says what is wrong."""
+    """Parse `{"clinic": "<uuid>", "receptionist": <int>, "config_version": <int>}`
+    ("receptionist" optional); MetadataError says what is wrong."""
     if len(raw.encode()) > MAX_METADATA_BYTES:
         raise MetadataError(f"job metadata is larger than {MAX_METADATA_BYTES} bytes")
     try:
@@ -71,7 +77,12 @@ def parse_job_metadata(raw: str) -> DispatchMetadata:
         raise MetadataError(
             f'job metadata "config_version" must be a non-negative integer, got {version!r}'
         )
-    return DispatchMetadata(clinic=clinic, config_version=version)
+    receptionist = data.get("receptionist")
+    if receptionist is not None and (type(receptionist) is not int or receptionist < 1):
+        raise MetadataError(
+            f'job metadata "receptionist" must be a positive integer, got {receptionist!r}'
+        )
+    return DispatchMetadata(clinic=clinic, config_version=version, receptionist=receptionist)
 
 
 def resolve_target(metadata: str | None, room_name: str | None) -> JobTarget:
@@ -88,7 +99,12 @@ def resolve_target(metadata: str | None, room_name: str | None) -> JobTarget:
         except MetadataError as exc:
             error = str(exc)
         else:
-            return JobTarget(clinic=parsed.clinic, config_version=parsed.config_version, room=room)
+            return JobTarget(
+                clinic=parsed.clinic,
+                config_version=parsed.config_version,
+                room=room,
+                receptionist=parsed.receptionist,
+            )
     if room and _ROOM_NAME.match(room):
         return JobTarget(clinic=None, config_version=None, room=room, metadata_error=error)
     reason = error or "job metadata is empty"

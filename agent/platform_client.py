@@ -11,7 +11,8 @@ seconds (SWITCHBOARD_CONFIG_DEADLINE_SECONDS, default 4). Within it:
 - when no good answer arrives, the last config cached for the clinic is used if there is one
   (stale beats generic), else the neutral fallback that takes a message.
 
-Cache: in-process, keyed by clinic, holding the config and its ETag. When the job metadata's
+Cache: in-process, keyed by clinic and receptionist (as the job names them), holding the
+config and its ETag. When the job metadata's
 config_version equals the cached version, no request is made; otherwise the request carries
 If-None-Match and a 304 reuses the cached body.
 
@@ -59,24 +60,30 @@ class _Entry:
     etag: str | None
 
 
+CacheKey = tuple[uuid.UUID, int | None]
+
+
 class ConfigCache:
-    """A small LRU of clinic configs with their ETags. Not shared between processes."""
+    """A small LRU of receptionist configs with their ETags, keyed by (clinic, the job's
+    receptionist or None). Not shared between processes."""
 
     def __init__(self, max_entries: int = 256) -> None:
-        self._entries: OrderedDict[uuid.UUID, _Entry] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self._max = max_entries
 
-    def get(self, clinic: uuid.UUID) -> _Entry | None:
-        entry = self._entries.get(clinic)
+    def get(self, clinic: uuid.UUID, receptionist: int | None = None) -> _Entry | None:
+        key = (clinic, receptionist)
+        entry = self._entries.get(key)
         if entry is not None:
-            self._entries.move_to_end(clinic)
+            self._entries.move_to_end(key)
         return entry
 
-    def put(self, config: ClinicConfig, etag: str | None) -> None:
+    def put(self, config: ClinicConfig, etag: str | None, receptionist: int | None = None) -> None:
         if config.clinic is None or config.is_fallback:
             return
-        self._entries[config.clinic] = _Entry(config, etag)
-        self._entries.move_to_end(config.clinic)
+        key = (config.clinic, receptionist)
+        self._entries[key] = _Entry(config, etag)
+        self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
@@ -139,7 +146,11 @@ class PlatformClient:
 
     async def fetch_config(self, target: JobTarget) -> FetchResult:
         """The config for a job's clinic; raises ClinicNotServed on 404, never anything else."""
-        entry = self.cache.get(target.clinic) if target.clinic is not None else None
+        entry = (
+            self.cache.get(target.clinic, target.receptionist)
+            if target.clinic is not None
+            else None
+        )
         if entry is not None and entry.config.config_version == target.config_version:
             return FetchResult(entry.config, "cache")
         try:
@@ -189,6 +200,8 @@ class PlatformClient:
     async def _attempt(self, target: JobTarget, entry: _Entry | None) -> FetchResult | str:
         """One request. A FetchResult is final; a string is a retryable failure; _GiveUp stops."""
         params = {"clinic": str(target.clinic)} if target.clinic else {"room": target.room}
+        if target.clinic and target.receptionist is not None:
+            params["receptionist"] = str(target.receptionist)
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
@@ -220,7 +233,7 @@ class PlatformClient:
             config = parse_config(json.loads(body), expected_clinic=target.clinic)
         except (ValueError, InvalidConfig) as exc:  # JSONDecodeError is a ValueError
             raise _GiveUp(f"malformed agent config: {exc}") from None
-        self.cache.put(config, etag)
+        self.cache.put(config, etag, target.receptionist)
         return FetchResult(config, "platform")
 
 

@@ -31,7 +31,7 @@ MODEL_NAMES = {
     "tenants.clinic": "clinic",
     "telephony.phonenumber": "number",
     "telephony.trunksettings": "carrier",
-    "telephony.agentconfig": "receptionist",
+    "telephony.receptionist": "receptionist",
     "tenants.membership": "member",
     "tenants.invitation": "invitation",
     "telephony.calllogpolicy": "retention",

@@ -30,6 +30,7 @@ EVENTS = {
     "carrier.disconnected": "Carrier account disconnected",
     "receptionist.create": "Receptionist created",
     "receptionist.update": "Receptionist settings changed",
+    "receptionist.delete": "Receptionist deleted",
     "member.create": "Member joined",
     "member.update": "Member's role changed",
     "member.delete": "Member removed",

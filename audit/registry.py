@@ -16,7 +16,7 @@ EXCLUDED = {
     "tenants.Clinic": ["created_at", "updated_at"],
     "telephony.PhoneNumber": ["created_at"],
     "telephony.TrunkSettings": ["auth_password", "updated_at"],
-    "telephony.AgentConfig": ["updated_at"],
+    "telephony.Receptionist": ["created_at", "updated_at"],
     "tenants.Membership": ["created_at"],
     "tenants.Invitation": ["token_hash", "created_at"],
     "telephony.CallLogPolicy": ["updated_at"],

@@ -58,7 +58,7 @@ def seed_live(url: str, n: int) -> list[dict[str, Any]]:
     from django.db.models import Case, CharField, Value, When
     from django.utils import timezone
 
-    from telephony.models import PhoneNumber, Provisioning
+    from telephony.models import PhoneNumber, Provisioning, Receptionist
     from telephony.provisioning.desired import rule_spec, spec_hash, trunk_spec
     from tenants.models import Clinic
 
@@ -68,16 +68,16 @@ def seed_live(url: str, n: int) -> list[dict[str, Any]]:
     for clinic_id, e164 in PhoneNumber.objects.values_list("clinic_id", "e164"):
         numbers.setdefault(str(clinic_id), []).append(e164)
     clinics = {
-        str(c.pk): c
-        for c in Clinic.objects.select_related("trunk_settings", "agent_config").filter(pk__in=ids)
+        str(c.pk): c for c in Clinic.objects.select_related("trunk_settings").filter(pk__in=ids)
     }
+    first = {str(r.clinic_id): r for r in Receptionist.objects.filter(clinic_id__in=ids)}
     specs = []
     for clinic_id in ids:
         c = clinics[clinic_id]
         specs.append(
             (
                 trunk_spec(c, numbers[clinic_id], c.trunk_settings),
-                lambda trunk_id, c=c: rule_spec(c, trunk_id, c.agent_config),
+                lambda trunk_id, c=c: rule_spec(c, trunk_id, first[str(c.pk)]),
             )
         )
     made = asyncio.run(_create_all(url, specs, 32))

@@ -165,7 +165,7 @@ def seed_clinics(n: int, *, state: str = "draft", tokens: bool = False) -> list[
     """
     from django.utils import timezone
 
-    from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+    from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
     from tenants.models import Clinic, Membership, User
 
     now = timezone.now()
@@ -194,17 +194,24 @@ def seed_clinics(n: int, *, state: str = "draft", tokens: bool = False) -> list[
         batch_size=2000,
     )
     base = int(run, 16) * 100_000
-    PhoneNumber.objects.bulk_create(
-        [PhoneNumber(clinic=c, e164=f"+1555{base + i:07d}") for i, c in enumerate(clinics)],
-        batch_size=2000,
-    )
     TrunkSettings.objects.bulk_create([TrunkSettings(clinic=c) for c in clinics], batch_size=2000)
-    AgentConfig.objects.bulk_create(
+    receptionists = Receptionist.objects.bulk_create(
         [
-            AgentConfig(
-                clinic=c, greeting=f"Thank you for calling {c.name}.", instructions="Be kind."
+            Receptionist(
+                clinic=c,
+                name="Main line",
+                slug="main",
+                greeting=f"Thank you for calling {c.name}.",
+                instructions="Be kind.",
             )
             for c in clinics
+        ],
+        batch_size=2000,
+    )
+    PhoneNumber.objects.bulk_create(
+        [
+            PhoneNumber(clinic=c, receptionist=r, e164=f"+1555{base + i:07d}")
+            for i, (c, r) in enumerate(zip(clinics, receptionists, strict=True))
         ],
         batch_size=2000,
     )

@@ -148,6 +148,12 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Remove a number from the clinic (the path takes it in E.164, `+` URL-encoded as "
         "`%2B`). A live clinic must keep at least one.",
     ),
+    "numbers_update": (
+        "numbers",
+        "Choose who answers a number",
+        "Set `receptionist` to the id of one of the clinic's receptionists; a live clinic's "
+        "calls to the number reach that receptionist once provisioning has converged.",
+    ),
     "trunk_settings_retrieve": (
         "numbers",
         "Get carrier settings",
@@ -191,15 +197,39 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     ),
     "agent_retrieve": (
         "receptionist",
-        "Get the receptionist's settings",
+        "Get the first receptionist's settings",
         "Greeting, instructions, language, voice, models and recording consent, with the "
-        "settings version.",
+        "settings version, of the clinic's first receptionist (see `receptionists/` for all).",
     ),
     "agent_update": (
         "receptionist",
-        "Change the receptionist's settings",
+        "Change the first receptionist's settings",
         "Fields left out keep their value; every change bumps the settings version, and a "
         "live clinic's receptionist uses the new settings from its next call.",
+    ),
+    "receptionists_list": (
+        "receptionist",
+        "List the receptionists",
+        "Every receptionist of the clinic, oldest (the first) first, with the numbers each "
+        "answers.",
+    ),
+    "receptionists_add": (
+        "receptionist",
+        "Add a receptionist",
+        "A `name` is required; settings left out are the platform's defaults. Assign numbers "
+        "to it with `PATCH numbers/{e164}/`.",
+    ),
+    "receptionists_retrieve": ("receptionist", "Get a receptionist", "With its numbers."),
+    "receptionists_update": (
+        "receptionist",
+        "Change a receptionist",
+        "Fields left out keep their value; every change bumps its version.",
+    ),
+    "receptionists_remove": (
+        "receptionist",
+        "Delete a receptionist",
+        "Its numbers move to `move_to` (default: the clinic's first other receptionist). "
+        "The last receptionist cannot be deleted.",
     ),
     "clinic_go_live": (
         "provisioning",

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from telephony.api import carrier
+from telephony.api import receptionists as rec
 from telephony.api import views as tel
 from tenants.api import team
 from tenants.api import views as ten
@@ -24,6 +25,12 @@ urlpatterns = [
         clinic + "carrier/numbers/", carrier.CarrierNumbersApi.as_view(), name="api-carrier-numbers"
     ),
     path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
+    path(clinic + "receptionists/", rec.ReceptionistListApi.as_view(), name="api-receptionists"),
+    path(
+        clinic + "receptionists/<int:receptionist_id>/",
+        rec.ReceptionistDetailApi.as_view(),
+        name="api-receptionist",
+    ),
     path(clinic + "go-live/", tel.GoLiveApi.as_view(), name="api-go-live"),
     path(clinic + "offboard/", tel.OffboardApi.as_view(), name="api-offboard"),
     path(clinic + "retry/", tel.RetryApi.as_view(), name="api-retry"),

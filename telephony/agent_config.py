@@ -1,13 +1,14 @@
-"""Reads for the agent worker: which clinic a job serves, and that clinic's agent config."""
+"""Reads for the agent worker: which clinic and receptionist a job serves, and that
+receptionist's config."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from telephony.models import AgentConfig, CallLogPolicy
+from telephony.models import CallLogPolicy, Receptionist
 from tenants.models import Clinic
 
 SEPARATOR = "_"
@@ -48,21 +49,54 @@ def served_clinic(*, clinic_id: str = "", room: str = "") -> Clinic | None:
     return clinic
 
 
-def live_agent_config(clinic_id: str) -> AgentConfig | None:
-    """A live clinic's agent config with its clinic, in one query (the agent's pickup path);
-    None for an unknown, draft, suspended or offboarded clinic."""
+def live_receptionist(clinic_id: str, receptionist_id: str = "") -> Receptionist | None:
+    """A live clinic's receptionist with its clinic, in one query (the agent's pickup path):
+    the one named by id, else the clinic's first (see `served_receptionist`); None for an
+    unknown, draft, suspended or offboarded clinic."""
     try:
         key = uuid.UUID(clinic_id)
     except ValueError:
         return None
-    rows = AgentConfig.objects.select_related("clinic")
-    return rows.filter(clinic_id=key, clinic__state=Clinic.State.LIVE).first()
+    named = int(receptionist_id) if receptionist_id.isdigit() and len(receptionist_id) < 19 else 0
+    rows = Receptionist.objects.select_related("clinic").filter(
+        clinic_id=key, clinic__state=Clinic.State.LIVE
+    )
+    wanted_first = Case(
+        When(pk=named, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return rows.order_by(wanted_first, "id").first()
 
 
-def agent_config_payload(clinic: Clinic, config: AgentConfig) -> dict[str, Any]:
+def served_receptionist(clinic: Clinic, *, receptionist_id: str = "", room: str = "") -> Any:
+    """The receptionist a job is for: the one named by id (the dispatch metadata), else the
+    one whose line slug follows the clinic's prefix in the room name
+    ("<prefix>_<line>_<caller>_<random>"), else the clinic's first.
+
+    A job dispatched with metadata that names no receptionist (a rule provisioned before
+    receptionists existed), or a receptionist deleted since the call was dispatched, gets the
+    first receptionist: a caller is answered rather than dropped (decision 0064).
+    """
+    rows = Receptionist.objects.for_clinic(clinic)
+    if receptionist_id.isdigit() and len(receptionist_id) < 19:
+        row = rows.filter(pk=int(receptionist_id)).first()
+        if row is not None:
+            return row
+    rest = room[len(clinic.room_prefix) + 1 :] if room.startswith(clinic.room_prefix) else ""
+    line = rest.split(SEPARATOR, 1)[0] if SEPARATOR in rest else ""
+    if line[:1].isalpha():
+        row = rows.filter(slug=line).first()
+        if row is not None:
+            return row
+    return rows.order_by("id").first()
+
+
+def agent_config_payload(clinic: Clinic, config: Receptionist) -> dict[str, Any]:
     return {
         "clinic": str(clinic.pk),
         "clinic_name": clinic.name,
+        "receptionist": config.pk,
+        "receptionist_name": config.name,
+        "line": config.slug,
         "config_version": config.version,
         "agent_name": config.effective_agent_name,
         "greeting": config.greeting,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telephony.models import DEFAULT_GREETING, DEFAULT_INSTRUCTIONS, AgentConfig
+from telephony.models import DEFAULT_GREETING, DEFAULT_INSTRUCTIONS, Receptionist
 
-Language = AgentConfig.Language
-Voice = AgentConfig.Voice
+Language = Receptionist.Language
+Voice = Receptionist.Voice
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from telephony.models import (
-    AgentConfig,
     Call,
     PhoneNumber,
     Provisioning,
+    Receptionist,
     TestCall,
     TrunkSettings,
 )
@@ -62,7 +62,7 @@ def go_live_checklist(
     clinic: Clinic,
     numbers: list[PhoneNumber],
     trunk_settings: TrunkSettings,
-    agent_config: AgentConfig,
+    agent_config: Receptionist,
     provisioning: Provisioning,
 ) -> list[ChecklistItem]:
     """The six steps from signup to a first real call, from stored facts only."""
@@ -75,7 +75,7 @@ def go_live_checklist(
 def _setup_steps(
     numbers: list[PhoneNumber],
     trunk_settings: TrunkSettings,
-    agent_config: AgentConfig,
+    agent_config: Receptionist,
     provisioning: Provisioning,
 ) -> list[ChecklistItem]:
     carrier = bool(trunk_settings.allowed_addresses or trunk_settings.auth_username)

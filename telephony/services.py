@@ -16,15 +16,19 @@ from django.utils import timezone
 
 from audit.recorder import record
 from telephony.models import (
-    DEFAULT_GREETING,
-    DEFAULT_INSTRUCTIONS,
-    AgentConfig,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
+    Receptionist,
     TrunkSettings,
 )
 from telephony.publishing import enqueue_reconcile
+from telephony.receptionists import (
+    AGENT_FIELDS,
+    create_first,
+    receptionist_of,
+    receptionist_update,
+)
 from telephony.validators import normalize_e164, validate_address
 from tenants.models import Clinic, User
 from tenants.text import validate_display_name
@@ -100,20 +104,18 @@ def provisioning_reprovision(*, clinic: Clinic, actor: User | None = None) -> No
 
 
 def telephony_setup_defaults(*, clinic: Clinic) -> None:
-    """The rows every clinic has from signup: provisioning, carrier and agent settings."""
+    """The rows every clinic has from signup: provisioning, carrier settings and its first
+    receptionist."""
     Provisioning.objects.get_or_create(clinic=clinic)
     TrunkSettings.objects.get_or_create(clinic=clinic)
-    AgentConfig.objects.get_or_create(
-        clinic=clinic,
-        defaults={
-            "greeting": DEFAULT_GREETING.format(clinic=clinic.name),
-            "instructions": DEFAULT_INSTRUCTIONS.format(clinic=clinic.name),
-        },
-    )
+    create_first(clinic)
 
 
-def phone_number_add(*, clinic: Clinic, number: object, label: str = "") -> PhoneNumber:
-    """Add a number; one typed without + and a country code is read in the clinic's country."""
+def phone_number_add(
+    *, clinic: Clinic, number: object, label: str = "", receptionist: object = None
+) -> PhoneNumber:
+    """Add a number; one typed without + and a country code is read in the clinic's country.
+    It is answered by `receptionist` (an id of this clinic's), else by the first."""
     try:
         e164 = normalize_e164(number, clinic_region(clinic))
     except ValidationError as exc:
@@ -127,10 +129,19 @@ def phone_number_add(*, clinic: Clinic, number: object, label: str = "") -> Phon
             {"e164": f"A clinic can have at most {MAX_NUMBERS_PER_CLINIC} numbers."}
         )
     validate_display_name(label, field="label")
-    phone = PhoneNumber(clinic=clinic, e164=e164, label=label.strip())
-    phone.full_clean(validate_unique=False)
+    if receptionist is not None:
+        receptionist_of(clinic, receptionist)  # the error before anything else
     try:
         with transaction.atomic():
+            answering = (
+                receptionist_of(clinic, receptionist, lock=True)
+                if receptionist is not None
+                else Receptionist.objects.select_for_update().first_of(clinic)
+            )
+            phone = PhoneNumber(
+                clinic=clinic, receptionist=answering, e164=e164, label=label.strip()
+            )
+            phone.full_clean(validate_unique=False)
             phone.save()
             request_provisioning(clinic, reason=f"number {e164} added")
     except IntegrityError:
@@ -227,37 +238,12 @@ def _trunk_fields(ts: TrunkSettings) -> tuple[object, ...]:
     return (ts.allowed_addresses, ts.auth_username, ts.auth_password, ts.krisp_enabled)
 
 
-AGENT_FIELDS = (
-    "agent_name",
-    "greeting",
-    "instructions",
-    "language",
-    "voice",
-    "stt_model",
-    "llm_model",
-    "tts_model",
-    "recording_consent_required",
-)
-
-
-def agent_config_update(*, clinic: Clinic, **changes: Any) -> AgentConfig:
+def agent_config_update(*, clinic: Clinic, **changes: Any) -> Receptionist:
+    """Change the clinic's first receptionist (the agent settings page and endpoint)."""
     unknown = set(changes) - set(AGENT_FIELDS)
     if unknown:
         raise ValidationError({f: "Unknown field." for f in sorted(unknown)})
-    with transaction.atomic():
-        config = AgentConfig.objects.select_for_update().get(clinic=clinic)
-        changed = False
-        for key, value in changes.items():
-            if value is not None and getattr(config, key) != value:
-                setattr(config, key, value)
-                changed = True
-        if not changed:
-            return config
-        config.version += 1
-        config.full_clean()
-        config.save()
-        request_provisioning(clinic, reason=f"agent settings changed (v{config.version})")
-    return config
+    return receptionist_update(receptionist=Receptionist.objects.first_of(clinic), **changes)
 
 
 def go_live_blockers(clinic: Clinic, user: User | None = None) -> list[str]:
@@ -267,7 +253,7 @@ def go_live_blockers(clinic: Clinic, user: User | None = None) -> list[str]:
     blockers = []
     if not PhoneNumber.objects.for_clinic(clinic).exists():
         blockers.append("Add at least one phone number.")
-    if not AgentConfig.objects.for_clinic(clinic).exists():
+    if not Receptionist.objects.for_clinic(clinic).exists():
         blockers.append("Configure the receptionist agent.")
     if settings.REQUIRE_EMAIL_VERIFICATION and user is not None and not user.email_verified:
         blockers.append("Verify your email address (check your inbox for the link).")

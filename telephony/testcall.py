@@ -23,7 +23,7 @@ from django.db import transaction
 from telephony.calllog import redact_room_name
 from telephony.callplan import RANDOM_PART, CallPlan, evaluate
 from telephony.livekit_gateway import LiveKitError, LiveKitGateway, get_gateway, parse_metadata
-from telephony.models import AgentConfig, Call, PhoneNumber, Provisioning, TestCall
+from telephony.models import Call, PhoneNumber, Provisioning, Receptionist, TestCall
 from telephony.upstream import gateway_for, project_for_clinic
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
@@ -79,6 +79,7 @@ class Expected:
     rule_id: str
     agent_name: str
     version: int
+    receptionist: int
 
 
 def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) -> TestCallReport:
@@ -94,9 +95,14 @@ def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) 
     if not numbers:
         raise ValidationError("Add a phone number before running a test call.")
     prov = Provisioning.objects.for_clinic(clinic).get()
-    config = AgentConfig.objects.for_clinic(clinic).get()
+    config = Receptionist.objects.first_of(clinic)
     expected = Expected(
-        clinic, prov.trunk_id, prov.dispatch_rule_id, config.effective_agent_name, config.version
+        clinic,
+        prov.trunk_id,
+        prov.dispatch_rule_id,
+        config.effective_agent_name,
+        config.version,
+        config.pk,
     )
     project = project_for_clinic(clinic.pk)  # None: the default project (the settings)
     gateway = get_gateway() if project is None else gateway_for(project)
@@ -234,6 +240,11 @@ def _problems(
     meta = parse_metadata(ours[0]["metadata"])
     if meta.get("clinic") != str(expected.clinic.pk):
         problems.append("The agent is dispatched with another clinic's id in its metadata.")
+    elif meta.get("receptionist") != expected.receptionist:
+        problems.append(
+            "LiveKit dispatches another receptionist than the one this number is assigned to. "
+            "Provisioning is catching up; try again shortly."
+        )
     elif meta.get("config_version") != expected.version:
         problems.append(
             f"LiveKit dispatches settings version {meta.get('config_version')}; the current "

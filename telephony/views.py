@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from telephony.models import AgentConfig, Call, CallLogPolicy, PhoneNumber
+from telephony.models import Call, CallLogPolicy, PhoneNumber, Receptionist
 from telephony.outcomes import attach_outcomes, calls_csv, outcome_of
 from telephony.testcall import NumberResult, TestCallReport, TestCallUnavailable, test_call_run
 from tenants.access import MANAGE
@@ -130,7 +130,7 @@ def call_log_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 
 def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResult, str]]:
     """Each number's result with its one-sentence answer (the details go under Advanced)."""
-    config = AgentConfig.objects.for_clinic(clinic).get()
+    config = Receptionist.objects.first_of(clinic)
     labels = dict(PhoneNumber.objects.for_clinic(clinic).values_list("e164", "label"))
     live = clinic.state == Clinic.State.LIVE
     return [

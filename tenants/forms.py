@@ -14,7 +14,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from telephony.models import AgentConfig
+from telephony.models import Receptionist
 from tenants import timezones
 from tenants.models import Membership
 from tenants.services import MAX_CLINIC_NAME
@@ -217,15 +217,45 @@ class AgentSettingsForm(WebForm):
         help_text="How the receptionist behaves. A dental-receptionist default is filled in.",
         widget=forms.Textarea(attrs={"rows": 8}),
     )
-    language = forms.ChoiceField(label="Language", choices=AgentConfig.Language.choices)
-    voice = forms.ChoiceField(label="Voice", choices=AgentConfig.Voice.choices)
-    stt_model = forms.ChoiceField(label="Speech recognition", choices=AgentConfig.SttModel.choices)
-    llm_model = forms.ChoiceField(label="Language model", choices=AgentConfig.LlmModel.choices)
-    tts_model = forms.ChoiceField(label="Speech synthesis", choices=AgentConfig.TtsModel.choices)
+    language = forms.ChoiceField(label="Language", choices=Receptionist.Language.choices)
+    voice = forms.ChoiceField(label="Voice", choices=Receptionist.Voice.choices)
+    stt_model = forms.ChoiceField(label="Speech recognition", choices=Receptionist.SttModel.choices)
+    llm_model = forms.ChoiceField(label="Language model", choices=Receptionist.LlmModel.choices)
+    tts_model = forms.ChoiceField(label="Speech synthesis", choices=Receptionist.TtsModel.choices)
     recording_consent_required = forms.BooleanField(
         label="Ask callers for consent before recording",
         required=False,
     )
+
+
+class ReceptionistForm(AgentSettingsForm):
+    """A receptionist: its name, then the same settings as the agent step."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=60,
+        help_text="What your team calls this line, e.g. “Spanish line” or “Billing”.",
+    )
+    field_order = ("name",)
+
+
+class ReceptionistDeleteForm(WebForm):
+    move_to = forms.TypedChoiceField(
+        label="Who answers its numbers from now on", coerce=int, choices=()
+    )
+
+    def __init__(self, *args: Any, others: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["move_to"].choices = others
+
+
+class NumberAssignForm(WebForm):
+    e164 = forms.CharField(max_length=16, widget=forms.HiddenInput)
+    receptionist = forms.TypedChoiceField(label="Answered by", coerce=int, choices=())
+
+    def __init__(self, *args: Any, receptionists: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["receptionist"].choices = receptionists
 
 
 class OffboardForm(WebForm):

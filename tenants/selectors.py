@@ -12,10 +12,10 @@ from functools import cached_property
 from typing import Any
 
 from telephony.models import (
-    AgentConfig,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
+    Receptionist,
     TrunkSettings,
 )
 from telephony.projects import project_of
@@ -58,7 +58,7 @@ class ClinicOverview:
     clinic: Clinic
     provisioning: Provisioning
     trunk_settings: TrunkSettings
-    agent_config: AgentConfig
+    agent_config: Receptionist  # the first receptionist
     numbers: list[PhoneNumber]
     events: list[ProvisioningEvent]
 
@@ -127,7 +127,7 @@ def clinic_overview(*, clinic: Clinic, events: int = RECENT_EVENTS) -> ClinicOve
         clinic=clinic,
         provisioning=Provisioning.objects.for_clinic(clinic).get(),
         trunk_settings=TrunkSettings.objects.for_clinic(clinic).get(),
-        agent_config=AgentConfig.objects.for_clinic(clinic).get(),
+        agent_config=Receptionist.objects.first_of(clinic),
         numbers=list(PhoneNumber.objects.for_clinic(clinic).order_by("e164")),
         events=list(ProvisioningEvent.objects.for_clinic(clinic).order_by("-at")[:events]),
     )

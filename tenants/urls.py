@@ -3,7 +3,15 @@
 from django.urls import path
 
 from telephony import views as telephony_views
-from tenants.views import auth, dashboard, onboarding, password_reset, team, tokens
+from tenants.views import (
+    auth,
+    dashboard,
+    onboarding,
+    password_reset,
+    receptionists,
+    team,
+    tokens,
+)
 
 app_name = "tenants"
 
@@ -57,6 +65,27 @@ urlpatterns = [
         onboarding.settings_section,
         name="settings",
     ),
+    path(
+        "clinics/<slug:slug>/receptionists/",
+        receptionists.receptionist_list,
+        name="receptionists",
+    ),
+    path(
+        "clinics/<slug:slug>/receptionists/add/",
+        receptionists.receptionist_add,
+        name="receptionist_add",
+    ),
+    path(
+        "clinics/<slug:slug>/receptionists/<int:receptionist_id>/",
+        receptionists.receptionist_edit,
+        name="receptionist_edit",
+    ),
+    path(
+        "clinics/<slug:slug>/receptionists/<int:receptionist_id>/delete/",
+        receptionists.receptionist_remove,
+        name="receptionist_delete",
+    ),
+    path("clinics/<slug:slug>/numbers/assign/", receptionists.number_assign, name="number_assign"),
     path("clinics/<slug:slug>/team/", team.team_page, name="team"),
     path("clinics/<slug:slug>/team/invite/", team.invite, name="team_invite"),
     path(

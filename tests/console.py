@@ -8,7 +8,7 @@ import uuid
 
 from django.contrib.auth.models import Group
 
-from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
+from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent, Receptionist
 from tenants.models import Clinic
 from tests.factories import UserFactory
 
@@ -59,8 +59,18 @@ def bulk_clinics(n: int, *, numbers_each: int = 2, events_each: int = 3, state: 
             for i, c in enumerate(clinics)
         ]
     )
+    receptionists = Receptionist.objects.bulk_create(
+        [
+            Receptionist(clinic=c, name="Main line", slug="main", greeting="Hi.", instructions="x")
+            for c in clinics
+        ]
+    )
     PhoneNumber.objects.bulk_create(
-        [PhoneNumber(clinic=c, e164=next_number()) for c in clinics for _ in range(numbers_each)]
+        [
+            PhoneNumber(clinic=c, receptionist=r, e164=next_number())
+            for c, r in zip(clinics, receptionists, strict=True)
+            for _ in range(numbers_each)
+        ]
     )
     ProvisioningEvent.objects.bulk_create(
         [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, Receptionist
 from tenants.models import Clinic, Membership, User
 from tenants.services import clinic_create
 
@@ -42,4 +42,5 @@ class PhoneNumberFactory(factory.django.DjangoModelFactory):
         model = PhoneNumber
 
     clinic = factory.LazyFunction(make_clinic)
+    receptionist = factory.LazyAttribute(lambda o: Receptionist.objects.first_of(o.clinic))
     e164 = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from telephony import services
 from telephony.models import (
-    AgentConfig,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
+    Receptionist,
     TrunkSettings,
     UpstreamStatus,
 )
@@ -119,8 +119,11 @@ def test_an_unfiltered_page_uses_the_row_estimate_not_count(client, staff, monke
 def test_search_by_a_number_lists_the_clinic_once(client, staff):
     a, b = bulk_clinics(2, numbers_each=0)
     numbers = ["+14155550201", "+14155550202", "+14155550203"]
-    PhoneNumber.objects.bulk_create([PhoneNumber(clinic=a, e164=n) for n in numbers])
-    PhoneNumber.objects.create(clinic=b, e164="+16505550999")
+    line_a, line_b = (Receptionist.objects.first_of(c) for c in (a, b))
+    PhoneNumber.objects.bulk_create(
+        [PhoneNumber(clinic=a, receptionist=line_a, e164=n) for n in numbers]
+    )
+    PhoneNumber.objects.create(clinic=b, receptionist=line_b, e164="+16505550999")
     with CaptureQueriesContext(connection) as ctx:
         _, rows = queries(client, {"q": "+1415555020"})  # matches all three of a's numbers
     assert rows == [str(a.pk)]
@@ -254,13 +257,13 @@ def _change_form_data(client, clinic, **overrides):
 
 def test_editing_carrier_and_agent_settings_goes_through_the_services(client, staff, live):
     gen = Provisioning.objects.get(clinic=live).generation
-    version = AgentConfig.objects.get(clinic=live).version
+    version = Receptionist.objects.get(clinic=live).version
     data = _change_form_data(
         client,
         live,
         **{
             "trunk_settings-0-allowed_addresses": '["192.0.2.0/24"]',
-            "agent_config-0-greeting": "Hello from the console.",
+            "receptionists-0-greeting": "Hello from the console.",
         },
     )
     r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
@@ -268,9 +271,40 @@ def test_editing_carrier_and_agent_settings_goes_through_the_services(client, st
     ts = TrunkSettings.objects.get(clinic=live)
     assert ts.allowed_addresses == ["192.0.2.0/24"]
     assert ts.auth_password == "adm1n-secret-pw"  # blank field: kept
-    assert AgentConfig.objects.get(clinic=live).version == version + 1
+    assert Receptionist.objects.get(clinic=live).version == version + 1
     assert Provisioning.objects.get(clinic=live).generation == gen + 2
     assert Provisioning.objects.get(clinic=live).state == "pending"
+
+
+def test_staff_add_a_receptionist_and_move_a_number_through_the_services(client, staff, live):
+    from telephony.receptionists import receptionist_create
+
+    billing = receptionist_create(clinic=live, name="Billing")
+    gen = Provisioning.objects.get(clinic=live).generation
+    data = _change_form_data(client, live, **{"phone_numbers-0-receptionist": str(billing.pk)})
+    r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
+    assert r.status_code == 302, r.context["errors"] if r.context else r
+    assert PhoneNumber.objects.get(e164="+14155550101").receptionist == billing
+    assert Provisioning.objects.get(clinic=live).generation == gen + 1
+
+
+def test_staff_delete_a_receptionist_and_its_numbers_move(client, staff, live):
+    from telephony.receptionists import receptionist_create
+
+    billing = receptionist_create(clinic=live, name="Billing")
+    data = _change_form_data(client, live, **{"receptionists-0-DELETE": "on"})
+    r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
+    assert r.status_code == 302, r.context["errors"] if r.context else r
+    assert list(Receptionist.objects.filter(clinic=live)) == [billing]
+    assert PhoneNumber.objects.get(e164="+14155550101").receptionist == billing
+
+
+def test_staff_cannot_delete_the_last_receptionist(client, staff, live):
+    data = _change_form_data(client, live, **{"receptionists-0-DELETE": "on"})
+    r = client.post(f"/admin/tenants/clinic/{live.pk}/change/", data)
+    assert r.status_code == 200  # the form again, with the error
+    assert "A clinic needs at least one receptionist." in r.content.decode(), r.context["errors"]
+    assert Receptionist.objects.filter(clinic=live).count() == 1
 
 
 def test_a_bad_address_is_a_form_error_not_a_500(client, staff, live):

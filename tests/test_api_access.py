@@ -9,11 +9,11 @@ from unittest import mock
 import pytest
 
 from telephony.models import (
-    AgentConfig,
     CarrierAccount,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
+    Receptionist,
     TrunkSettings,
 )
 from telephony.services import phone_number_add
@@ -64,7 +64,7 @@ def _snapshot(clinic: Clinic) -> tuple:
         clinic.name,
         clinic.state,
         list(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True)),
-        AgentConfig.objects.get(clinic=clinic).version,
+        Receptionist.objects.get(clinic=clinic).version,
         ts.allowed_addresses,
         list(CarrierAccount.objects.filter(clinic=clinic).values_list("provider", flat=True)),
         Provisioning.objects.get(clinic=clinic).generation,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from telephony.models import AgentConfig, CarrierAccount, Provisioning
+from telephony.models import CarrierAccount, Provisioning, Receptionist
 from telephony.services import trunk_settings_update
 from tests.api_helpers import api_as, clinic_url
 from webhooks.services import endpoint_create
@@ -74,7 +74,7 @@ def test_the_table_covers_every_put_and_patch(resources):
 def test_what_a_get_returns_can_be_put_back_unchanged(resources, clinic):
     api, rows = resources
     generation = Provisioning.objects.get(clinic=clinic).generation
-    version = AgentConfig.objects.get(clinic=clinic).version
+    version = Receptionist.objects.get(clinic=clinic).version
     failures = []
     for method, path, url, read, _, _ in rows:
         before = read()
@@ -83,7 +83,7 @@ def test_what_a_get_returns_can_be_put_back_unchanged(resources, clinic):
             failures.append((method, path, r.status_code, r.json(), before, read()))
     assert failures == []
     assert Provisioning.objects.get(clinic=clinic).generation == generation  # no re-provision
-    assert AgentConfig.objects.get(clinic=clinic).version == version
+    assert Receptionist.objects.get(clinic=clinic).version == version
 
 
 def test_a_changed_read_only_field_is_refused_by_name(resources):

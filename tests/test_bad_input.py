@@ -11,7 +11,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, Receptionist
+from telephony.services import phone_number_add
 from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there", "\n", " \t "]
 OVERLONG = "x" * 100_001  # one more than the longest field (a transcript)
 
 
-def _endpoints(clinic, member_id, invitation_id, hook_id):
+def _endpoints(clinic, member_id, invitation_id, hook_id, line_id):
     c = f"/api/v1/clinics/{clinic.slug}/"
     hook = {"url": "https://hooks.example.com/in", "events": ["call.ended"]}
     agent_fields = ["agent_name", "greeting", "instructions", "language", "voice"]
@@ -98,6 +99,9 @@ def _endpoints(clinic, member_id, invitation_id, hook_id):
         ("post", "/api/v1/clinics/", {"name": "Second", "timezone": "UTC"}, ["name", "timezone"]),
         ("patch", c, {}, ["name", "timezone", "room_prefix"]),
         ("put", c + "agent/", {}, agent_fields),
+        ("post", c + "receptionists/", {"name": "Spanish line"}, ["name", *agent_fields]),
+        ("patch", f"{c}receptionists/{line_id}/", {}, ["name", *agent_fields]),
+        ("patch", f"{c}numbers/%2B14155550188/", {"receptionist": line_id}, ["receptionist"]),
         ("post", c + "invitations/", {"email": "i@x.example"}, ["email", "role"]),
         ("post", c + "members/", {"email": "i@x.example"}, ["email", "role"]),
         ("patch", f"{c}members/{member_id}/", {"role": "viewer"}, ["role"]),
@@ -146,7 +150,9 @@ def every_endpoint(transactional_db, owner, clinic, viewer, settings):
     hook, _ = endpoint_create(
         clinic=clinic, url="https://hooks.example.com/in", chosen=["call.ended"]
     )
-    return _endpoints(clinic, viewer.pk, invitation.pk, hook.pk), agent_secret
+    phone_number_add(clinic=clinic, number="+14155550188")
+    line = Receptionist.objects.first_of(clinic)
+    return _endpoints(clinic, viewer.pk, invitation.pk, hook.pk, line.pk), agent_secret
 
 
 def _client_for(path, owner, agent_secret):
@@ -182,6 +188,8 @@ def test_the_table_covers_every_operation_that_takes_a_body(every_endpoint, clin
     for method, url, _, _ in rows:
         path = url.replace(f"/clinics/{clinic.slug}/", "/clinics/{slug}/")
         path = re.sub(r"/members/\d+/", "/members/{user_id}/", path)
+        path = re.sub(r"/receptionists/\d+/", "/receptionists/{receptionist_id}/", path)
+        path = path.replace("/numbers/%2B14155550188/", "/numbers/{e164}/")
         path = path.replace("/calls/room_1_x/", "/calls/{room_name}/")
         path = re.sub(
             r"/webhook-endpoints/[0-9a-f-]{36}/", "/webhook-endpoints/{endpoint_id}/", path

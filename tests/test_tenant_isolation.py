@@ -21,15 +21,16 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from telephony import services
 from telephony.models import (
-    AgentConfig,
     Call,
     CallLogPolicy,
     CallOutcome,
     CarrierAccount,
     PhoneNumber,
     Provisioning,
+    Receptionist,
     TrunkSettings,
 )
+from telephony.receptionists import receptionist_create
 from tenants import team
 from tenants.models import Clinic, Invitation, Membership
 from tests.factories import UserFactory, add_member, make_clinic
@@ -76,6 +77,13 @@ CASES: dict[str, str] = {
     "api-carrier": CLINIC,
     "api-carrier-numbers": CLINIC,
     "api-agent": CLINIC,
+    "api-receptionists": CLINIC,
+    "api-receptionist": CLINIC,
+    "tenants:receptionists": CLINIC,
+    "tenants:receptionist_add": CLINIC,
+    "tenants:receptionist_edit": CLINIC,
+    "tenants:receptionist_delete": CLINIC,
+    "tenants:number_assign": CLINIC,
     "api-go-live": CLINIC,
     "api-offboard": CLINIC,
     "api-retry": CLINIC,
@@ -178,7 +186,8 @@ def world(owner, clinic):
     attacker = owner
     b_owner = UserFactory(email="owner@victim.example")
     victim = make_clinic(b_owner, "Victim Family Dentistry")
-    services.phone_number_add(clinic=victim, number="+14155550177")
+    victim_line = receptionist_create(clinic=victim, name="Victim Spanish line")
+    services.phone_number_add(clinic=victim, number="+14155550177", receptionist=victim_line.pk)
     services.trunk_settings_update(
         clinic=victim,
         allowed_addresses=["198.51.100.7"],
@@ -243,11 +252,13 @@ def fill(route: str, victim: Clinic) -> str:
     )
     invitation = Invitation.objects.for_clinic(victim).order_by("created_at").first()
     endpoint = WebhookEndpoint.objects.filter(clinic=victim).first()
+    line = Receptionist.objects.for_clinic(victim).order_by("id").last()
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     for key, value in {
         "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
         "<int:delivery_id>": str(delivery.pk if delivery else 0),
         "<slug:slug>": victim.slug,
+        "<int:receptionist_id>": str(line.pk if line else 0),
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
         "<slug:section>": "numbers",
@@ -269,13 +280,13 @@ def fingerprint(victim: Clinic) -> str:
     """A checksum of everything the victim owns."""
     rows = [
         list(Clinic.objects.filter(pk=victim.pk).values()),
-        list(PhoneNumber.objects.filter(clinic=victim).values("e164", "label")),
+        list(PhoneNumber.objects.filter(clinic=victim).values("e164", "label", "receptionist")),
         list(
             TrunkSettings.objects.filter(clinic=victim).values(
                 "allowed_addresses", "auth_username", "krisp_enabled"
             )
         ),
-        list(AgentConfig.objects.filter(clinic=victim).values()),
+        list(Receptionist.objects.filter(clinic=victim).values()),
         list(
             CarrierAccount.objects.filter(clinic=victim).values("provider", "account_sid", "state")
         ),

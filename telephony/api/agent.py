@@ -1,10 +1,10 @@
-"""The agent worker's API: GET /api/v1/agent/config (the clinic's receptionist settings) and
+"""The agent worker's API: GET /api/v1/agent/config (a receptionist's settings) and
 POST /api/v1/agent/calls/{room_name}/outcome (what happened on a call; see telephony.outcomes).
 
 Authenticated with an agent service token only (never a user session or user token). The
-ETag is the clinic's config version: the worker sends it back in If-None-Match and gets a
-304 while the version is unchanged. Unknown, draft, suspended and offboarded clinics are 404:
-the platform does not serve calls for them.
+ETag is the clinic, the receptionist and its config version: the worker sends it back in
+If-None-Match and gets a 304 while the version is unchanged. Unknown, draft, suspended and
+offboarded clinics are 404: the platform does not serve calls for them.
 """
 
 from __future__ import annotations
@@ -22,9 +22,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from telephony.agent_config import agent_config_payload, live_agent_config, served_clinic
+from telephony.agent_config import (
+    agent_config_payload,
+    live_receptionist,
+    served_clinic,
+    served_receptionist,
+)
 from telephony.api.auth import AgentTokenAuthentication, IsAgent
-from telephony.models import AgentConfig, CallOutcome
+from telephony.models import CallOutcome
 from telephony.outcomes import (
     MAX_SUMMARY,
     MAX_TRANSCRIPT,
@@ -60,6 +65,12 @@ class AgentConfigApi(APIView):
         operation_id="agent_config",
         parameters=[
             OpenApiParameter("clinic", OpenApiTypes.UUID, description="The clinic's id"),
+            OpenApiParameter(
+                "receptionist",
+                OpenApiTypes.INT,
+                description="The receptionist's id (the job metadata's `receptionist`); "
+                "left out or unknown: the clinic's first receptionist",
+            ),
             OpenApiParameter("room", OpenApiTypes.STR, description="Or: a LiveKit room name"),
         ],
         responses={200: OpenApiTypes.OBJECT, 304: None, 401: None, 404: None},
@@ -69,15 +80,16 @@ class AgentConfigApi(APIView):
         room = request.query_params.get("room", "").strip()
         if not clinic_id and not room:
             raise ValidationError({"clinic": ["Give ?clinic=<uuid> or ?room=<room name>."]})
+        receptionist_id = request.query_params.get("receptionist", "").strip()
         if clinic_id:  # the pickup path: one query, and a 304 reads nothing more
-            config = live_agent_config(clinic_id)
+            config = live_receptionist(clinic_id, receptionist_id)
             clinic = config.clinic if config else None
         else:
             clinic = served_clinic(room=room)
-            config = AgentConfig.objects.for_clinic(clinic).first() if clinic else None
+            config = served_receptionist(clinic, room=room) if clinic else None
         if clinic is None or config is None:
             raise Http404("No live clinic here.")
-        etag = quote_etag(f"{clinic.pk}-{config.version}")
+        etag = quote_etag(f"{clinic.pk}-{config.pk}-{config.version}")
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
         wanted = parse_etags(request.headers.get("If-None-Match", ""))
         if etag in wanted or "*" in wanted:

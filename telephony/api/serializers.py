@@ -1,4 +1,4 @@
-"""Input and output shapes for numbers, carrier settings, agent settings and provisioning."""
+"""Input and output shapes for numbers, carrier settings, receptionists and provisioning."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, ProvisioningEvent
+from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent, Receptionist
 from telephony.services import MAX_ADDRESSES
 from telephony.validators import MAX_PHONE_INPUT
 from tenants.api.serializers import (
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
+    StrictIntegerField,
     StrictRegexField,
     StrictSerializer,
 )
@@ -28,12 +29,35 @@ class NumberInput(StrictSerializer):
         "accepted and removed).",
     )
     label = StrictCharField(max_length=60, required=False, allow_blank=True, default="")
+    receptionist = StrictIntegerField(
+        required=False,
+        default=None,
+        help_text="The id of the receptionist who answers it (one of this clinic's); "
+        "left out: the clinic's first receptionist.",
+    )
+
+
+class NumberPatchInput(StrictSerializer):
+    echo_fields = ("e164", "label", "created_at")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "e164": "remove the number and add the new one",
+        "label": "remove the number and add it again with the new label",
+    }
+
+    receptionist = StrictIntegerField(
+        help_text="The id of the receptionist who will answer the number (one of this "
+        "clinic's receptionists)."
+    )
 
 
 class NumberOutput(serializers.ModelSerializer):
+    receptionist = serializers.IntegerField(
+        source="receptionist_id", help_text="The id of the receptionist who answers it."
+    )
+
     class Meta:
         model = PhoneNumber
-        fields = ("e164", "label", "created_at")
+        fields = ("e164", "label", "receptionist", "created_at")
 
 
 class TrunkSettingsInput(StrictSerializer):
@@ -81,7 +105,7 @@ def _choice(choices: Any) -> serializers.ChoiceField:
 
 
 class AgentInput(StrictSerializer):
-    echo_fields = ("version", "updated_at")
+    echo_fields: ClassVar[tuple[str, ...]] = ("version", "updated_at")
     echo_hints: ClassVar[dict[str, str]] = {
         "version": "it goes up by itself with every change",
     }
@@ -95,17 +119,17 @@ class AgentInput(StrictSerializer):
     )
     greeting = StrictCharField(max_length=500, required=False, multiline=True)
     instructions = StrictCharField(max_length=8000, required=False, multiline=True)
-    language = _choice(AgentConfig.Language.choices)
-    voice = _choice(AgentConfig.Voice.choices)
-    stt_model = _choice(AgentConfig.SttModel.choices)
-    llm_model = _choice(AgentConfig.LlmModel.choices)
-    tts_model = _choice(AgentConfig.TtsModel.choices)
+    language = _choice(Receptionist.Language.choices)
+    voice = _choice(Receptionist.Voice.choices)
+    stt_model = _choice(Receptionist.SttModel.choices)
+    llm_model = _choice(Receptionist.LlmModel.choices)
+    tts_model = _choice(Receptionist.TtsModel.choices)
     recording_consent_required = StrictBooleanField(required=False)
 
 
 class AgentOutput(serializers.ModelSerializer):
     class Meta:
-        model = AgentConfig
+        model = Receptionist
         fields = (
             "agent_name",
             "greeting",

@@ -22,11 +22,13 @@ from telephony.api.serializers import (
     AgentOutput,
     NumberInput,
     NumberOutput,
+    NumberPatchInput,
     ProvisioningOutput,
     TrunkSettingsInput,
     TrunkSettingsOutput,
 )
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
+from telephony.receptionists import phone_number_assign
 from telephony.validators import normalize_e164
 from tenants.access import MANAGE
 from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ClinicApiView, errors
@@ -62,11 +64,39 @@ class NumberListApi(ClinicApiView):
             clinic=self.clinic(request),
             number=data.validated_data["e164"],
             label=data.validated_data["label"],
+            receptionist=data.validated_data["receptionist"],
         )
         return Response(NumberOutput(phone).data, status=status.HTTP_201_CREATED)
 
 
 class NumberDetailApi(ClinicApiView):
+    def _number(self, clinic: Clinic, e164: str) -> PhoneNumber:
+        try:
+            number = normalize_e164(e164)
+        except ValidationError:
+            raise Http404("No such number in this clinic.") from None
+        phone = PhoneNumber.objects.for_clinic(clinic).filter(e164=number).first()
+        if phone is None:
+            raise Http404("No such number in this clinic.")
+        return phone
+
+    @extend_schema(
+        operation_id="numbers_update",
+        parameters=[E164_PARAM],
+        request=NumberPatchInput,
+        responses={200: NumberOutput, **errors(*WRITE_ERRORS)},
+    )
+    def patch(self, request: Request, slug: str, e164: str) -> Response:
+        """Choose the receptionist who answers the number (one of this clinic's)."""
+        clinic = self.clinic(request)
+        phone = self._number(clinic, e164)
+        data = NumberPatchInput(data=request.data, context={"current": NumberOutput(phone).data})
+        data.is_valid(raise_exception=True)
+        phone = phone_number_assign(
+            clinic=clinic, e164=phone.e164, receptionist=data.validated_data["receptionist"]
+        )
+        return Response(NumberOutput(phone).data)
+
     @extend_schema(
         operation_id="numbers_remove",
         parameters=[E164_PARAM],
@@ -75,13 +105,8 @@ class NumberDetailApi(ClinicApiView):
     def delete(self, request: Request, slug: str, e164: str) -> Response:
         """Remove a number; a live clinic must keep at least one (400 otherwise)."""
         clinic = self.clinic(request)
-        try:
-            number = normalize_e164(e164)
-        except ValidationError:
-            raise Http404("No such number in this clinic.") from None
-        if not PhoneNumber.objects.for_clinic(clinic).filter(e164=number).exists():
-            raise Http404("No such number in this clinic.")
-        services.phone_number_remove(clinic=clinic, e164=number)
+        phone = self._number(clinic, e164)
+        services.phone_number_remove(clinic=clinic, e164=phone.e164)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,7 +149,7 @@ class AgentApi(ClinicApiView):
         operation_id="agent_retrieve", responses={200: AgentOutput, **errors(*READ_ERRORS)}
     )
     def get(self, request: Request, slug: str) -> Response:
-        config = AgentConfig.objects.for_clinic(self.clinic(request)).get()
+        config = Receptionist.objects.first_of(self.clinic(request))
         return Response(AgentOutput(config).data)
 
     @extend_schema(
@@ -134,7 +159,7 @@ class AgentApi(ClinicApiView):
     )
     def put(self, request: Request, slug: str) -> Response:
         """Fields left out keep their value; every change bumps the config version."""
-        config = AgentConfig.objects.for_clinic(self.clinic(request)).get()
+        config = Receptionist.objects.first_of(self.clinic(request))
         data = AgentInput(data=request.data, context={"current": AgentOutput(config).data})
         data.is_valid(raise_exception=True)
         config = services.agent_config_update(clinic=self.clinic(request), **data.validated_data)

@@ -1,6 +1,6 @@
 """The telephony app's models, one module per concern; import them from here.
 
-- setup: phone numbers, carrier (trunk) settings, agent configuration.
+- setup: phone numbers, carrier (trunk) settings, receptionists.
 - provisioning: provisioning state, its events, the drift scan's findings, orphans.
 - projects: the LiveKit projects clinics are placed in.
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
@@ -19,10 +19,12 @@ from telephony.models.provisioning import (
 from telephony.models.setup import (
     DEFAULT_GREETING,
     DEFAULT_INSTRUCTIONS,
-    AgentConfig,
+    FIRST_RECEPTIONIST_NAME,
+    FIRST_RECEPTIONIST_SLUG,
     ClinicScopedManager,
     ClinicScopedQuerySet,
     PhoneNumber,
+    Receptionist,
     TrunkSettings,
 )
 
@@ -30,7 +32,8 @@ __all__ = [
     "DEFAULT_GREETING",
     "DEFAULT_INSTRUCTIONS",
     "DEFAULT_PROJECT",
-    "AgentConfig",
+    "FIRST_RECEPTIONIST_NAME",
+    "FIRST_RECEPTIONIST_SLUG",
     "AgentToken",
     "Call",
     "CallLogPolicy",
@@ -44,6 +47,7 @@ __all__ = [
     "ProjectConfig",
     "Provisioning",
     "ProvisioningEvent",
+    "Receptionist",
     "TestCall",
     "TrunkSettings",
     "UpstreamStatus",

@@ -1,11 +1,13 @@
-"""A clinic's telephony setup: phone numbers, carrier (trunk) settings, agent configuration."""
+"""A clinic's telephony setup: phone numbers, carrier (trunk) settings, receptionists."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 from telephony.crypto import EncryptedTextField
 from telephony.validators import E164_RE
@@ -21,9 +23,14 @@ ClinicScopedManager = models.Manager.from_queryset(ClinicScopedQuerySet)
 
 
 class PhoneNumber(models.Model):
-    """A DID the clinic's carrier routes to LiveKit. One number belongs to one clinic."""
+    """A DID the clinic's carrier routes to LiveKit. One number belongs to one clinic, and
+    is answered by one of the clinic's receptionists (telephony.services keeps the two in
+    the same clinic; RESTRICT: a receptionist with numbers is deleted only by moving them)."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="phone_numbers")
+    receptionist = models.ForeignKey(
+        "Receptionist", on_delete=models.RESTRICT, related_name="numbers"
+    )
     e164 = models.CharField("phone number", max_length=16, unique=True)
     label = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -74,8 +81,24 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-class AgentConfig(models.Model):
-    """How the clinic's receptionist behaves. `version` is bumped on every change."""
+RECEPTIONIST_SLUG_RE = r"^[a-z][a-z0-9-]{0,19}$"
+FIRST_RECEPTIONIST_NAME = "Main line"
+FIRST_RECEPTIONIST_SLUG = "main"
+
+
+class ReceptionistQuerySet(ClinicScopedQuerySet):
+    def first_of(self, clinic: Clinic) -> Receptionist:
+        """The clinic's first receptionist (the oldest): new numbers go to it, the agent
+        settings endpoint edits it, and a job without a receptionist in its metadata gets
+        it (decision 0064)."""
+        return cast("Receptionist", self.filter(clinic=clinic).order_by("id")[:1].get())
+
+
+class Receptionist(models.Model):
+    """One of a clinic's receptionists: a line with its own greeting, instructions, language,
+    voice, models and consent setting. `version` is bumped on every change. `slug` names the
+    line in LiveKit (room names, dispatch metadata): set once when created, kept on rename.
+    """
 
     class Language(models.TextChoices):
         EN_US = "en-US", "English (US)"
@@ -102,7 +125,9 @@ class AgentConfig(models.Model):
         OPENAI_TTS = "openai/gpt-4o-mini-tts", "OpenAI TTS"
         CARTESIA_SONIC = "cartesia/sonic-2", "Cartesia Sonic"
 
-    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="agent_config")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="receptionists")
+    name = models.CharField(max_length=60)
+    slug = models.CharField(max_length=20, editable=False)
     agent_name = models.CharField(max_length=64, blank=True, help_text="Blank: platform default.")
     greeting = models.CharField(max_length=500)
     instructions = models.TextField(max_length=8000)
@@ -119,12 +144,28 @@ class AgentConfig(models.Model):
     )
     recording_consent_required = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ClinicScopedManager()
+    objects = models.Manager.from_queryset(ReceptionistQuerySet)()
+
+    class Meta:
+        ordering: ClassVar = ["clinic", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                "clinic", Lower("name"), name="receptionist_name_unique_in_clinic"
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "slug"], name="receptionist_slug_unique_in_clinic"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(slug__regex=RECEPTIONIST_SLUG_RE),
+                name="receptionist_slug_format",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Agent for {self.clinic} (v{self.version})"
+        return f"{self.name} at {self.clinic} (v{self.version})"
 
     @property
     def effective_agent_name(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from telephony.livekit_gateway import AgentDispatch, RuleSpec, TrunkSpec, parse_metadata
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
 from tenants.models import Clinic
 
 
@@ -44,9 +44,10 @@ def object_name(clinic: Clinic) -> str:
     return f"switchboard {clinic.slug}"
 
 
-def agent_metadata(clinic: Clinic, config: AgentConfig) -> str:
+def agent_metadata(clinic: Clinic, config: Receptionist) -> str:
+    """The agent job's metadata: which clinic, which receptionist, which config version."""
     return json.dumps(
-        {"clinic": str(clinic.pk), "config_version": config.version},
+        {"clinic": str(clinic.pk), "config_version": config.version, "receptionist": config.pk},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -64,7 +65,7 @@ def trunk_spec(clinic: Clinic, numbers: list[str], trunk: TrunkSettings | None) 
     )
 
 
-def rule_spec(clinic: Clinic, trunk_id: str, config: AgentConfig) -> RuleSpec:
+def rule_spec(clinic: Clinic, trunk_id: str, config: Receptionist) -> RuleSpec:
     return RuleSpec(
         name=object_name(clinic),
         metadata=marker(clinic),
@@ -98,7 +99,12 @@ class DesiredState:
     clinic: Clinic
     numbers: tuple[str, ...]
     trunk_settings: TrunkSettings | None
-    agent_config: AgentConfig | None
+    receptionists: tuple[Receptionist, ...]  # oldest first
+
+    @property
+    def agent_config(self) -> Receptionist | None:
+        """The first receptionist: the one the clinic's dispatch rule dispatches today."""
+        return self.receptionists[0] if self.receptionists else None
 
     @property
     def trunk_wanted(self) -> bool:
@@ -124,8 +130,8 @@ class DesiredState:
 def load_desired(clinic_id: Any) -> DesiredState:
     """Read the generation first, then the data: data is never older than the generation."""
     generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
-    # The clinic with its carrier and agent settings (reverse one-to-ones) in one query.
-    clinic = Clinic.objects.select_related("trunk_settings", "agent_config").get(pk=clinic_id)
+    # The clinic with its carrier settings (a reverse one-to-one) in one query.
+    clinic = Clinic.objects.select_related("trunk_settings").get(pk=clinic_id)
     numbers = tuple(
         PhoneNumber.objects.for_clinic(clinic).order_by("e164").values_list("e164", flat=True)
     )
@@ -134,12 +140,12 @@ def load_desired(clinic_id: Any) -> DesiredState:
         clinic=clinic,
         numbers=numbers,
         trunk_settings=_related(clinic, "trunk_settings"),
-        agent_config=_related(clinic, "agent_config"),
+        receptionists=tuple(Receptionist.objects.for_clinic(clinic).order_by("id")),
     )
 
 
 def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
-    """`load_desired` for many clinics in three queries, keyed by the clinic id as text.
+    """`load_desired` for many clinics in four queries, keyed by the clinic id as text.
 
     Same order as one clinic: the generations first, then the data. A clinic without a
     provisioning row is left out.
@@ -148,20 +154,21 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
     generations = dict(
         Provisioning.objects.filter(clinic_id__in=ids).values_list("clinic_id", "generation")
     )
-    clinics = Clinic.objects.select_related("trunk_settings", "agent_config").filter(
-        pk__in=list(generations)
-    )
+    clinics = Clinic.objects.select_related("trunk_settings").filter(pk__in=list(generations))
     numbers: dict[Any, list[str]] = defaultdict(list)
     rows = PhoneNumber.objects.filter(clinic_id__in=list(generations)).order_by("e164")
     for clinic_id, e164 in rows.values_list("clinic_id", "e164"):
         numbers[clinic_id].append(e164)
+    receptionists: dict[Any, list[Receptionist]] = defaultdict(list)
+    for row in Receptionist.objects.filter(clinic_id__in=list(generations)).order_by("id"):
+        receptionists[row.clinic_id].append(row)
     return {
         str(clinic.pk): DesiredState(
             generation=generations[clinic.pk],
             clinic=clinic,
             numbers=tuple(numbers[clinic.pk]),
             trunk_settings=_related(clinic, "trunk_settings"),
-            agent_config=_related(clinic, "agent_config"),
+            receptionists=tuple(receptionists[clinic.pk]),
         )
         for clinic in clinics
     }
@@ -170,5 +177,5 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
 def _related(clinic: Clinic, name: str) -> Any:
     try:
         return getattr(clinic, name)
-    except (TrunkSettings.DoesNotExist, AgentConfig.DoesNotExist):
+    except TrunkSettings.DoesNotExist:
         return None

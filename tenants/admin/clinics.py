@@ -17,7 +17,7 @@ from django.urls import path
 from django.utils.text import smart_split, unescape_string_literal
 
 from telephony import services
-from telephony.models import DEFAULT_PROJECT, AgentConfig, PhoneNumber, TrunkSettings
+from telephony.models import DEFAULT_PROJECT, PhoneNumber, Receptionist, TrunkSettings
 from telephony.projects import pin
 from tenants.admin.console import ConsoleMixin
 from tenants.admin.erasure import ErasureMixin
@@ -29,11 +29,13 @@ from tenants.admin.filters import (
 )
 from tenants.admin.forms import ClinicAdminForm
 from tenants.admin.inlines import (
-    AgentConfigInline,
     EventInline,
     MembershipInline,
     PhoneNumberInline,
+    ReceptionistInline,
     TrunkSettingsInline,
+    save_number_assignments,
+    save_receptionists,
 )
 from tenants.models import Clinic
 
@@ -87,7 +89,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         PhoneNumberInline,
         MembershipInline,
         TrunkSettingsInline,
-        AgentConfigInline,
+        ReceptionistInline,
         EventInline,
     )
     actions = (
@@ -202,7 +204,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         clinic = form.instance
-        if formset.model in (TrunkSettings, AgentConfig):
+        if formset.model in (TrunkSettings, Receptionist, PhoneNumber):
             # What formset.save() would have set, for the admin's change message.
             formset.new_objects, formset.deleted_objects = [], []
             formset.changed_objects = [
@@ -220,13 +222,11 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
                         krisp_enabled=bool(data.get("krisp_enabled")),
                     )
             return
-        if formset.model is AgentConfig:
-            for f in formset.forms:
-                if f.has_changed():
-                    changes = {
-                        k: f.cleaned_data[k] for k in f.changed_data if k in services.AGENT_FIELDS
-                    }
-                    services.agent_config_update(clinic=clinic, **changes)
+        if formset.model is Receptionist:
+            save_receptionists(clinic, formset)
+            return
+        if formset.model is PhoneNumber:
+            save_number_assignments(clinic, formset)
             return
         super().save_formset(request, form, formset, change)
 

@@ -15,20 +15,40 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from telephony import services
-from telephony.models import AgentConfig, PhoneNumber, ProvisioningEvent, TrunkSettings
+from telephony.models import PhoneNumber, ProvisioningEvent, Receptionist, TrunkSettings
+from telephony.receptionists import (
+    MAX_RECEPTIONISTS_PER_CLINIC,
+    RECEPTIONIST_FIELDS,
+    phone_number_assign,
+    receptionist_create,
+    receptionist_delete,
+    receptionist_update,
+)
 from telephony.validators import validate_address
 from tenants.models import Membership
 
 
 class PhoneNumberInline(admin.TabularInline):
+    """Staff may choose a number's receptionist (saved through phone_number_assign)."""
+
     model = PhoneNumber
     extra = 0
-    fields = ("e164", "label", "created_at")
-    readonly_fields = ("e164", "created_at")
+    fields = ("e164", "label", "receptionist", "created_at")
+    readonly_fields = ("e164", "label", "created_at")
     can_delete = False  # removing a number changes LiveKit: the web app / API service does it
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # numbers are added through the service (validation, uniqueness)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields["receptionist"]
+        field.queryset = (
+            Receptionist.objects.for_clinic(obj) if obj else Receptionist.objects.none()
+        )
+        field.widget.can_add_related = field.widget.can_change_related = False
+        field.widget.can_delete_related = field.widget.can_view_related = False
+        return formset
 
 
 class MembershipInline(admin.TabularInline):
@@ -37,13 +57,42 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ("user",)
 
 
-class AgentConfigInline(admin.StackedInline):
-    """Saved through services.agent_config_update (version bump + re-provision)."""
+class ReceptionistFormSet(forms.BaseInlineFormSet):
+    """What the services would refuse, refused as form errors (never a 500)."""
 
-    model = AgentConfig
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            f
+            for f in self.forms
+            if f not in self.deleted_forms and (f.instance.pk is not None or f.has_changed())
+        ]
+        if not kept:
+            raise ValidationError("A clinic needs at least one receptionist.")
+        names = [(f.cleaned_data.get("name") or "").strip().casefold() for f in kept]
+        if len(set(names)) != len(names):
+            raise ValidationError("Two receptionists of a clinic cannot have the same name.")
+        if len(kept) > MAX_RECEPTIONISTS_PER_CLINIC:
+            raise ValidationError(
+                f"A clinic can have at most {MAX_RECEPTIONISTS_PER_CLINIC} receptionists."
+            )
+
+
+class ReceptionistInline(admin.StackedInline):
+    """Saved through telephony.receptionists (version bump + re-provision); deleting one
+    moves its numbers to the clinic's first other receptionist."""
+
+    model = Receptionist
+    formset = ReceptionistFormSet
     extra = 0
-    can_delete = False
-    readonly_fields = ("version",)
+    readonly_fields = ("slug", "version", "created_at")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        # The admin refuses to delete a row that numbers point at (RESTRICT); the service
+        # moves them first, so that check does not apply here.
+        formset.form.hand_clean_DELETE = lambda form: None
+        return formset
 
 
 class TrunkSettingsForm(forms.ModelForm):
@@ -121,3 +170,28 @@ class EventInline(admin.TabularInline):
         qs = super().get_queryset(request).select_related("actor")
         ids = list(qs.order_by("-at").values_list("pk", flat=True)[: self.EVENTS_SHOWN])
         return qs.filter(pk__in=ids)
+
+
+def save_receptionists(clinic: Any, formset: Any) -> None:
+    """The receptionist inline's changes, each through its service (ReceptionistFormSet
+    has refused what the services would)."""
+    for f in formset.forms:
+        if f in formset.deleted_forms:
+            if f.instance.pk is not None:
+                receptionist_delete(receptionist=f.instance)
+            continue
+        if not f.has_changed():
+            continue
+        changes = {k: f.cleaned_data[k] for k in f.changed_data if k in RECEPTIONIST_FIELDS}
+        if f.instance.pk is None:
+            receptionist_create(clinic=clinic, **changes)
+        else:
+            receptionist_update(receptionist=f.instance, **changes)
+
+
+def save_number_assignments(clinic: Any, formset: Any) -> None:
+    for f in formset.forms:
+        if "receptionist" in f.changed_data:
+            phone_number_assign(
+                clinic=clinic, e164=f.instance.e164, receptionist=f.cleaned_data["receptionist"]
+            )

@@ -87,6 +87,23 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+NOT_ID = "Send this field as a JSON number: the id, e.g. 12."
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer id (not a string, a boolean or a fraction), 1 or more."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is not int:
+            raise serializers.ValidationError(NOT_ID, code="invalid")
+        return int(super().to_internal_value(data))
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, naming them.
 

@@ -215,7 +215,7 @@ def _render_review(
 SETTINGS_SECTIONS: list[tuple[str, str]] = [
     ("details", "Clinic details"),
     ("numbers", "Phone numbers"),
-    ("agent", "Receptionist"),
+    # "agent" (the first receptionist) stays reachable; the nav links to all receptionists.
     ("carrier", "Carrier"),
 ]
 

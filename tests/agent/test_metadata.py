@@ -73,3 +73,19 @@ def test_malformed_metadata_falls_back_to_the_room_and_keeps_the_error():
 def test_a_job_with_no_metadata_and_no_clinic_room_is_unroutable(room):
     with pytest.raises(UnroutableJob, match="no clinic prefix"):
         resolve_target("", room)
+
+
+def test_it_parses_the_receptionist_and_passes_it_on():
+    raw = json.dumps({"clinic": str(CLINIC), "config_version": 2, "receptionist": 12})
+    assert parse_job_metadata(raw).receptionist == 12
+    target = resolve_target(raw, ROOM)
+    assert (target.clinic, target.receptionist, target.config_version) == (CLINIC, 12, 2)
+    today = json.dumps({"clinic": str(CLINIC), "config_version": 2})  # rules before issue 15
+    assert resolve_target(today, ROOM).receptionist is None
+
+
+@pytest.mark.parametrize("value", ["12", 0, -3, True, 1.5])
+def test_a_receptionist_that_is_not_a_positive_integer_is_malformed(value):
+    raw = json.dumps({"clinic": str(CLINIC), "receptionist": value})
+    with pytest.raises(MetadataError, match="receptionist"):
+        parse_job_metadata(raw)

@@ -278,3 +278,30 @@ def test_an_unreachable_platform_serves_a_stale_cached_config_before_the_fallbac
     result, _ = run_with_platform(lambda p: [ok(3), status(503)], scenario, max_attempts=2)
     assert (result.source, result.config.config_version) == ("stale", 3)
     assert not result.config.is_fallback
+
+
+def test_a_job_naming_a_receptionist_asks_for_it_and_caches_it_apart():
+    """Two lines of one clinic at the same version are two configs, never one cache entry."""
+
+    def line(target_receptionist, version=3):
+        return JobTarget(
+            clinic=CLINIC,
+            config_version=version,
+            room="brightsmile_4567_Ab3dE5fG7hJk",
+            receptionist=target_receptionist,
+        )
+
+    async def scenario(client):
+        spanish = await client.fetch_config(line(7))
+        main = await client.fetch_config(line(None))
+        again = await client.fetch_config(line(7))
+        return spanish, main, again
+
+    script = [ok(3, receptionist=7, language="es-ES"), ok(3, receptionist=1)]
+    (spanish, main, again), platform = run_with_platform(lambda p: script, scenario)
+    assert platform.requests[0]["query"] == {"clinic": str(CLINIC), "receptionist": "7"}
+    assert platform.requests[1]["query"] == {"clinic": str(CLINIC)}
+    assert (spanish.config.receptionist, spanish.config.language) == (7, "es-ES")
+    assert (main.source, main.config.receptionist) == ("platform", 1)
+    assert (again.source, again.config.receptionist) == ("cache", 7)
+    assert len(platform.requests) == 2

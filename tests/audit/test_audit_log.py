@@ -15,7 +15,7 @@ from audit.models import AuditEntry, AuditEntryError
 from audit.tasks import purge_expired
 from telephony import publishing, services
 from telephony.agent_tokens import agent_token_create, agent_token_revoke
-from telephony.models import AgentConfig
+from telephony.models import Receptionist
 from tenants import team
 from tenants.models import ApiToken
 from tests.api_helpers import api_as, clinic_url
@@ -128,7 +128,7 @@ def test_carrier_settings_record_that_the_password_changed_never_the_password(cl
 
 def test_receptionist_instructions_are_logged_with_a_diff(client, clinic, admin_member):
     client.force_login(admin_member)
-    old = AgentConfig.objects.get(clinic=clinic).instructions
+    old = Receptionist.objects.get(clinic=clinic).instructions
     services.agent_config_update(clinic=clinic, instructions=old + "\nAlways mention parking.")
     entry = only(clinic, "receptionist.update")
     assert entry.changes["instructions"] == [old, old + "\nAlways mention parking."]

@@ -25,7 +25,7 @@ from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.agent_tokens import agent_token_create
 from telephony.calllog import redact_room_name
-from telephony.models import AgentConfig, Call, Provisioning
+from telephony.models import Call, Provisioning, Receptionist
 from tests.api_helpers import user_token
 from tests.e2e.conftest import (
     EMULATOR_KEY,
@@ -130,7 +130,7 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     (agent,) = result["agents"]
     assert agent["agent_name"] == "switchboard-receptionist"
     metadata = json.loads(agent["metadata"])
-    config = AgentConfig.objects.get(clinic=bright)
+    config = Receptionist.objects.get(clinic=bright)
     assert metadata == {"clinic": str(bright.pk), "config_version": config.version}
 
     # What the agent does with that job: fetch the clinic's config with its service token.

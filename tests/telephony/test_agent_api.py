@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from telephony.agent_tokens import agent_token_create, agent_token_revoke
-from telephony.models import AgentConfig
+from telephony.models import Receptionist
 from telephony.services import agent_config_update
 from tenants.models import Clinic
 from tests.api_helpers import user_token
@@ -36,10 +36,13 @@ def live(clinic):
 
 
 def expected(clinic):
-    config = AgentConfig.objects.get(clinic=clinic)
+    config = Receptionist.objects.get(clinic=clinic)
     return {
         "clinic": str(clinic.pk),
         "clinic_name": clinic.name,
+        "receptionist": config.pk,
+        "receptionist_name": "Main line",
+        "line": "main",
         "config_version": config.version,
         "agent_name": "switchboard-receptionist",
         "greeting": config.greeting,
@@ -58,7 +61,7 @@ def test_it_returns_the_clinic_config_with_an_etag_of_its_version(agent, live):
     r = agent.get(URL, {"clinic": str(live.pk)})
     assert r.status_code == 200
     assert r.json() == expected(live)
-    assert r["ETag"] == f'"{live.pk}-1"'
+    assert r["ETag"] == f'"{live.pk}-{Receptionist.objects.first_of(live).pk}-1"'
     assert "no-cache" in r["Cache-Control"] and "private" in r["Cache-Control"]
 
 
@@ -70,7 +73,7 @@ def test_it_answers_304_while_the_version_is_unchanged_and_200_after_a_change(ag
     r = agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag)
     assert r.status_code == 200
     assert r.json()["config_version"] == 2 and r.json()["greeting"] == "Hello from v2"
-    assert r["ETag"] == f'"{live.pk}-2"'
+    assert r["ETag"] == f'"{live.pk}-{Receptionist.objects.first_of(live).pk}-2"'
 
 
 def test_it_resolves_the_clinic_by_room_name(agent, live):
@@ -146,3 +149,52 @@ def test_a_matching_etag_is_still_404_once_the_clinic_is_not_live(agent, live, s
     etag = agent.get(URL, {"clinic": str(live.pk)})["ETag"]
     Clinic.objects.filter(pk=live.pk).update(state=state)
     assert agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag).status_code == 404
+
+
+def test_it_returns_the_receptionist_the_job_names(agent, live):
+    from telephony.receptionists import receptionist_create
+
+    spanish = receptionist_create(clinic=live, name="Spanish line", language="es-ES")
+    r = agent.get(URL, {"clinic": str(live.pk), "receptionist": str(spanish.pk)})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["receptionist"], body["receptionist_name"], body["line"]) == (
+        spanish.pk,
+        "Spanish line",
+        "spanish-line",
+    )
+    assert body["language"] == "es-ES" and body["config_version"] == 1
+    assert r["ETag"] == f'"{live.pk}-{spanish.pk}-1"'
+    # The first receptionist's ETag is another one: a cached config is never confused.
+    first = agent.get(URL, {"clinic": str(live.pk)})
+    assert first.json()["receptionist"] == Receptionist.objects.first_of(live).pk
+    assert first["ETag"] != r["ETag"]
+
+
+@pytest.mark.parametrize("which", ["", "999999", "x1", "deleted", "other clinic"])
+def test_a_job_without_a_known_receptionist_gets_the_first(agent, live, which):
+    """Rooms dispatched with today's metadata (no receptionist), or by a rule that still
+    names a receptionist deleted since: the caller is answered by the clinic's first."""
+    from telephony.receptionists import receptionist_create, receptionist_delete
+
+    if which == "deleted":
+        gone = receptionist_create(clinic=live, name="Old line")
+        receptionist_delete(receptionist=gone)
+        which = str(gone.pk)
+    elif which == "other clinic":
+        which = str(Receptionist.objects.first_of(make_clinic(name="Elsewhere")).pk)
+    r = agent.get(URL, {"clinic": str(live.pk), "receptionist": which})
+    assert r.status_code == 200
+    assert r.json()["clinic"] == str(live.pk)
+    assert r.json()["receptionist"] == Receptionist.objects.first_of(live).pk
+
+
+def test_a_room_named_for_a_line_gets_that_lines_receptionist(agent, live):
+    from telephony.receptionists import receptionist_create
+
+    billing = receptionist_create(clinic=live, name="Billing")
+    room = f"{live.room_prefix}_billing_+14155550123_Ab3dE5fG7hJk"
+    assert agent.get(URL, {"room": room}).json()["receptionist"] == billing.pk
+    today = f"{live.room_prefix}_+14155550123_Ab3dE5fG7hJk"  # today's rooms: the first
+    first = Receptionist.objects.first_of(live).pk
+    assert agent.get(URL, {"room": today}).json()["receptionist"] == first

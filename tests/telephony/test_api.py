@@ -9,7 +9,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from telephony import publishing, services
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +155,7 @@ def test_agent_settings_bump_the_version(clinic, owner):
     assert (r.json()["greeting"], r.json()["voice"], r.json()["version"]) == ("Hi!", "ash", 2)
     r = api.put(url(clinic, "agent/"), {"language": "xx-XX", "tts_model": 3}, format="json")
     assert r.status_code == 400 and set(r.json()) == {"language", "tts_model"}
-    assert AgentConfig.objects.get(clinic=clinic).version == 2
+    assert Receptionist.objects.get(clinic=clinic).version == 2
 
 
 def test_go_live_is_refused_with_a_sentence_then_accepted_and_enqueued(
@@ -216,7 +216,7 @@ def test_viewers_may_not_change_anything(clinic, viewer, method, tail):
     services.phone_number_add(clinic=clinic, number="+14155550100")
     r = getattr(client_for(viewer), method)(url(clinic, tail), {"greeting": "x"}, format="json")
     assert r.status_code == 403
-    assert AgentConfig.objects.get(clinic=clinic).version == 1
+    assert Receptionist.objects.get(clinic=clinic).version == 1
     assert PhoneNumber.objects.filter(clinic=clinic).count() == 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.models import DEFAULT_GREETING, DEFAULT_INSTRUCTIONS, AgentConfig, Provisioning
+from telephony.models import DEFAULT_GREETING, DEFAULT_INSTRUCTIONS, Provisioning, Receptionist
 from tenants.models import Clinic
 from tests.api_helpers import api_as, clinic_url, iso
 
@@ -16,7 +16,7 @@ def _url(clinic: Clinic) -> str:
 
 
 def _agent_dict(clinic: Clinic) -> dict:
-    c = AgentConfig.objects.get(clinic=clinic)
+    c = Receptionist.objects.get(clinic=clinic)
     return {
         "agent_name": c.agent_name,
         "greeting": c.greeting,
@@ -110,11 +110,11 @@ def test_bad_input_names_the_field_and_changes_nothing(clinic, owner, body, fiel
 def test_viewer_cannot_put(clinic, viewer):
     r = api_as(viewer).put(_url(clinic), {"greeting": "Hacked"}, format="json")
     assert r.status_code == 403
-    assert AgentConfig.objects.get(clinic=clinic).version == 1
+    assert Receptionist.objects.get(clinic=clinic).version == 1
 
 
 def test_outsider_gets_404(clinic, outsider):
     client = api_as(outsider)
     assert client.get(_url(clinic)).status_code == 404
     assert client.put(_url(clinic), {"greeting": "Hacked"}, format="json").status_code == 404
-    assert AgentConfig.objects.get(clinic=clinic).version == 1
+    assert Receptionist.objects.get(clinic=clinic).version == 1

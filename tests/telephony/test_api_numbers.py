@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.models import PhoneNumber, Provisioning
+from telephony.models import PhoneNumber, Provisioning, Receptionist
 from telephony.services import phone_number_add
 from tenants.models import Clinic
 from tests.api_helpers import api_as, clinic_url, iso, number_url
@@ -23,10 +23,11 @@ def test_list(clinic, viewer):
     a = phone_number_add(clinic=clinic, number=N2, label="Front desk")
     b = phone_number_add(clinic=clinic, number=N1)
     r = api_as(viewer).get(clinic_url(clinic, "numbers/"))
+    first = Receptionist.objects.first_of(clinic).pk
     assert r.status_code == 200
     assert r.json() == [
-        {"e164": N1, "label": "", "created_at": iso(b.created_at)},
-        {"e164": N2, "label": "Front desk", "created_at": iso(a.created_at)},
+        {"e164": N1, "label": "", "receptionist": first, "created_at": iso(b.created_at)},
+        {"e164": N2, "label": "Front desk", "receptionist": first, "created_at": iso(a.created_at)},
     ]
 
 
@@ -38,7 +39,13 @@ def test_add_normalises_the_number(clinic, owner):
     )
     assert r.status_code == 201, r.content
     phone = PhoneNumber.objects.get()
-    assert r.json() == {"e164": N1, "label": "Main", "created_at": iso(phone.created_at)}
+    assert r.json() == {
+        "e164": N1,
+        "label": "Main",
+        "receptionist": phone.receptionist_id,
+        "created_at": iso(phone.created_at),
+    }
+    assert phone.receptionist == Receptionist.objects.first_of(clinic)
     assert phone.clinic == clinic
 
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from telephony import services
 from telephony.calllog import redact_room_name
-from telephony.models import Call, TestCall
+from telephony.models import Call, Receptionist, TestCall
 from telephony.provisioning.reconcile import reconcile_clinic
 from telephony.services import agent_config_update
 from tests.factories import make_clinic
@@ -115,7 +115,11 @@ def check_result(result, clinic, number, version=1):
     assert result["trunk_id"].startswith("ST_") and result["rule_id"].startswith("SDR_")
     assert result["room_name_pattern"] == f"{clinic.room_prefix}_{CALLER}_<12 random characters>"
     assert agent["agent_name"] == "switchboard-receptionist"
-    assert json.loads(agent["metadata"]) == {"clinic": str(clinic.pk), "config_version": version}
+    assert json.loads(agent["metadata"]) == {
+        "clinic": str(clinic.pk),
+        "config_version": version,
+        "receptionist": Receptionist.objects.first_of(clinic).pk,
+    }
 
 
 def test_emulator_mode_simulates_each_number(live, owner, lk, settings):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from telephony import services
 from telephony.livekit_gateway import LiveKitConflictError, LiveKitTransientError, TrunkSpec
-from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent
+from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent, Receptionist
 from telephony.provisioning.reconcile import acquire_lease, backoff_seconds, reconcile_clinic
 from tenants.models import Clinic
 
@@ -43,7 +43,11 @@ def test_it_creates_one_trunk_and_one_rule_in_two_calls(live_clinic, fake_gatewa
     assert rule.room_prefix == live_clinic.room_prefix
     assert rule.hide_phone_number is False  # decision 0031
     (agent,) = rule.agents
-    assert json.loads(agent.metadata) == {"clinic": str(live_clinic.pk), "config_version": 1}
+    assert json.loads(agent.metadata) == {
+        "clinic": str(live_clinic.pk),
+        "config_version": 1,
+        "receptionist": Receptionist.objects.first_of(live_clinic).pk,
+    }
     p = prov(live_clinic)
     assert (p.state, p.trunk_id, p.dispatch_rule_id) == ("active", trunk.trunk_id, rule.rule_id)
     assert p.observed_generation == p.generation

@@ -10,7 +10,7 @@ from django.db import connection
 
 from telephony import publishing, services
 from telephony.crypto import decrypt
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_changes_to_a_live_clinic_bump_the_generation_and_enqueue_once(
     prov = Provisioning.objects.get(clinic=clinic)
     assert (prov.generation, prov.state) == (2, "pending")
     assert published == [str(clinic.pk)] * 2
-    assert AgentConfig.objects.get(clinic=clinic).version == 2
+    assert Receptionist.objects.get(clinic=clinic).version == 2
 
 
 def test_go_live_needs_a_number_and_a_verified_email(clinic, owner):

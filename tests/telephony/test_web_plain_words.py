@@ -11,6 +11,7 @@ from django.urls import reverse
 from telephony import services
 from telephony.models import Call, Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
+from telephony.receptionists import receptionist_create
 from tenants.models import Membership
 from tenants.services import clinic_update
 from tests.factories import add_member, make_clinic
@@ -96,6 +97,7 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         last_error_code="invalid_argument",
     )
     draft = make_clinic(owner, "Draft Dental")
+    line = receptionist_create(clinic=live, name="Spanish line", language="es-ES")
     user = owner
     if role == "viewer":
         user = add_member(live, "viewer")
@@ -117,6 +119,10 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         },
         "draft dashboard": reverse("tenants:dashboard", args=[draft.slug]),
         "call log": reverse("tenants:call_log", args=[live.slug]),
+        "receptionists": reverse("tenants:receptionists", args=[live.slug]),
+        "add a receptionist": reverse("tenants:receptionist_add", args=[live.slug]),
+        "a receptionist": reverse("tenants:receptionist_edit", args=[live.slug, line.pk]),
+        "delete a receptionist": reverse("tenants:receptionist_delete", args=[live.slug, line.pk]),
         "call detail": reverse("tenants:call_detail", args=[live.slug, "RM_1"]),
     }
     for where, url in pages.items():

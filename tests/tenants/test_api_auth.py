@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from telephony.models import AgentConfig, Provisioning, TrunkSettings
+from telephony.models import Provisioning, Receptionist, TrunkSettings
 from tenants.api_tokens import hash_token
 from tenants.models import ApiToken, Clinic, Membership, User
 from tests.api_helpers import API, api_as, iso
@@ -45,7 +45,7 @@ def test_signup_creates_user_clinic_owner_membership_and_token(api_client, setti
     assert Membership.objects.get().role == "owner"
     assert Provisioning.objects.filter(clinic=clinic).exists()
     assert TrunkSettings.objects.filter(clinic=clinic).exists()
-    assert AgentConfig.objects.filter(clinic=clinic).exists()
+    assert Receptionist.objects.filter(clinic=clinic).exists()
     assert user.check_password(GOOD["password"])
     assert "password" not in r.content.decode()
 

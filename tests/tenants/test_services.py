@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from telephony.models import AgentConfig, Provisioning, TrunkSettings
+from telephony.models import Provisioning, Receptionist, TrunkSettings
 from tenants.models import Clinic, Membership
 from tenants.services import (
     clinic_update,
@@ -29,7 +29,7 @@ def test_signup_creates_owner_clinic_defaults_and_sends_a_link(django_capture_on
     assert Membership.objects.get(user=user, clinic=clinic).role == "owner"
     assert Provisioning.objects.get(clinic=clinic).state == "new"
     assert TrunkSettings.objects.filter(clinic=clinic).exists()
-    assert "Bright Smile" in AgentConfig.objects.get(clinic=clinic).instructions
+    assert "Bright Smile" in Receptionist.objects.get(clinic=clinic).instructions
     assert "/verify-email/" in mail.outbox[0].body
 
 

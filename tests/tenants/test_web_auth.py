@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from telephony.models import AgentConfig, Provisioning, TrunkSettings
+from telephony.models import Provisioning, Receptionist, TrunkSettings
 from tenants.models import Clinic, Membership, User
 from tenants.services import verification_token
 from tests.factories import UserFactory, add_member, make_clinic
@@ -39,7 +39,7 @@ def test_signup_creates_account_clinic_and_logs_in(client, django_capture_on_com
     assert Membership.objects.get(user=user).role == "owner"
     assert Provisioning.objects.for_clinic(clinic).exists()
     assert TrunkSettings.objects.for_clinic(clinic).exists()
-    assert AgentConfig.objects.for_clinic(clinic).exists()
+    assert Receptionist.objects.for_clinic(clinic).exists()
     assert int(client.session["_auth_user_id"]) == user.pk
     assert len(mail.outbox) == 1
     assert "/verify-email/" in mail.outbox[0].body

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from telephony.models import AgentConfig, PhoneNumber
+from telephony.models import PhoneNumber, Receptionist
 from telephony.services import phone_number_add
 from tenants.models import Clinic
 from tenants.services import clinic_update
@@ -69,7 +69,7 @@ def test_settings_of_a_draft_clinic_are_its_guided_setup(owner_client, clinic):
 def test_editing_the_receptionist_of_a_live_clinic_returns_to_the_dashboard(owner_client, live):
     response = owner_client.post(settings_url(live, "agent"), AGENT_FORM)
     assert response.status_code == 302 and response["Location"] == dashboard_url(live)
-    assert AgentConfig.objects.for_clinic(live).get().greeting == "Hello from the new desk."
+    assert Receptionist.objects.for_clinic(live).get().greeting == "Hello from the new desk."
     page = owner_client.get(response["Location"]).content.decode()
     assert "Receptionist settings saved. Your phone line is being updated." in page
 
@@ -106,7 +106,7 @@ def test_an_error_in_settings_stays_on_the_form_with_nothing_lost(owner_client, 
     response = owner_client.post(settings_url(live, "agent"), {**AGENT_FORM, "greeting": ""})
     assert response.status_code == 400
     assert errors_for(response, "greeting")
-    assert "Bright Smile" in AgentConfig.objects.for_clinic(live).get().greeting
+    assert "Bright Smile" in Receptionist.objects.for_clinic(live).get().greeting
 
 
 def test_the_dashboard_of_a_live_clinic_links_to_settings_not_the_wizard(owner_client, live):

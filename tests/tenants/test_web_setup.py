@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from telephony.models import AgentConfig, PhoneNumber, Provisioning, TrunkSettings
+from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
 from telephony.services import phone_number_add
 from tenants.models import Clinic
 from tests.factories import UserFactory, make_clinic
@@ -256,10 +256,10 @@ def test_agent_form_starts_with_the_dental_default(owner_client, clinic):
 
 
 def test_agent_settings_save_and_bump_version(owner_client, clinic):
-    before = AgentConfig.objects.for_clinic(clinic).get().version
+    before = Receptionist.objects.for_clinic(clinic).get().version
     response = owner_client.post(setup_url(clinic, "agent"), AGENT)
     assert response["Location"] == setup_url(clinic, "review")
-    config = AgentConfig.objects.for_clinic(clinic).get()
+    config = Receptionist.objects.for_clinic(clinic).get()
     assert config.version == before + 1
     assert (config.greeting, config.language, config.voice) == (
         "Hello from Bright Smile!",
@@ -286,11 +286,11 @@ def test_agent_settings_save_and_bump_version(owner_client, clinic):
     ],
 )
 def test_agent_settings_reject_bad_input_and_store_nothing(owner_client, clinic, field, value):
-    before = AgentConfig.objects.for_clinic(clinic).get()
+    before = Receptionist.objects.for_clinic(clinic).get()
     response = owner_client.post(setup_url(clinic, "agent"), {**AGENT, field: value})
     assert response.status_code == 400
     assert errors_for(response, field)
-    after = AgentConfig.objects.for_clinic(clinic).get()
+    after = Receptionist.objects.for_clinic(clinic).get()
     assert (after.version, after.greeting) == (before.version, before.greeting)
 
 
@@ -429,7 +429,7 @@ def test_agent_step_offers_language_and_voice_presets(owner_client, clinic):
 
 
 def test_a_preset_fills_the_form_but_saves_nothing(owner_client, clinic):
-    before = AgentConfig.objects.for_clinic(clinic).get()
+    before = Receptionist.objects.for_clinic(clinic).get()
     response = owner_client.get(setup_url(clinic, "agent") + "?preset=dental-fr")
     initial = response.context["form"].initial
     assert initial["language"] == "fr-FR" and initial["voice"] == "alloy"
@@ -438,7 +438,7 @@ def test_a_preset_fills_the_form_but_saves_nothing(owner_client, clinic):
     )
     assert "dental practice" in initial["instructions"] and "French" in initial["instructions"]
     assert 'aria-current="true"' in response.content.decode()
-    after = AgentConfig.objects.for_clinic(clinic).get()
+    after = Receptionist.objects.for_clinic(clinic).get()
     assert (after.version, after.language) == (before.version, before.language)
 
 
@@ -454,7 +454,7 @@ def test_a_preset_saved_as_is_is_valid(owner_client, clinic):
     data["recording_consent_required"] = "on"
     response = owner_client.post(setup_url(clinic, "agent"), data)
     assert response.status_code == 302
-    config = AgentConfig.objects.for_clinic(clinic).get()
+    config = Receptionist.objects.for_clinic(clinic).get()
     assert (config.language, config.voice) == ("de-DE", "ash")
 
 
