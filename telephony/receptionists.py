@@ -2,7 +2,8 @@
 
 A clinic has one or more receptionists (decision 0064); each of its numbers is answered by
 one of them, the first (the oldest) unless assigned otherwise. Every change LiveKit must
-follow re-provisions the clinic in the same transaction (services.request_provisioning).
+follow re-provisions the clinic in the same transaction
+(telephony.provisioning_requests).
 Errors are ValidationErrors naming the field, raised before anything is saved.
 """
 
@@ -23,6 +24,7 @@ from telephony.models import (
     PhoneNumber,
     Receptionist,
 )
+from telephony.provisioning_requests import request_provisioning
 from tenants.models import Clinic
 from tenants.text import validate_display_name
 
@@ -44,8 +46,6 @@ RECEPTIONIST_FIELDS = ("name", *AGENT_FIELDS)
 
 
 def _request_provisioning(clinic: Clinic, reason: str) -> None:
-    from telephony.services import request_provisioning
-
     request_provisioning(clinic, reason=reason)
 
 

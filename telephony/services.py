@@ -11,7 +11,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from audit.recorder import record
@@ -22,6 +21,7 @@ from telephony.models import (
     Receptionist,
     TrunkSettings,
 )
+from telephony.provisioning_requests import request_provisioning
 from telephony.publishing import enqueue_reconcile
 from telephony.receptionists import (
     AGENT_FIELDS,
@@ -50,30 +50,6 @@ class ProvisioningError(Exception):
 
 
 # --- provisioning requests ----------------------------------------------------------------
-
-
-def request_provisioning(
-    clinic: Clinic, *, reason: str, actor: User | None = None, verify: bool = False
-) -> None:
-    """Bump the generation (same transaction as the change) and enqueue reconcile."""
-    if clinic.state == Clinic.State.DRAFT:
-        return
-    now = timezone.now()
-    Provisioning.objects.filter(clinic=clinic).update(
-        generation=F("generation") + 1,
-        state=Provisioning.State.DEPROVISIONING
-        if clinic.state == Clinic.State.OFFBOARDED
-        else Provisioning.State.PENDING,
-        attempts=0,
-        last_error="",
-        last_error_code="",
-        next_attempt_at=now,
-        requested_at=now,
-    )
-    ProvisioningEvent.objects.create(
-        clinic=clinic, action="requested", detail=reason[:500], actor=actor
-    )
-    enqueue_reconcile(clinic, verify=verify)
 
 
 def provisioning_retry(*, clinic: Clinic, actor: User | None = None) -> None:

@@ -8,8 +8,8 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from telephony.models import CarrierAccount, Provisioning, Receptionist
-from telephony.services import trunk_settings_update
-from tests.api_helpers import api_as, clinic_url
+from telephony.services import phone_number_add, trunk_settings_update
+from tests.api_helpers import api_as, clinic_url, number_url
 from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +49,11 @@ def resources(clinic, owner, viewer):
         clinic=clinic, provider="twilio", account_sid="AC" + "1" * 32, secret="stored-token-123"
     )
     carrier = clinic_url(clinic, "carrier/")
+    phone_number_add(clinic=clinic, number="+14155550100", label="Front desk")
+    line = clinic_url(clinic, f"receptionists/{Receptionist.objects.first_of(clinic).pk}/")
+
+    def number():
+        return api.get(clinic_url(clinic, "numbers/")).json()[0]
 
     return api, [
         ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
@@ -63,6 +68,10 @@ def resources(clinic, owner, viewer):
          "created_at", "2020-01-01T00:00:00Z"),
         ("put", "/api/v1/clinics/{slug}/carrier/", carrier, get(carrier), "state",
          "credentials_rejected"),
+        ("patch", "/api/v1/clinics/{slug}/receptionists/{receptionist_id}/", line, get(line),
+         "version", 99),
+        ("patch", "/api/v1/clinics/{slug}/numbers/{e164}/", number_url(clinic, "+14155550100"),
+         number, "label", "Back office"),
     ]  # fmt: skip
 
 

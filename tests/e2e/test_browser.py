@@ -388,20 +388,25 @@ def test_sign_up_set_up_and_go_live_without_reloading(tour, livekit, worker, siz
     tour.check_plain_words()
     tour.shoot("09-live")
 
-    # Settings after go-live: editing the receptionist saves back to the dashboard, never
-    # into the setup wizard.
+    # Settings after go-live: editing the receptionist saves back to the receptionists,
+    # never into the setup wizard.
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinic details")
-    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Receptionist").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Receptionist")
+    settings_nav = page.get_by_role("navigation", name="Settings")
+    settings_nav.get_by_role("link", name="Receptionists").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Receptionists")
+    page.get_by_role("link", name="Edit Main line").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Main line")
     expect(page.get_by_text(re.compile(r"Step \d of \d"))).to_have_count(0)
     tour.check_plain_words()
     field(page, "Greeting").fill("Good morning, Bright Smile Dental. How can we help?")
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Bright Smile Dental")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Receptionists")
     expect(page.locator(".messages")).to_contain_text(
-        "Receptionist settings saved. Your phone line is being updated."
+        "Receptionist “Main line” saved. Your phone line is being updated."
     )
+    page.get_by_role("link", name="Back to the dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bright Smile Dental")
     expect(status).to_have_text("Active", timeout=WAIT_MS)
     tour.shoot("19-settings-saved")
     tour.check_fits_the_screen()

@@ -131,24 +131,30 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     assert agent["agent_name"] == "switchboard-receptionist"
     metadata = json.loads(agent["metadata"])
     config = Receptionist.objects.get(clinic=bright)
-    assert metadata == {"clinic": str(bright.pk), "config_version": config.version}
+    assert metadata == {
+        "clinic": str(bright.pk),
+        "config_version": config.version,
+        "receptionist": config.pk,
+    }
 
     # What the agent does with that job: fetch the clinic's config with its service token.
     _, raw_token = agent_token_create(name="e2e-agent")
     agent_api = requests.Session()
     agent_api.headers["Authorization"] = f"Bearer {raw_token}"
     config_url = f"{live_server.url}/api/v1/agent/config"
-    r = agent_api.get(config_url, params={"clinic": metadata["clinic"]}, timeout=10)
+    asked = {"clinic": metadata["clinic"], "receptionist": metadata["receptionist"]}
+    r = agent_api.get(config_url, params=asked, timeout=10)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["clinic"] == str(bright.pk) and body["clinic_name"] == "Bright Smile Dental"
     assert body["greeting"] == "Bright Smile, how can I help?"
     assert body["config_version"] == metadata["config_version"]
+    assert (body["receptionist"], body["receptionist_name"]) == (config.pk, "Main line")
     by_room = agent_api.get(config_url, params={"room": result["room_name"]}, timeout=10)
     assert by_room.json() == body
     again = agent_api.get(
         config_url,
-        params={"clinic": metadata["clinic"]},
+        params=asked,
         headers={"If-None-Match": r.headers["ETag"]},
         timeout=10,
     )

@@ -86,7 +86,12 @@ def test_signup_to_live_then_edit_then_offboard(api, live_server, livekit, worke
     assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == live["room_prefix"]
     assert rule["hide_phone_number"] is False  # decision 0031
     (agent,) = rule["room_config"]["agents"]
-    assert json.loads(agent["metadata"]) == {"clinic": clinic_id, "config_version": 2}
+    first = api("GET", f"clinics/{slug}/receptionists/").json()[0]
+    assert json.loads(agent["metadata"]) == {
+        "clinic": clinic_id,
+        "config_version": 2,
+        "receptionist": first["id"],
+    }
     assert len(state["inbound_trunks"]) == 1 and len(state["dispatch_rules"]) == 1
 
     # Edit the numbers: the same trunk follows.
