@@ -85,10 +85,15 @@ def agent_token() -> str:
 def config_etags(clinic_ids: list[str]) -> dict[str, str]:
     from django.utils.http import quote_etag
 
-    from telephony.models import AgentConfig
+    from telephony.models import Receptionist
 
-    rows = AgentConfig.objects.filter(clinic_id__in=clinic_ids).values_list("clinic_id", "version")
-    return {str(c): quote_etag(f"{c}-{v}") for c, v in rows}
+    # A request without a receptionist gets the clinic's first (the oldest) receptionist.
+    rows = (
+        Receptionist.objects.filter(clinic_id__in=clinic_ids)
+        .order_by("-id")
+        .values_list("clinic_id", "id", "version")
+    )
+    return {str(c): quote_etag(f"{c}-{r}-{v}") for c, r, v in rows}  # the lowest id wins
 
 
 # --- LiveKit's webhooks ------------------------------------------------------------------------
