@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.api_docs_receptionists import RECEPTIONIST_OPERATIONS
+
 TAGS: list[dict[str, str]] = [
     {"name": "clinics", "description": "Accounts, API tokens and clinics."},
     {"name": "numbers", "description": "A clinic's phone numbers and its carrier settings."},
@@ -148,12 +150,6 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Remove a number from the clinic (the path takes it in E.164, `+` URL-encoded as "
         "`%2B`). A live clinic must keep at least one.",
     ),
-    "numbers_update": (
-        "numbers",
-        "Choose who answers a number",
-        "Set `receptionist` to the id of one of the clinic's receptionists; a live clinic's "
-        "calls to the number reach that receptionist once provisioning has converged.",
-    ),
     "trunk_settings_retrieve": (
         "numbers",
         "Get carrier settings",
@@ -206,30 +202,6 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Change the first receptionist's settings",
         "Fields left out keep their value; every change bumps the settings version, and a "
         "live clinic's receptionist uses the new settings from its next call.",
-    ),
-    "receptionists_list": (
-        "receptionist",
-        "List the receptionists",
-        "Every receptionist of the clinic, oldest (the first) first, with the numbers each "
-        "answers.",
-    ),
-    "receptionists_add": (
-        "receptionist",
-        "Add a receptionist",
-        "A `name` is required; settings left out are the platform's defaults. Assign numbers "
-        "to it with `PATCH numbers/{e164}/`.",
-    ),
-    "receptionists_retrieve": ("receptionist", "Get a receptionist", "With its numbers."),
-    "receptionists_update": (
-        "receptionist",
-        "Change a receptionist",
-        "Fields left out keep their value; every change bumps its version.",
-    ),
-    "receptionists_remove": (
-        "receptionist",
-        "Delete a receptionist",
-        "Its numbers move to `move_to` (default: the clinic's first other receptionist). "
-        "The last receptionist cannot be deleted.",
     ),
     "clinic_go_live": (
         "provisioning",
@@ -389,6 +361,7 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "(its id) or by `room` (the LiveKit room of a call). "
         "Supports `If-None-Match` (304 when unchanged).",
     ),
+    **RECEPTIONIST_OPERATIONS,
 }
 
 
