@@ -37,9 +37,11 @@ def on_call_changed(sender: Any, call: Call, **kwargs: Any) -> None:
 @receiver(call_events.outcome_posted)
 def on_outcome_posted(sender: Any, outcome: CallOutcome, **kwargs: Any) -> None:
     # Locking the call waits for a concurrent room_finished to commit, so one of the two
-    # transactions sees both the end and the outcome.
+    # transactions sees both the end and the outcome. The call row only (`of`): a webhook
+    # locks the clinic row and then the call's, so holding the call while waiting for the
+    # clinic would deadlock with it.
     call = (
-        Call.objects.select_for_update()
+        Call.objects.select_for_update(of=("self",))
         .select_related("clinic")
         .filter(clinic=outcome.clinic, room_name=outcome.room_name)
         .first()

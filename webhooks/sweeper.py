@@ -117,8 +117,8 @@ def finish_calls(now: datetime) -> int:
         )
         for call_id in calls:
             with transaction.atomic():
-                call = (
-                    Call.objects.select_for_update()
+                call = (  # the call row only: a webhook holds the clinic's, then the call's
+                    Call.objects.select_for_update(of=("self",))
                     .select_related("clinic")
                     .filter(pk=call_id)
                     .first()
