@@ -117,8 +117,17 @@ class TestCallAdmin(ReadOnlyAdmin):
 
 @admin.register(OrphanObject)
 class OrphanObjectAdmin(ReadOnlyAdmin):
-    list_display = ("object_id", "kind", "clinic_ref", "name", "first_seen_at", "deleted_at")
-    list_filter = ("kind",)
+    list_display = (
+        "object_id",
+        "kind",
+        "project",
+        "clinic_ref",
+        "name",
+        "first_seen_at",
+        "deleted_at",
+    )
+    list_filter = ("kind", "project")
+    list_select_related = ("project",)
     search_fields = ("object_id", "clinic_ref", "name")
 
 

@@ -2,7 +2,8 @@
 
 - `compare_clinic(clinic)`: the LiveKit objects the database wants next to the ones LiveKit
   holds (list calls by stored ID, short timeout), with the SIP password masked on both sides.
-- `ops_snapshot()`: the operations dashboard's figures.
+- `ops_snapshot()`: the operations dashboard's figures (per LiveKit project:
+  telephony/console_projects.py).
 
 Every upstream read is bounded and its failure becomes a sentence on the page: the console
 must stay usable exactly when LiveKit, Redis or the broker are not.
@@ -158,28 +159,6 @@ def queue_depth() -> tuple[int | None, str]:
         return None, f"unavailable ({type(exc).__name__})"
 
 
-def limiter_usage() -> dict[str, Any]:
-    from telephony.ratelimit import RedisLimiter, get_limiter
-
-    per_minute = settings.LIVEKIT_RATE_LIMIT_PER_MINUTE
-    try:
-        limiter = get_limiter()
-        if not isinstance(limiter, RedisLimiter):
-            return {"available": False, "why": "n/a (in-process limiter: no Redis)"}
-        usage = limiter.usage()
-    except Exception as exc:
-        return {"available": False, "why": f"unavailable ({type(exc).__name__})"}
-    burst = usage["burst"] or 1
-    return {
-        "available": True,
-        "per_minute": per_minute,
-        "tokens": round(usage["tokens"], 1),
-        "burst": usage["burst"],
-        "used_pct": round(100 * (1 - usage["tokens"] / burst)),
-        "blocked_for": round(usage["blocked_for"], 1),
-    }
-
-
 def readiness() -> dict[str, dict[str, object]]:
     """/readyz's checks, plus Redis itself when it is configured (limiter, cache)."""
     import time
@@ -203,7 +182,7 @@ def readiness() -> dict[str, dict[str, object]]:
 
 
 def ops_snapshot(*, now: Any = None) -> dict[str, Any]:
-    from telephony.provisioning.circuit import auth_blocked
+    from telephony.console_projects import limiter_usage, project_rows
 
     now = now or timezone.now()
     hour_ago = now - timedelta(hours=1)
@@ -231,7 +210,10 @@ def ops_snapshot(*, now: Any = None) -> dict[str, Any]:
     )
     upstream = UpstreamStatus.objects.filter(pk=1).first()
     depth, depth_why = queue_depth()
+    ready = readiness()
     return {
+        "projects": project_rows(now, ready),
+        **_default_project(upstream),
         "now": now,
         "by_state": by_state,
         "total": sum(states.values()),
@@ -243,10 +225,18 @@ def ops_snapshot(*, now: Any = None) -> dict[str, Any]:
         "queue_depth_why": depth_why,
         "queue_name": settings.CELERY_TASK_DEFAULT_QUEUE,
         "limiter": limiter_usage(),
+        "readiness": ready,
+    }
+
+
+def _default_project(upstream: UpstreamStatus | None) -> dict[str, Any]:
+    """The default project's drift scan and credentials circuit (UpstreamStatus)."""
+    from telephony.provisioning.circuit import auth_blocked
+
+    return {
         "drift_at": upstream.last_drift_scan_at if upstream else None,
         "drift": (upstream.last_drift_scan if upstream else None) or {},
         "circuit_blocked": auth_blocked(),
         "circuit_at": upstream.auth_failed_at if upstream else None,
         "circuit_detail": upstream.auth_failed_detail if upstream else "",
-        "readiness": readiness(),
     }

@@ -109,18 +109,15 @@ def sweep_provisioning(limit: int = 500) -> int:
 
 @shared_task(name="telephony.drift_scan", acks_late=True, ignore_result=True)
 def drift_scan() -> dict[str, object]:
-    """Compare LiveKit's trunks and rules with the database (list pages, not clinics).
+    """Compare each LiveKit project's trunks and rules with the database (list pages, not
+    clinics), project by project.
 
-    No retries: the next scheduled scan is the retry. A scan that fails upstream is logged.
+    No retries: the next scheduled scan is the retry. A project that fails upstream is
+    logged and reported; the others are scanned all the same.
     """
-    from telephony.livekit_gateway import LiveKitError
-    from telephony.provisioning.drift import scan
+    from telephony.provisioning.drift import scan_all
 
-    try:
-        return scan()
-    except LiveKitError as exc:
-        logger.warning("drift scan skipped: %s", exc.sentence)
-        return {"error": exc.sentence}
+    return dict(scan_all())
 
 
 @shared_task(name="telephony.purge_calls", acks_late=True, ignore_result=True)

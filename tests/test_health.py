@@ -118,3 +118,36 @@ def test_readyz_probe_skips_the_rate_limiter_and_uses_a_short_timeout(settings):
         "limiter": None,
         "kwargs": {"trunk_ids": ["ST_switchboard_readiness_probe"]},
     }
+
+
+def test_readyz_probes_each_registered_project_and_scrubs_its_secret(client, fake_gateway):
+    from telephony.models import LiveKitProject
+
+    LiveKitProject.objects.create(
+        name="eu-west",
+        url="http://127.0.0.1:1",
+        api_key="APIeu",
+        api_secret="eu-west-secret-0123456789",
+        sip_uri="sip:eu.example",
+    )
+    LiveKitProject.objects.create(
+        name="old",
+        url="http://127.0.0.1:1",
+        api_key="k",
+        api_secret="s",
+        sip_uri="x",
+        status=LiveKitProject.Status.RETIRED,
+    )
+
+    r = client.get("/readyz")
+
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "degraded"
+    assert _statuses(body) == {
+        "database": "ok",
+        "broker": "ok",
+        "livekit": "ok",
+        "livekit:eu-west": "error",
+    }  # a retired project is not probed
+    assert body["livekit_down"] == ["livekit:eu-west"]
+    assert "eu-west-secret" not in r.content.decode()

@@ -171,3 +171,83 @@ def test_operators_pin_a_draft_clinic_but_not_one_livekit_holds(client, owner, e
     assert "move the clinic instead" in str(r.context["adminform"].form.errors)
     clinic.refresh_from_db()
     assert clinic.livekit_project == eu
+
+
+@pytest.fixture
+def us(emulator):
+    return LiveKitProject.objects.create(
+        name="us-acme-group",
+        region="us",
+        url="http://us.livekit.invalid",
+        api_key="APIusacme",
+        api_secret="us-acme-secret-0123456789",
+        sip_uri="sip:us-acme.sip.example",
+    )
+
+
+def test_a_clinic_admin_sees_nothing_of_another_clinics_project(client, owner, eu, us):
+    from tests.factories import UserFactory
+
+    mine = make_clinic(owner, "Own Dental")
+    mine.livekit_project = eu
+    mine.save()
+    theirs = make_clinic(UserFactory(), "Acme Dental")
+    theirs.livekit_project = us
+    theirs.save()
+    api = api_as(owner)
+
+    assert api.get(f"{API}/clinics/{theirs.slug}/").status_code == 404
+    client.force_login(owner)
+    assert client.get(f"/clinics/{theirs.slug}/").status_code == 404
+    bodies = [
+        api.get(f"{API}/clinics/").content.decode(),
+        api.get(f"{API}/clinics/{mine.slug}/").content.decode(),
+        client.get(f"/clinics/{mine.slug}/", follow=True).content.decode(),
+    ]
+    for body in bodies:
+        assert "us-acme" not in body and "sip:us-acme" not in body
+        # Not even its own project's name (only its region and SIP URI, which holds "eu-1.").
+        assert body.count("eu-1") == body.count("eu-1.sip.example")
+    clinic_json = api.get(f"{API}/clinics/{mine.slug}/").json()
+    assert (clinic_json["region"], clinic_json["sip_uri"]) == ("eu", "sip:eu-1.sip.example")
+
+
+def test_a_clinic_admin_cannot_choose_or_change_the_project_through_the_api(owner, eu, us):
+    clinic = make_clinic(owner, "Own Dental")
+    clinic.livekit_project = eu
+    clinic.save()
+    api = api_as(owner)
+    body = api.get(f"{API}/clinics/{clinic.slug}/").json()
+    body.update(sip_uri="sip:us-acme.sip.example", region="us", livekit_project=us.pk)
+
+    r = api.patch(f"{API}/clinics/{clinic.slug}/", body, format="json")
+
+    assert r.status_code in (200, 400), r.content
+    clinic.refresh_from_db()
+    assert clinic.livekit_project == eu
+    assert api.get(f"{API}/clinics/{clinic.slug}/").json()["sip_uri"] == "sip:eu-1.sip.example"
+
+
+def test_support_sees_names_on_the_ops_dashboard_and_orphans_but_no_credentials(client, owner, eu):
+    from telephony.models import OrphanObject
+
+    OrphanObject.objects.create(object_id="ST_stray", kind="trunk", project=eu, clinic_ref="x")
+    client.force_login(staff_in("support"))
+    ops = client.get("/admin/ops/")
+    assert ops.status_code == 200
+    page = ops.content.decode()
+    assert 'id="ops-project-eu-1"' in page
+    assert KEY not in page and SECRET not in page and eu.url not in page
+    orphans = client.get("/admin/telephony/orphanobject/")
+    assert orphans.status_code == 200
+    assert "eu-1" in orphans.content.decode()  # the project's name, nothing else of it
+    assert KEY not in orphans.content.decode() and eu.url not in orphans.content.decode()
+
+
+def test_the_audit_log_of_a_key_rotation_never_holds_the_secret(emulator, eu):
+    from telephony.projects import set_credentials
+
+    set_credentials(eu, api_key=KEY, api_secret=SECRET, actor=None)
+    entries = AuditEntry.objects.filter(event="livekit_project.key_rotated")
+    assert entries.count() == 1
+    assert SECRET not in str(entries.values().first())

@@ -138,6 +138,14 @@ class OrphanObject(models.Model):
         RULE = "rule", "Dispatch rule"
 
     object_id = models.CharField(max_length=64, unique=True)
+    # The LiveKit project it was seen in (no project: the default one, as for clinics).
+    project = models.ForeignKey(
+        "telephony.LiveKitProject",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="orphans",
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     clinic_ref = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=200, blank=True)

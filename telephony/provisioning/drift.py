@@ -8,8 +8,12 @@ are recorded, and deleted once they have been orphaned for ORPHAN_GRACE_SECONDS 
 still in flight is never one: clinics with an open intent or a held lease are skipped).
 Objects without our marker are counted and never touched.
 
-It lists the default LiveKit project (the LIVEKIT_* settings) and compares its clinics;
-clinics of registered projects are not compared here yet (docs/decisions/0070).
+One scan covers one LiveKit project: it lists that project and compares only that
+project's clinics, and an object of ours in it that none of its clinics claims is that
+project's orphan (a clinic of another project has no business there). `scan_all` scans
+every project that is not retired, one after the other; a project that cannot be read (or
+whose credentials circuit is open) is reported and skipped, never a reason to stop
+scanning the others (docs/decisions/0095).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from telephony.livekit_gateway import LiveKitGateway, RemoteRule, RemoteTrunk, get_gateway
+from telephony.livekit_gateway import LiveKitError, LiveKitGateway, RemoteRule, RemoteTrunk
 from telephony.models import (
-    DEFAULT_PROJECT,
+    LiveKitProject,
     OrphanObject,
     Provisioning,
     ProvisioningEvent,
@@ -57,8 +61,15 @@ def _pages(
         after = key(page[-1])
 
 
-def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
-    gw = gateway or get_gateway()
+def scan(
+    gateway: LiveKitGateway | None = None, project: LiveKitProject | None = None
+) -> dict[str, Any]:
+    """Scan one project (the default one unless told) through its gateway."""
+    from telephony.projects import default_project
+    from telephony.upstream import gateway_for
+
+    project = project or default_project()
+    gw = gateway or gateway_for(project)
     started_at = timezone.now()
     size = settings.DRIFT_SCAN_PAGE_SIZE
     trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
@@ -66,12 +77,13 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
     remote_trunks = {t.trunk_id: t for t in trunks}
     remote_rules = {r.rule_id: r for r in rules}
 
-    provs = _provisionings()
+    provs = _provisionings(project)
     drifted = _find_drift(provs, remote_trunks, remote_rules)
     for prov, reason in drifted:
         _repair(prov, reason)
-    orphans, deleted = _orphans(gw, provs, trunks, rules)
+    orphans, deleted = _orphans(gw, project, provs, trunks, rules)
     report = {
+        "project": project.name,
         "started_at": started_at.isoformat(),  # the console's "drift: last scan" filter
         "at": timezone.now().isoformat(),
         "trunks_seen": len(trunks),
@@ -83,12 +95,10 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
         "orphans_deleted": deleted,
         "foreign_ignored": _foreign(trunks) + _foreign(rules),
     }
-    UpstreamStatus.load()
-    UpstreamStatus.objects.filter(pk=1).update(
-        last_drift_scan_at=timezone.now(), last_drift_scan=report
-    )
+    _store(project, report)
     logger.info(
-        "drift scan: %d trunks, %d rules, %d drifted, %d orphans (%d deleted), %d calls",
+        "drift scan of %s: %d trunks, %d rules, %d drifted, %d orphans (%d deleted), %d calls",
+        project.name,
         len(trunks),
         len(rules),
         len(drifted),
@@ -99,14 +109,53 @@ def scan(gateway: LiveKitGateway | None = None) -> dict[str, Any]:
     return report
 
 
-def _provisionings() -> list[Provisioning]:
-    """The provisioning row of every clinic of the default LiveKit project (the one this
-    scan lists), with only the fields the scan compares."""
-    default = Q(clinic__livekit_project__isnull=True) | Q(
-        clinic__livekit_project__name=DEFAULT_PROJECT
-    )
+def scan_all() -> dict[str, dict[str, Any]]:
+    """Scan every project that is not retired; one that fails is reported, the rest go on."""
+    from telephony.projects import default_project
+    from telephony.provisioning.circuit import auth_blocked
+
+    default_project()
+    reports: dict[str, dict[str, Any]] = {}
+    for project in LiveKitProject.objects.exclude(status=LiveKitProject.Status.RETIRED):
+        blocked = auth_blocked(project.name)
+        try:
+            if blocked:
+                raise LiveKitError(blocked)
+            reports[project.name] = scan(project=project)
+        except LiveKitError as exc:
+            logger.warning("drift scan of %s skipped: %s", project.name, exc.sentence)
+            report = {"project": project.name, "at": timezone.now().isoformat()}
+            reports[project.name] = {**report, "error": exc.sentence}
+            _store(project, reports[project.name])
+    return reports
+
+
+def _store(project: LiveKitProject, report: dict[str, Any]) -> None:
+    """The default project's last scan stays in UpstreamStatus (as before several projects);
+    a registered project's goes on its row."""
+    now = timezone.now()
+    if project.from_environment:
+        UpstreamStatus.load()
+        UpstreamStatus.objects.filter(pk=1).update(last_drift_scan_at=now, last_drift_scan=report)
+    else:
+        LiveKitProject.objects.filter(pk=project.pk).update(
+            last_drift_scan_at=now, last_drift_scan=report
+        )
+
+
+def _orphans_of(project: LiveKitProject) -> Q:
+    if project.is_default:
+        return Q(project=project) | Q(project__isnull=True)
+    return Q(project=project)
+
+
+def _provisionings(project: LiveKitProject) -> list[Provisioning]:
+    """The provisioning row of every clinic of the project this scan lists, with only the
+    fields the scan compares."""
+    from telephony.projects import clinics_of
+
     return list(
-        Provisioning.objects.filter(default)
+        Provisioning.objects.filter(clinic__in=Clinic.objects.filter(clinics_of(project)))
         .select_related("clinic")
         .only(
             "clinic__state",
@@ -165,13 +214,11 @@ def _repair(prov: Provisioning, reason: str) -> None:
         request_provisioning(prov.clinic, reason=f"drift: {reason}", verify=True)
 
 
-def _orphans(
-    gw: LiveKitGateway,
-    provs: list[Provisioning],
-    trunks: list[RemoteTrunk],
-    rules: list[RemoteRule],
-) -> tuple[int, int]:
-    now = db_now()  # leases are on the database's clock
+def _unclaimed(
+    provs: list[Provisioning], trunks: list[RemoteTrunk], rules: list[RemoteRule], now: Any
+) -> list[tuple[str, str, str, str]]:
+    """(kind, id, clinic ref, name) of our objects that none of the project's clinics
+    claims, rules first; a clinic with a create in flight claims everything it marked."""
     claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs}
     busy = {
         str(p.clinic_id)
@@ -186,15 +233,33 @@ def _orphans(
             if clinic_ref is None or oid in claimed or clinic_ref in busy:
                 continue
             found.append((kind, oid, clinic_ref, obj.name))
+    return found
+
+
+def _orphans(
+    gw: LiveKitGateway,
+    project: LiveKitProject,
+    provs: list[Provisioning],
+    trunks: list[RemoteTrunk],
+    rules: list[RemoteRule],
+) -> tuple[int, int]:
+    now = db_now()  # leases are on the database's clock
+    found = _unclaimed(provs, trunks, rules, now)
     seen_ids = [oid for _, oid, _, _ in found]
-    OrphanObject.objects.filter(deleted_at__isnull=True).exclude(object_id__in=seen_ids).update(
-        deleted_at=now
-    )
+    OrphanObject.objects.filter(_orphans_of(project), deleted_at__isnull=True).exclude(
+        object_id__in=seen_ids
+    ).update(deleted_at=now)
     grace = now - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
     deleted = 0
     for kind, oid, clinic_ref, name in found:  # rules first: a trunk's rule goes before it
         orphan, created = OrphanObject.objects.get_or_create(
-            object_id=oid, defaults={"kind": kind, "clinic_ref": clinic_ref, "name": name[:200]}
+            object_id=oid,
+            defaults={
+                "kind": kind,
+                "clinic_ref": clinic_ref,
+                "name": name[:200],
+                "project": project,
+            },
         )
         if not created:
             OrphanObject.objects.filter(pk=orphan.pk).update(last_seen_at=now, deleted_at=None)

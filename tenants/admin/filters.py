@@ -63,18 +63,31 @@ class FailedSinceFilter(admin.SimpleListFilter):
 
 
 def last_scan_window() -> tuple[datetime, datetime] | None:
-    """When the last drift scan started and ended, if one has run."""
-    row = (
-        UpstreamStatus.objects.filter(pk=1).values("last_drift_scan_at", "last_drift_scan").first()
+    """From the start of the earliest to the end of the latest of the last drift scans
+    (one per LiveKit project: the default one's in UpstreamStatus, the others on their
+    rows), if one has run."""
+    from telephony.models import LiveKitProject
+
+    rows = list(
+        UpstreamStatus.objects.filter(pk=1, last_drift_scan_at__isnull=False).values(
+            "last_drift_scan_at", "last_drift_scan"
+        )
+    ) + list(
+        LiveKitProject.objects.filter(last_drift_scan_at__isnull=False).values(
+            "last_drift_scan_at", "last_drift_scan"
+        )
     )
-    if not row or not row["last_drift_scan_at"]:
+    if not rows:
         return None
-    ended: datetime = row["last_drift_scan_at"]
-    report = row["last_drift_scan"] or {}
-    started = parse_datetime(str(report.get("started_at", ""))) if report else None
-    if started is None:  # a report from before scans recorded their start
-        started = ended - timedelta(minutes=10)
-    return started, ended
+    windows = []
+    for row in rows:
+        ended: datetime = row["last_drift_scan_at"]
+        report = row["last_drift_scan"] or {}
+        started = parse_datetime(str(report.get("started_at", ""))) if report else None
+        if started is None:  # a report from before scans recorded their start, or an error
+            started = ended - timedelta(minutes=10)
+        windows.append((started, ended))
+    return min(w[0] for w in windows), max(w[1] for w in windows)
 
 
 class DriftFilter(admin.SimpleListFilter):

@@ -156,5 +156,140 @@ def test_the_test_call_reads_the_clinics_project(projects, emulators, settings):
     assert reconcile_clinic(in_b.pk).outcome == "converged"
     before_a = len(emulators["a"].control.requests())
     report = run_test_call(clinic=in_b, caller="+14155550199")
-    assert report.passed and report.dry_run  # registered projects: the dry run
+    # Simulated by the clinic's own project's emulator, through its trunk and rule.
+    assert report.passed and not report.dry_run, report
+    prov = Provisioning.objects.get(clinic=in_b)
+    assert [r.trunk_id for r in report.results] == [prov.trunk_id]
     assert len(emulators["a"].control.requests()) == before_a
+
+    settings.LIVEKIT_IS_EMULATOR = False  # a real LiveKit: the dry run, still in project b
+    report = run_test_call(clinic=in_b, caller="+14155550199")
+    assert report.passed and report.dry_run
+    assert len(emulators["a"].control.requests()) == before_a
+
+
+def test_the_drift_scan_covers_every_project_and_keeps_their_orphans_apart(
+    projects, emulators, settings
+):
+    from telephony.livekit_gateway import TrunkSpec
+    from telephony.models import OrphanObject
+    from telephony.provisioning.desired import marker
+    from telephony.provisioning.drift import scan_all
+    from telephony.upstream import gateway_for
+
+    in_a = live_clinic("Default Dental", "+14155550351")
+    in_b = live_clinic("Berlin Dental", "+4930555051", projects["b"])
+    in_c = live_clinic("Chicago Dental", "+13125550351", projects["c"])
+    for clinic in (in_a, in_b, in_c):
+        assert reconcile_clinic(clinic.pk).outcome == "converged"
+    # In c: a trunk marked as a's clinic's (c has no business holding it), and a foreign one.
+    gw_c = gateway_for(projects["c"])
+    stray = gw_c.create_inbound_trunk(
+        TrunkSpec(name="stray", metadata=marker(in_a), numbers=("+14155550352",))
+    )
+    gw_c.create_inbound_trunk(TrunkSpec(name="theirs", metadata="{}", numbers=("+1312555",)))
+    # In b: b's clinic's dispatch rule deleted behind our back.
+    gateway_for(projects["b"]).delete_dispatch_rule(
+        Provisioning.objects.get(clinic=in_b).dispatch_rule_id
+    )
+    settings.ORPHAN_GRACE_SECONDS = 3600
+
+    reports = scan_all()
+
+    assert set(reports) == {"default", "project-b", "project-c"}
+    assert [reports[n]["drift_count"] for n in ("default", "project-b", "project-c")] == [0, 1, 0]
+    assert "Berlin" not in str(reports["default"]) and reports["project-b"]["drifted"]
+    assert [reports[n]["orphans"] for n in ("default", "project-b", "project-c")] == [0, 0, 1]
+    assert reports["project-c"]["foreign_ignored"] == 1
+    orphan = OrphanObject.objects.get(object_id=stray.trunk_id)
+    assert orphan.project == projects["c"]
+    projects["c"].refresh_from_db()
+    assert projects["c"].last_drift_scan["orphans"] == 1  # on the project's row
+
+    # b's clinic is repaired in b; the orphan goes after its grace, from c only.
+    assert reconcile_clinic(in_b.pk, verify=True).outcome == "converged"
+    settings.ORPHAN_GRACE_SECONDS = 0
+    reports = scan_all()
+    assert reports["project-b"]["drift_count"] == 0
+    assert reports["project-c"]["orphans_deleted"] == 1
+    assert stray.trunk_id not in [
+        t["sip_trunk_id"] for t in emulators["c"].control.state()["inbound_trunks"]
+    ]
+    assert held(emulators["a"]) == ["+14155550351"]  # the claimed clinic's own trunk stays
+    assert OrphanObject.objects.get(object_id=stray.trunk_id).deleted_at is not None
+
+
+def test_a_project_that_cannot_be_scanned_does_not_stop_the_others(projects, emulators):
+    from telephony.provisioning.drift import scan_all
+
+    in_c = live_clinic("Chicago Dental", "+13125550361", projects["c"])
+    assert reconcile_clinic(in_c.pk).outcome == "converged"
+    emulators["b"].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    gone = LiveKitProject.objects.create(
+        name="project-gone", url="http://127.0.0.1:1", api_key="k", api_secret="s", sip_uri="x"
+    )
+    LiveKitProject.objects.filter(pk=gone.pk).update(status=LiveKitProject.Status.RETIRED)
+
+    reports = scan_all()
+
+    assert "project-gone" not in reports  # retired: not scanned
+    assert reports["project-b"]["error"]
+    assert reports["project-c"]["drift_count"] == 0 and "error" not in reports["project-c"]
+    projects["b"].refresh_from_db()
+    assert projects["b"].last_drift_scan["error"]
+
+
+def test_readyz_names_the_project_that_is_down(projects, emulators, client):
+    r = client.get("/readyz")
+    assert r.status_code == 200, r.content
+    checks = r.json()["checks"]
+    assert {n: c["status"] for n, c in checks.items() if n.startswith("livekit")} == {
+        "livekit": "ok",
+        "livekit:project-b": "ok",
+        "livekit:project-c": "ok",
+    }
+    assert r.json()["status"] == "ok"
+
+    emulators["b"].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    r = client.get("/readyz")
+    body = r.json()
+    # Some projects answer: the process stays in rotation, the body says which one is down.
+    assert r.status_code == 200 and body["status"] == "degraded"
+    assert body["livekit_down"] == ["livekit:project-b"]
+    assert body["checks"]["livekit:project-b"]["error"]
+    assert body["checks"]["livekit:project-c"]["status"] == "ok"
+    for key, secret in KEYS.values():
+        assert secret not in r.content.decode()
+
+    for name in "ac":
+        emulators[name].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "unavailable"  # no project answers
+
+
+def test_the_ops_dashboard_has_a_row_per_project(projects, emulators, client):
+    from tests.console import staff_in
+
+    client.force_login(staff_in("support"))
+    in_b = live_clinic("Berlin Dental", "+4930555071", projects["b"])
+    live_clinic("Chicago Dental", "+13125550371", projects["c"])
+    live_clinic("Cleveland Dental", "+12165550371", projects["c"])
+    emulators["b"].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    assert reconcile_clinic(in_b.pk).outcome == "failed"
+
+    r = client.get("/admin/ops/")
+
+    assert r.status_code == 200
+    rows = {row.name: row for row in r.context["ops"]["projects"]}
+    assert set(rows) == {"default", "project-b", "project-c"}
+    b, c = rows["project-b"], rows["project-c"]
+    assert (b.clinics, b.failed, b.errors_hour) == (1, 1, 1)
+    assert b.circuit and b.trouble and not b.ready["ok"]
+    assert (c.clinics, c.waiting, c.failed, c.circuit) == (2, 2, 0, "")
+    assert c.ready["ok"] and not c.trouble
+    assert rows["default"].clinics == 0
+    page = r.content.decode()
+    assert 'id="ops-project-project-b" class="ops-trouble"' in page
+    for key, secret in KEYS.values():  # names only: no key, secret or URL
+        assert secret not in page and f">{key}<" not in page
+    assert emulators["b"].url not in page

@@ -1,0 +1,304 @@
+"""Acceptance (issue 17): three LiveKit emulator processes as three projects in two regions,
+a real celery worker, the platform over HTTP, PostgreSQL and Redis.
+
+- a: the default project (the LIVEKIT_* settings), region "us", weight 1;
+- project-b: registered, region "eu", weight 1;
+- project-c: registered, region "us", weight 2.
+
+Every emulator sends its webhooks, signed with its own key, to the platform.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from django.core import mail
+
+from emulators.livekit.testing import EmulatorProcess
+from telephony import services
+from telephony.livekit_gateway import RuleSpec, TrunkSpec
+from telephony.models import Call, LiveKitProject, Provisioning
+from telephony.projects import default_project
+from telephony.provisioning.circuit import auth_blocked, clear_circuit
+from telephony.provisioning.drift import scan_all
+from telephony.ratelimit import reset_limiter
+from telephony.tasks import sweep_provisioning
+from telephony.upstream import gateway_for
+from tenants.models import Clinic
+from tests.e2e.conftest import Api, Worker, wait_until, worker_on_own_queue
+from tests.factories import UserFactory, make_clinic
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+KEYS = {
+    "a": ("e2ekeya", "e2e-secret-of-project-a-0123456789abcdef"),
+    "b": ("e2ekeyb", "e2e-secret-of-project-b-0123456789abcdef"),
+    "c": ("e2ekeyc", "e2e-secret-of-project-c-0123456789abcdef"),
+}
+NAMES = {"a": "default", "b": "project-b", "c": "project-c"}
+CALLER = "+14155559876"
+
+
+@pytest.fixture(scope="module")
+def emulators(live_server: Any) -> Iterator[dict[str, EmulatorProcess]]:
+    hook = f"{live_server.url}/webhooks/livekit"
+    procs = {
+        name: EmulatorProcess(api_key=key, api_secret=secret, webhook_url=hook)
+        for name, (key, secret) in KEYS.items()
+    }
+    try:
+        for proc in procs.values():
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture
+def projects(
+    transactional_db: None, emulators: dict[str, EmulatorProcess], settings: Any
+) -> Iterator[dict[str, LiveKitProject]]:
+    for proc in emulators.values():
+        proc.control.clear_faults()
+        proc.control.reset()
+    settings.LIVEKIT_URL = emulators["a"].url
+    settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = KEYS["a"]
+    settings.LIVEKIT_IS_EMULATOR = True
+    settings.LIVEKIT_TIMEOUT_SECONDS = 3
+    settings.ORPHAN_GRACE_SECONDS = 0
+    reset_limiter()
+    a = default_project()
+    a.region = "us"
+    a.save()
+    made = {"a": a}
+    for name, region, weight in (("b", "eu", 1), ("c", "us", 2)):
+        key, secret = KEYS[name]
+        made[name] = LiveKitProject.objects.create(
+            name=NAMES[name],
+            region=region,
+            capacity_weight=weight,
+            url=emulators[name].url,
+            api_key=key,
+            api_secret=secret,
+            sip_uri=f"sip:{name}.sip.example",
+        )
+    yield made
+    reset_limiter()
+
+
+@pytest.fixture
+def worker(
+    projects: dict[str, LiveKitProject], emulators: dict[str, EmulatorProcess]
+) -> Iterator[Worker]:
+    with worker_on_own_queue(emulators["a"].url, "e2e-projects") as w:
+        yield w
+
+
+def settled(*clinics: Clinic) -> bool:
+    for clinic in clinics:
+        prov = Provisioning.objects.get(clinic=clinic)
+        assert prov.state != Provisioning.State.FAILED, (clinic.name, prov.last_error)
+        if not (prov.state == Provisioning.State.ACTIVE and prov.converged):
+            return False
+    return True
+
+
+def held_numbers(emulator: EmulatorProcess) -> list[str]:
+    return sorted(n for t in emulator.control.state()["inbound_trunks"] for n in t["numbers"])
+
+
+def ours(items: list[dict[str, Any]]) -> list[str]:
+    return sorted(
+        json.loads(i.get("metadata") or "{}").get("clinic", "")
+        for i in items
+        if json.loads(i.get("metadata") or "{}").get("clinic")
+    )
+
+
+def holds_exactly(emulator: EmulatorProcess, clinics: list[Clinic]) -> None:
+    """One trunk and one rule of ours per clinic of the project, nothing of anyone else's."""
+    state = emulator.control.state()
+    wanted = sorted(str(c.pk) for c in clinics)
+    assert ours(state["inbound_trunks"]) == wanted
+    assert ours(state["dispatch_rules"]) == wanted
+
+
+def signup(api: Api, live_server: Any, n: int, region: str) -> dict[str, Any]:
+    """Sign up over HTTP with a region, verify the email, add a number, go live."""
+    r = api(
+        "POST",
+        "signup",
+        json={
+            "email": f"owner{n}-{uuid.uuid4().hex[:6]}@clinic.example",
+            "password": "a-Long-passw0rd!",
+            "clinic_name": f"Clinic {n} {region.upper()}",
+            "region": region,
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    api.auth(body["token"])
+    link = re.search(r"https?://\S+/verify-email/\S+", mail.outbox[-1].body)
+    assert link, mail.outbox[-1].body
+    path = link.group(0).split("/", 3)[3]
+    assert requests.get(f"{live_server.url}/{path}", timeout=10).status_code in (200, 302)
+    slug = body["clinic"]["slug"]
+    number = f"+1415555{n:04d}" if region == "us" else f"+49305550{n:03d}"
+    assert api("POST", f"clinics/{slug}/numbers/", json={"e164": number}).status_code == 201
+    assert api("POST", f"clinics/{slug}/go-live/").status_code == 202
+    return {"slug": slug, "number": number, "json": api("GET", f"clinics/{slug}/").json()}
+
+
+def test_clinics_are_placed_by_region_and_weight_and_each_project_holds_its_own(
+    live_server, emulators, projects, worker
+):
+    eu = signup(Api(live_server.url), live_server, 1, "eu")
+    us = [signup(Api(live_server.url), live_server, n, "us") for n in (2, 3, 4)]
+
+    clinics = {c.slug: c for c in Clinic.objects.select_related("livekit_project")}
+    placed = {s["slug"]: clinics[s["slug"]].livekit_project.name for s in (eu, *us)}
+    # eu: the only eu project; us: weight 1 (default) to 2 (project-c), ties by name.
+    assert placed[eu["slug"]] == "project-b"
+    assert [placed[s["slug"]] for s in us] == ["default", "project-c", "project-c"]
+    assert (eu["json"]["region"], eu["json"]["sip_uri"]) == ("eu", "sip:b.sip.example")
+    assert us[1]["json"]["sip_uri"] == "sip:c.sip.example"
+
+    wait_until(lambda: settled(*clinics.values()), timeout=90)
+    by_project: dict[str, list[Clinic]] = {"default": [], "project-b": [], "project-c": []}
+    for slug, name in placed.items():
+        by_project[name].append(clinics[slug])
+    for key, name in NAMES.items():
+        holds_exactly(emulators[key], by_project[name])
+
+    # The test call goes through the clinic's own project (its emulator simulates it).
+    b_clinic = by_project["project-b"][0]
+    before = len(emulators["c"].control.webhooks())
+    report = services_test_call(b_clinic)
+    assert report.passed and not report.dry_run, report
+    wait_until(lambda: Call.objects.filter(clinic=b_clinic, is_test=True).exists(), timeout=20)
+    assert len(emulators["c"].control.webhooks()) == before
+
+    # Whoever holds project b's key makes b produce a room of a default-project clinic:
+    # b's signed webhooks about it are refused, and nothing is written into its call log.
+    a_clinic = by_project["default"][0]
+    a_rule = gateway_for(projects["a"]).list_dispatch_rules(
+        rule_ids=[Provisioning.objects.get(clinic=a_clinic).dispatch_rule_id]
+    )[0]
+    gw_b = gateway_for(projects["b"])
+    trunk = gw_b.create_inbound_trunk(TrunkSpec(name="x", metadata="{}", numbers=("+4930999",)))
+    gw_b.create_dispatch_rule(
+        RuleSpec(
+            name="x",
+            metadata="{}",
+            trunk_ids=(trunk.trunk_id,),
+            room_prefix=a_rule.room_prefix,
+            hide_phone_number=False,
+            agents=(),
+        )
+    )
+    sent = len(emulators["b"].control.webhooks())
+    result = emulators["b"].control.call(CALLER, "+4930999")
+    assert result["room_name"].startswith(a_rule.room_prefix), result
+    wait_until(lambda: len(emulators["b"].control.webhooks()) >= sent + 2, timeout=20)
+    statuses = {d["status"] for d in emulators["b"].control.webhooks()[sent:]}
+    assert statuses == {403}, emulators["b"].control.webhooks()[sent:]
+    assert not Call.objects.filter(clinic=a_clinic).exists()
+
+    # b's own clinic's real call is recorded (the same key, its own clinic's room).
+    sent = len(emulators["b"].control.webhooks())
+    result = emulators["b"].control.call(CALLER, eu["number"])
+    assert result["result"] == "dispatch", result
+    wait_until(lambda: len(emulators["b"].control.webhooks()) >= sent + 4, timeout=20)
+    assert {d["status"] for d in emulators["b"].control.webhooks()[sent:]} == {200}
+    assert Call.objects.filter(clinic=b_clinic, is_test=False).count() == 1
+
+
+def services_test_call(clinic: Clinic) -> Any:
+    from telephony.testcall import test_call_run
+
+    return test_call_run(clinic=clinic, caller="+14155550199")
+
+
+def go_live(name: str, number: str, project: LiveKitProject) -> Clinic:
+    owner = UserFactory()
+    clinic = make_clinic(owner, name)
+    clinic.livekit_project = project
+    clinic.save()
+    services.phone_number_add(clinic=clinic, number=number)
+    services.clinic_go_live(clinic=clinic, actor=owner)  # enqueues reconcile on commit
+    return clinic
+
+
+def no_dup_stuck_or_orphans(
+    emulators: dict[str, EmulatorProcess], clinics: dict[str, list[Clinic]]
+) -> None:
+    for key, name in NAMES.items():
+        holds_exactly(emulators[key], clinics[name])  # no duplicate
+    assert not Provisioning.objects.exclude(state=Provisioning.State.ACTIVE).exists()  # stuck
+    reports = scan_all()
+    for name in NAMES.values():
+        assert reports[name]["drift_count"] == 0 and reports[name]["orphans"] == 0, reports
+
+
+def test_project_a_refusing_its_key_pauses_only_its_clinics(emulators, projects, worker):
+    emulators["a"].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    a1 = go_live("Albany Dental", "+15185550101", projects["a"])
+    a2 = go_live("Austin Dental", "+15125550101", projects["a"])
+    b1 = go_live("Berlin Dental", "+4930555101", projects["b"])
+    c1 = go_live("Chicago Dental", "+13125550101", projects["c"])
+
+    wait_until(lambda: settled(b1, c1), timeout=60)
+
+    def paused() -> bool:
+        states = Provisioning.objects.filter(clinic__in=[a1, a2]).values_list(
+            "state", "last_error_code"
+        )
+        return all(
+            s == Provisioning.State.FAILED and code in ("unauthenticated", "circuit_open")
+            for s, code in states
+        )
+
+    wait_until(paused, timeout=60)
+    assert auth_blocked() and not auth_blocked("project-b") and not auth_blocked("project-c")
+    assert emulators["a"].control.state()["inbound_trunks"] == []
+
+    # A new key for a (here: the fault lifted and the operator says so): they resume.
+    emulators["a"].control.clear_faults()
+    clear_circuit()
+    sweep_provisioning()
+    wait_until(lambda: settled(a1, a2), timeout=60)
+    no_dup_stuck_or_orphans(emulators, {"default": [a1, a2], "project-b": [b1], "project-c": [c1]})
+
+
+def test_project_b_rate_limiting_leaves_a_and_c_alone(emulators, projects, worker):
+    emulators["b"].control.add_faults(
+        [
+            {
+                "method": "*",
+                "action": "status",
+                "status": 429,
+                "code": "resource_exhausted",
+                "retry_after": 2,
+                "count": 3,
+            }
+        ]
+    )
+    b1 = go_live("Berlin Dental", "+4930555201", projects["b"])
+    b2 = go_live("Bonn Dental", "+4922855201", projects["b"])
+    a1 = go_live("Albany Dental", "+15185550201", projects["a"])
+    c1 = go_live("Chicago Dental", "+13125550201", projects["c"])
+
+    wait_until(lambda: settled(a1, c1), timeout=60)
+    for key in "ac":
+        assert not [r for r in emulators[key].control.requests() if r.get("status") == 429]
+    wait_until(lambda: settled(b1, b2), timeout=90)
+    refused = [r for r in emulators["b"].control.requests() if r.get("status") == 429]
+    assert refused  # b did rate-limit, and its clinics waited, then converged
+    no_dup_stuck_or_orphans(emulators, {"default": [a1], "project-b": [b1, b2], "project-c": [c1]})
