@@ -31,13 +31,20 @@ from telephony.ratelimit import reset_limiter
 from telephony.tasks import sweep_provisioning
 from telephony.upstream import gateway_for
 from tenants.models import Clinic
-from tests.e2e.conftest import Api, Worker, wait_until, worker_on_own_queue
+from tests.e2e.conftest import (
+    EMULATOR_KEY,
+    EMULATOR_SECRET,
+    Api,
+    Worker,
+    wait_until,
+    worker_on_own_queue,
+)
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 KEYS = {
-    "a": ("e2ekeya", "e2e-secret-of-project-a-0123456789abcdef"),
+    "a": (EMULATOR_KEY, EMULATOR_SECRET),  # the worker's LIVEKIT_* (tests/e2e/conftest.py)
     "b": ("e2ekeyb", "e2e-secret-of-project-b-0123456789abcdef"),
     "c": ("e2ekeyc", "e2e-secret-of-project-c-0123456789abcdef"),
 }
@@ -180,9 +187,12 @@ def test_clinics_are_placed_by_region_and_weight_and_each_project_holds_its_own(
     # The test call goes through the clinic's own project (its emulator simulates it).
     b_clinic = by_project["project-b"][0]
     before = len(emulators["c"].control.webhooks())
+    b_sent = len(emulators["b"].control.webhooks())
     report = services_test_call(b_clinic)
     assert report.passed and not report.dry_run, report
-    wait_until(lambda: Call.objects.filter(clinic=b_clinic, is_test=True).exists(), timeout=20)
+    wait_until(lambda: len(emulators["b"].control.webhooks()) >= b_sent + 4, timeout=20)
+    assert {d["status"] for d in emulators["b"].control.webhooks()[b_sent:]} == {200}
+    assert Call.objects.filter(clinic=b_clinic, is_test=True).exists()
     assert len(emulators["c"].control.webhooks()) == before
 
     # Whoever holds project b's key makes b produce a room of a default-project clinic:
@@ -206,7 +216,7 @@ def test_clinics_are_placed_by_region_and_weight_and_each_project_holds_its_own(
     sent = len(emulators["b"].control.webhooks())
     result = emulators["b"].control.call(CALLER, "+4930999")
     assert result["room_name"].startswith(a_rule.room_prefix), result
-    wait_until(lambda: len(emulators["b"].control.webhooks()) >= sent + 2, timeout=20)
+    wait_until(lambda: len(emulators["b"].control.webhooks()) >= sent + 4, timeout=20)
     statuses = {d["status"] for d in emulators["b"].control.webhooks()[sent:]}
     assert statuses == {403}, emulators["b"].control.webhooks()[sent:]
     assert not Call.objects.filter(clinic=a_clinic).exists()
