@@ -13,6 +13,7 @@ from telephony import project_admin
 from telephony.models import (
     Call,
     OrphanObject,
+    ProjectMove,
     Provisioning,
     ProvisioningEvent,
     TestCall,
@@ -113,6 +114,16 @@ class TestCallAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "clinic", "mode", "number", "outcome", "passed")
     list_filter = ("mode", "passed")
     list_select_related = ("clinic",)
+
+
+@admin.register(ProjectMove)
+class ProjectMoveAdmin(ReadOnlyAdmin):
+    """Moves between LiveKit projects (driven by `manage.py move_clinic`)."""
+
+    list_display = ("clinic", "source", "target", "state", "detail", "created_at", "finished_at")
+    list_filter = ("state", "source", "target")
+    list_select_related = ("clinic", "source", "target")
+    search_fields = ("clinic__name", "clinic__slug")
 
 
 @admin.register(OrphanObject)

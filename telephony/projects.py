@@ -38,6 +38,21 @@ def project_of(clinic: Clinic) -> LiveKitProject:
     return default_project()
 
 
+def carrier_sip_uri(clinic: Clinic) -> str:
+    """Where the clinic's carrier should send calls: its project's SIP URI, except while a
+    move to another project has not reached the carrier step (the source still serves;
+    telephony/moves.py)."""
+    from telephony.models import ProjectMove
+
+    early = (ProjectMove.State.PROVISIONING, ProjectMove.State.VERIFYING)
+    move = (
+        ProjectMove.objects.filter(clinic=clinic, state__in=early).select_related("source").first()
+    )
+    if move is not None:
+        return move.source.effective_sip_uri
+    return project_of(clinic).effective_sip_uri
+
+
 def clinics_of(project: LiveKitProject) -> Q:
     """A filter on Clinic for the clinics of `project` (the default one includes clinics
     with no project recorded)."""

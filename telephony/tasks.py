@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from telephony.models import Provisioning
+from telephony.moves import moves_to_advance
 from telephony.provisioning.circuit import resume_everywhere
 from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
@@ -89,6 +90,8 @@ def sweep_provisioning(limit: int = 500) -> int:
     resumed = resume_everywhere()
     if resumed:
         logger.warning("LiveKit credentials accepted again: resuming %d clinic(s)", resumed)
+    for move_id in moves_to_advance():
+        advance_move.apply_async(args=[move_id])
     now = timezone.now()
     due = (
         Provisioning.objects.filter(observed_generation__lt=F("generation"))
@@ -105,6 +108,16 @@ def sweep_provisioning(limit: int = 500) -> int:
     if count:
         logger.info("sweeper enqueued %d clinic(s)", count)
     return count
+
+
+@shared_task(name="telephony.advance_move", acks_late=True, ignore_result=True)
+def advance_move(move_id: int) -> str:
+    """One step of a move between LiveKit projects (telephony/moves.py)."""
+    from telephony.models import ProjectMove
+    from telephony.moves import advance
+
+    move = ProjectMove.objects.filter(pk=move_id).first()
+    return advance(move).state if move is not None else "gone"
 
 
 @shared_task(name="telephony.drift_scan", acks_late=True, ignore_result=True)

@@ -73,10 +73,18 @@ def serves(project: LiveKitProject | None, clinic: Clinic) -> bool:
     steady state: the default project's id is kept per process and read again on a miss."""
     pid = clinic.livekit_project_id
     if project is not None:
-        return pid == project.pk
+        return pid == project.pk or _moving_out(project, clinic)
     if pid is None or pid == _default_pk[0]:
         return True
     _default_pk[0] = (
         LiveKitProject.objects.filter(name=DEFAULT_PROJECT).values_list("pk", flat=True).first()
     )
-    return pid == _default_pk[0]
+    return pid == _default_pk[0] or _moving_out(project, clinic)
+
+
+def _moving_out(project: LiveKitProject | None, clinic: Clinic) -> bool:
+    """A clinic moving out of the project still takes its calls there until the move is
+    done (telephony/moves.py, decision 0096)."""
+    from telephony.moves import serves_during_move
+
+    return serves_during_move(project.pk if project is not None else None, clinic)

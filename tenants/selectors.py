@@ -18,7 +18,7 @@ from telephony.models import (
     Receptionist,
     TrunkSettings,
 )
-from telephony.projects import project_of
+from telephony.projects import carrier_sip_uri
 from tenants.models import Clinic, Invitation, Membership, User
 from tenants.timezones import WHEN_SECONDS, local_text
 from tenants.wording import event_dict, event_sentence, plain_problem
@@ -80,7 +80,7 @@ class ClinicOverview:
 
     @cached_property
     def sip_uri(self) -> str:
-        return project_of(self.clinic).effective_sip_uri
+        return carrier_sip_uri(self.clinic)
 
     @property
     def sip_endpoint(self) -> SipEndpoint:

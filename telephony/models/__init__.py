@@ -3,12 +3,14 @@
 - setup: phone numbers, carrier (trunk) settings, receptionists.
 - provisioning: provisioning state, its events, the drift scan's findings, orphans.
 - projects: the LiveKit projects clinics are placed in.
+- moves: a clinic moving from one LiveKit project to another.
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
 - carriers: the clinic's connected carrier account (Twilio, Telnyx).
 """
 
 from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome, TestCall
 from telephony.models.carriers import CarrierAccount
+from telephony.models.moves import ProjectMove
 from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
 from telephony.models.provisioning import (
     OrphanObject,
@@ -45,6 +47,7 @@ __all__ = [
     "OrphanObject",
     "PhoneNumber",
     "ProjectConfig",
+    "ProjectMove",
     "Provisioning",
     "ProvisioningEvent",
     "Receptionist",

@@ -215,11 +215,16 @@ def _repair(prov: Provisioning, reason: str) -> None:
 
 
 def _unclaimed(
-    provs: list[Provisioning], trunks: list[RemoteTrunk], rules: list[RemoteRule], now: Any
+    provs: list[Provisioning],
+    trunks: list[RemoteTrunk],
+    rules: list[RemoteRule],
+    now: Any,
+    moving_out: set[str],
 ) -> list[tuple[str, str, str, str]]:
     """(kind, id, clinic ref, name) of our objects that none of the project's clinics
-    claims, rules first; a clinic with a create in flight claims everything it marked."""
-    claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs}
+    claims, rules first; a clinic with a create in flight claims everything it marked, and
+    a clinic moving out of the project its objects here until the move is done."""
+    claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs} | moving_out
     busy = {
         str(p.clinic_id)
         for p in provs
@@ -243,8 +248,10 @@ def _orphans(
     trunks: list[RemoteTrunk],
     rules: list[RemoteRule],
 ) -> tuple[int, int]:
+    from telephony.moves import claimed_by_moves
+
     now = db_now()  # leases are on the database's clock
-    found = _unclaimed(provs, trunks, rules, now)
+    found = _unclaimed(provs, trunks, rules, now, claimed_by_moves(project))
     seen_ids = [oid for _, oid, _, _ in found]
     OrphanObject.objects.filter(_orphans_of(project), deleted_at__isnull=True).exclude(
         object_id__in=seen_ids

@@ -5,13 +5,16 @@ a real celery worker, the platform over HTTP, PostgreSQL and Redis.
 - project-b: registered, region "eu", weight 1;
 - project-c: registered, region "us", weight 2.
 
-Every emulator sends its webhooks, signed with its own key, to the platform.
+Every emulator sends its webhooks, signed with its own key, to the platform. The moves
+between projects run with a caller dialling every 100 ms through the project the carrier
+points at.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +26,8 @@ from django.core import mail
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
 from telephony.livekit_gateway import RuleSpec, TrunkSpec
-from telephony.models import Call, LiveKitProject, Provisioning
+from telephony.models import Call, LiveKitProject, ProjectMove, Provisioning
+from telephony.moves import advance, confirm_carrier, plan_move, roll_back, start_move
 from telephony.projects import default_project
 from telephony.provisioning.circuit import auth_blocked, clear_circuit
 from telephony.provisioning.drift import scan_all
@@ -312,3 +316,108 @@ def test_project_b_rate_limiting_leaves_a_and_c_alone(emulators, projects, worke
     refused = [r for r in emulators["b"].control.requests() if r.get("status") == 429]
     assert refused  # b did rate-limit, and its clinics waited, then converged
     no_dup_stuck_or_orphans(emulators, {"default": [a1], "project-b": [b1, b2], "project-c": [c1]})
+
+
+# --- moving a clinic between projects (make before break) -------------------------------
+
+
+class Caller:
+    """A caller dialling the clinic's number every 100 ms through whichever project the
+    carrier points at, recording every result."""
+
+    def __init__(self, emulator: EmulatorProcess, number: str) -> None:
+        self.carrier_to = emulator
+        self.number = number
+        self.results: list[tuple[int, dict[str, Any]]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            emulator = self.carrier_to
+            try:
+                self.results.append((emulator.port, emulator.control.call(CALLER, self.number)))
+            except Exception as exc:  # an error is an unrouted call: counted, not raised
+                self.errors.append(repr(exc))
+            self._stop.wait(0.1)  # the pace of the calls, not a wait for a condition
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def unrouted(self, room_prefix: str) -> list[Any]:
+        bad: list[Any] = list(self.errors)
+        for port, r in self.results:
+            if r.get("result") != "dispatch" or not str(r.get("room_name", "")).startswith(
+                f"{room_prefix}_"
+            ):
+                bad.append((port, r))
+        return bad
+
+
+def test_a_clinic_moves_between_projects_while_calls_keep_arriving(emulators, projects, worker):
+    clinic = go_live("Albany Dental", "+15185550301", projects["a"])
+    other = go_live("Chicago Dental", "+13125550301", projects["c"])
+    wait_until(lambda: settled(clinic, other), timeout=60)
+    plan = plan_move(clinic, projects["c"])
+    assert len(plan.steps) == 4 and "sip:c.sip.example" in plan.steps[2]
+    assert emulators["c"].control.state()["inbound_trunks"] != []  # the dry run wrote nothing
+    holds_exactly(emulators["c"], [other])
+
+    caller = Caller(emulators["a"], "+15185550301")
+    try:
+        move = start_move(clinic, projects["c"])
+        wait_until(lambda: advance(move).state == ProjectMove.State.AWAITING_CARRIER, timeout=60)
+        holds_exactly(emulators["a"], [clinic])  # both projects hold it now
+        holds_exactly(emulators["c"], [clinic, other])
+        calls_before = len(caller.results)
+        wait_until(lambda: len(caller.results) > calls_before + 3, timeout=20)
+        caller.carrier_to = emulators["c"]  # the carrier is repointed, then confirmed
+        confirm_carrier(move)
+        wait_until(lambda: advance(move).state == ProjectMove.State.DONE, timeout=30)
+        calls_after = len(caller.results)
+        wait_until(lambda: len(caller.results) > calls_after + 3, timeout=20)
+    finally:
+        caller.stop()
+
+    assert caller.unrouted(clinic.room_prefix) == []
+    ports = {port for port, _ in caller.results}
+    assert ports == {emulators["a"].port, emulators["c"].port}
+    assert len(caller.results) >= 10
+    holds_exactly(emulators["a"], [])
+    holds_exactly(emulators["c"], [clinic, other])
+    clinic.refresh_from_db()
+    assert clinic.livekit_project == projects["c"]
+    no_dup_stuck_or_orphans(
+        emulators, {"default": [], "project-b": [], "project-c": [clinic, other]}
+    )
+
+
+def test_a_target_unreachable_during_a_move_leaves_the_clinic_with_the_source(
+    emulators, projects, worker
+):
+    clinic = go_live("Albany Dental", "+15185550401", projects["a"])
+    wait_until(lambda: settled(clinic), timeout=60)
+    emulators["c"].control.add_faults([{"method": "*", "action": "status", "status": 503}])
+    caller = Caller(emulators["a"], "+15185550401")
+    try:
+        move = start_move(clinic, projects["c"])
+        wait_until(
+            lambda: Provisioning.objects.get(clinic=clinic).state == Provisioning.State.RETRYING,
+            timeout=30,
+        )
+        assert advance(move).state == ProjectMove.State.PROVISIONING  # waits, the source serves
+        roll_back(move, reason="project c is unreachable")  # now, or once the lease is free
+        wait_until(lambda: advance(move).state == ProjectMove.State.ROLLED_BACK, timeout=30)
+        wait_until(lambda: settled(clinic), timeout=60)
+        calls = len(caller.results)
+        wait_until(lambda: len(caller.results) > calls + 3, timeout=20)
+    finally:
+        caller.stop()
+    assert caller.unrouted(clinic.room_prefix) == []
+    clinic.refresh_from_db()
+    assert clinic.livekit_project == projects["a"]
+    emulators["c"].control.clear_faults()
+    no_dup_stuck_or_orphans(emulators, {"default": [clinic], "project-b": [], "project-c": []})

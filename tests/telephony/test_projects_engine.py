@@ -4,22 +4,30 @@ through the real gateway; the emulators' state is the ground truth."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 
+from audit.models import AuditEntry
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
-from telephony.models import LiveKitProject, Provisioning, UpstreamStatus
+from telephony.models import LiveKitProject, ProjectMove, Provisioning, UpstreamStatus
+from telephony.moves import advance, confirm_carrier, plan_move, roll_back, start_move
 from telephony.projects import set_credentials
 from telephony.provisioning.circuit import auth_blocked, resume_everywhere
+from telephony.provisioning.drift import scan_all
 from telephony.provisioning.plan import plan_clinic
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from telephony.ratelimit import reset_limiter
 from telephony.testcall import test_call_run as run_test_call
+from telephony.webhook_projects import serves
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = pytest.mark.django_db
+State = ProjectMove.State
 
 KEYS = {
     "a": ("keya", "secret-of-project-a-0123456789abcdef"),
@@ -293,3 +301,125 @@ def test_the_ops_dashboard_has_a_row_per_project(projects, emulators, client):
     for key, secret in KEYS.values():  # names only: no key, secret or URL
         assert secret not in page and f">{key}<" not in page
     assert emulators["b"].url not in page
+
+
+# --- moving a clinic between projects, make before break (decision 0096) -----------------
+
+
+@pytest.fixture
+def emulated(settings):
+    settings.LIVEKIT_IS_EMULATOR = True
+    settings.ORPHAN_GRACE_SECONDS = 0
+
+
+def test_the_dry_run_names_every_step_and_does_nothing(projects, emulators, emulated):
+    clinic = live_clinic("Default Dental", "+14155550501")
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    prov = Provisioning.objects.get(clinic=clinic)
+    before = len(emulators["b"].control.requests())
+
+    plan = plan_move(clinic, projects["b"])
+
+    assert (plan.source, plan.target) == ("default", "project-b")
+    assert "+14155550501" in plan.steps[0] and "project-b" in plan.steps[0]
+    assert "sip:b.example" in plan.steps[2]
+    assert prov.trunk_id in plan.steps[3] and prov.dispatch_rule_id in plan.steps[3]
+    assert len(emulators["b"].control.requests()) == before
+    assert not ProjectMove.objects.exists()
+    out = io.StringIO()
+    call_command("move_clinic", clinic.slug, "--to", "project-b", "--dry-run", stdout=out)
+    assert "Dry run" in out.getvalue() and "4. Delete" in out.getvalue()
+
+
+def test_what_cannot_be_moved_is_refused_naming_the_field(projects, emulators, emulated):
+    draft_owner_clinic = live_clinic("Default Dental", "+14155550511")
+    with pytest.raises(ValidationError) as same:
+        plan_move(draft_owner_clinic, projects["b"])  # not settled yet: never reconciled
+    assert "clinic" in same.value.message_dict
+    assert reconcile_clinic(draft_owner_clinic.pk).outcome == "converged"
+    from telephony.projects import default_project
+
+    with pytest.raises(ValidationError) as here:
+        plan_move(draft_owner_clinic, default_project())
+    assert "target" in here.value.message_dict
+    start_move(draft_owner_clinic, projects["b"])
+    with pytest.raises(ValidationError) as twice:
+        start_move(draft_owner_clinic, projects["c"])
+    assert "clinic" in twice.value.message_dict
+
+
+def test_a_move_makes_before_it_breaks(projects, emulators, emulated):
+    clinic = live_clinic("Default Dental", "+14155550521")
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    source_trunk = Provisioning.objects.get(clinic=clinic).trunk_id
+
+    move = start_move(clinic, projects["b"])
+    assert move.state == State.PROVISIONING and move.source_trunk_id == source_trunk
+    assert advance(move).state == State.PROVISIONING  # nothing in b yet: wait
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert held(emulators["a"]) == held(emulators["b"]) == ["+14155550521"]  # both serve
+    # While the move is open the source's objects are not a's orphans, and a's webhooks for
+    # the clinic's rooms are still taken.
+    reports = scan_all()
+    assert reports["default"]["orphans"] == 0 and reports["project-b"]["drift_count"] == 0
+    assert held(emulators["a"]) == ["+14155550521"]
+    clinic.refresh_from_db()
+    assert serves(None, clinic) and serves(projects["b"], clinic)
+    assert not serves(projects["c"], clinic)
+
+    move = advance(move)  # the test call in b passes
+    assert move.state == State.AWAITING_CARRIER and "sip:b.example" in move.detail
+
+    move = confirm_carrier(move)
+    assert move.state == State.DONE
+    assert held(emulators["a"]) == [] and held(emulators["b"]) == ["+14155550521"]
+    with pytest.raises(ValidationError):  # too late to call it off
+        roll_back(move, reason="changed my mind")
+    reports = scan_all()
+    assert all(r["orphans"] == 0 and r["drift_count"] == 0 for r in reports.values()), reports
+    clinic.refresh_from_db()
+    assert not serves(None, clinic)  # a's key no longer writes into its call log
+    events = AuditEntry.objects.filter(clinic_id=clinic.pk).values_list("event", flat=True)
+    assert {"clinic.project_move_started", "clinic.project_move_carrier_confirmed"} <= set(events)
+
+
+def test_a_move_called_off_before_the_carrier_moved_leaves_the_source_as_it_was(
+    projects, emulators, emulated
+):
+    clinic = live_clinic("Default Dental", "+14155550531")
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    before = Provisioning.objects.values("trunk_id", "dispatch_rule_id").get(clinic=clinic)
+    move = start_move(clinic, projects["b"])
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert advance(move).state == State.AWAITING_CARRIER
+
+    move = roll_back(move, reason="the clinic's carrier cannot change today")
+
+    assert move.state == State.ROLLED_BACK
+    clinic.refresh_from_db()
+    assert clinic.livekit_project is None or clinic.livekit_project.name == "default"
+    assert reconcile_clinic(clinic.pk, verify=True).outcome == "converged"
+    after = Provisioning.objects.values("trunk_id", "dispatch_rule_id").get(clinic=clinic)
+    assert after == before  # the very same objects serve on
+    assert held(emulators["a"]) == ["+14155550531"] and held(emulators["b"]) == []
+    reports = scan_all()
+    assert all(r["orphans"] == 0 and r["drift_count"] == 0 for r in reports.values()), reports
+
+
+def test_a_failing_test_call_in_the_target_calls_the_move_off(projects, emulators, emulated):
+    clinic = live_clinic("Default Dental", "+14155550541")
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    move = start_move(clinic, projects["b"])
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    # Someone deletes the new dispatch rule in b: the test call there reaches no agent.
+    from telephony.upstream import gateway_for
+
+    gateway_for(projects["b"]).delete_dispatch_rule(
+        Provisioning.objects.get(clinic=clinic).dispatch_rule_id
+    )
+
+    move = advance(move)
+
+    assert move.state == State.ROLLED_BACK and "test call" in move.detail
+    assert reconcile_clinic(clinic.pk, verify=True).outcome == "converged"
+    assert held(emulators["a"]) == ["+14155550541"] and held(emulators["b"]) == []
