@@ -11,3 +11,7 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TELNYX_API_BASE_URL = env.str("TELNYX_API_BASE_URL", default="")
 # Seconds one request to a carrier may take before it counts as lost.
 CARRIER_TIMEOUT_SECONDS = env.float("CARRIER_TIMEOUT_SECONDS", default=10.0)
+# Requests per minute (and burst) to one carrier account, shared by every worker process;
+# a 429's Retry-After pauses that account only (docs/carriers.md).
+CARRIER_RATE_LIMIT_PER_MINUTE = env.float("CARRIER_RATE_LIMIT_PER_MINUTE", default=300.0)
+CARRIER_RATE_LIMIT_BURST = env.float("CARRIER_RATE_LIMIT_BURST", default=10.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +27,8 @@ from telephony.carriers import (
     client_for,
     make_client,
 )
-from telephony.models import CarrierAccount, PhoneNumber
+from telephony.models import CarrierAccount, PhoneNumber, Provisioning
+from telephony.provisioning_requests import request_provisioning
 from tenants.models import Clinic, User
 
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -153,11 +155,16 @@ def carrier_connect(*, clinic: Clinic, creds: Credentials, actor: User | None) -
             actor=actor,
             extra={"provider": creds.provider, "account": account.identifier},
         )
+        # The engine sets up (or, with fixed credentials, resumes) the carrier side.
+        request_provisioning(clinic, reason="carrier account connected", actor=actor)
     return account
 
 
 def carrier_disconnect(*, clinic: Clinic, actor: User | None) -> bool:
-    """Forget the credentials. False if nothing was connected."""
+    """Remove what Switchboard created at the carrier (never the numbers), then forget the
+    credentials. With nothing set up there, they are forgotten at once; otherwise the
+    account is ``disconnecting`` until the engine has removed the trunk with them
+    (``forget_disconnected``). False if nothing was connected."""
     with transaction.atomic():
         account = CarrierAccount.objects.select_for_update().filter(clinic=clinic).first()
         if account is None:
@@ -169,8 +176,23 @@ def carrier_disconnect(*, clinic: Clinic, actor: User | None) -> bool:
             actor=actor,
             extra={"provider": account.provider, "account": account.identifier},
         )
-        account.delete()
+        prov = Provisioning.objects.filter(clinic=clinic).first()
+        if prov is None or not (prov.carrier_trunk_id or prov.carrier_intent):
+            account.delete()
+            return True
+        account.state = CarrierAccount.State.DISCONNECTING
+        account.status_message = ""
+        account.save(update_fields=["state", "status_message", "updated_at"])
+        request_provisioning(clinic, reason="carrier account disconnected", actor=actor)
     return True
+
+
+def forget_disconnected(clinic_id: Any) -> None:
+    """The engine's last step of a disconnect: nothing of ours is left at the carrier, so
+    the credentials go."""
+    CarrierAccount.objects.filter(
+        clinic_id=clinic_id, state=CarrierAccount.State.DISCONNECTING
+    ).delete()
 
 
 def _read_numbers(creds: Credentials) -> list[AccountNumber] | None:
@@ -250,20 +272,26 @@ def carrier_status(*, clinic: Clinic) -> dict[str, object]:
     if account is None:
         return {"provider": None, "state": "not_connected", "numbers": []}
     seen = account.numbers_seen or {}
+    prov = Provisioning.objects.filter(clinic=clinic).first()
+    trunk_id = prov.carrier_trunk_id if prov is not None else ""
+    # The trunk's recorded spec holds the numbers: while converged, they are attached.
+    settled = bool(trunk_id) and prov is not None and prov.converged
     numbers = []
     for e164 in PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True):
         entry = seen.get(e164)
+        holder = entry.get("attached_to") if entry else None
         numbers.append(
             {
                 "e164": e164,
                 "in_account": entry is not None,
-                "attached": False,
-                "attached_elsewhere": bool(entry and entry.get("attached_to")),
+                "attached": settled,
+                "attached_elsewhere": bool(holder) and holder != trunk_id and not settled,
             }
         )
     return {
         "provider": account.provider,
         "state": account.state,
+        "trunk_id": trunk_id,
         "account": account.identifier,
         "status_message": account.status_message,
         "connected_at": account.connected_at,

@@ -189,6 +189,7 @@ def reset_limiter() -> None:
     with _limiter_lock:
         _limiter = None
         _project_limiters.clear()
+        _carrier_limiters.clear()
 
 
 def _build(project: str = "default") -> Limiter:
@@ -199,14 +200,39 @@ def _build(project: str = "default") -> Limiter:
         burst=settings.LIVEKIT_RATE_LIMIT_BURST,
         max_wait=settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS,
     )
+    prefix = "livekit" if project == "default" else f"livekit:project:{project}"
+    return _shared(config, prefix)
+
+
+def _shared(config: LimiterConfig, prefix: str) -> Limiter:
+    """A bucket in Redis under the deployment's prefix (in-process without Redis)."""
+    from django.conf import settings
+
     if settings.REDIS_URL:
         import redis
 
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
         )
-        prefix = f"{settings.SWITCHBOARD_DEPLOYMENT_ID}:livekit"
-        if project != "default":
-            prefix += f":project:{project}"
-        return RedisLimiter(client, config, prefix=prefix)
+        return RedisLimiter(client, config, prefix=f"{settings.SWITCHBOARD_DEPLOYMENT_ID}:{prefix}")
     return LocalLimiter(config)
+
+
+_carrier_limiters: dict[str, Limiter] = {}
+
+
+def carrier_limiter(account: str) -> Limiter:
+    """The limiter of one carrier account (``twilio:AC…``, ``telnyx:<row>``): a carrier's
+    rate limit is per account, and a 429's Retry-After pauses only that account."""
+    from django.conf import settings
+
+    with _limiter_lock:
+        limiter = _carrier_limiters.get(account)
+        if limiter is None:
+            config = LimiterConfig(
+                per_minute=settings.CARRIER_RATE_LIMIT_PER_MINUTE,
+                burst=settings.CARRIER_RATE_LIMIT_BURST,
+                max_wait=settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS,
+            )
+            limiter = _carrier_limiters[account] = _shared(config, f"carrier:{account}")
+        return limiter

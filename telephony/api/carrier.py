@@ -36,6 +36,7 @@ def _secret(help_text: str) -> StrictCharField:
 class CarrierInput(StrictSerializer):
     echo_fields = (
         "state",
+        "trunk_id",
         "account",
         "status_message",
         "connected_at",
@@ -76,6 +77,11 @@ class CarrierOutput(serializers.Serializer):
         help_text="not_connected: the clinic configures its carrier by hand.",
     )
     account = serializers.CharField(required=False, help_text="The account SID, never a secret.")
+    trunk_id = serializers.CharField(
+        required=False,
+        help_text="The clinic's trunk (Twilio) or connection (Telnyx) that Switchboard set up; "
+        "empty until provisioning has made it.",
+    )
     status_message = serializers.CharField(required=False)
     connected_at = serializers.DateTimeField(required=False)
     numbers_checked_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+from telephony.carriers.errors import (
+    CarrierConflictError,
+    CarrierNumberError,
+    CarrierTransientError,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,7 @@ class AccountNumber:
 
 class CarrierClient(Protocol):
     name: str
+    limiter: Any  # the account's rate limiter (telephony.ratelimit), or None
 
     def check(self) -> None:
         """Prove the credentials work and may manage SIP trunking, with read calls only."""
@@ -49,3 +59,45 @@ class Origination:
     uri: str
     priority: int = 10
     weight: int = 10
+
+
+def attachable(
+    number: AccountNumber | None, e164: str, trunk_id: str, *, carrier: str, holder: str
+) -> AccountNumber:
+    """A fresh read of ``e164``, checked before it is attached to ``trunk_id`` (it may be
+    already): raises when it is not the account's, cannot take calls, or is attached to
+    another ``holder`` (a trunk, a connection), which Switchboard never takes over. The one
+    check behind both carriers' ``attach``."""
+    if number is None:
+        raise CarrierNumberError(f"{e164} is not a number of this {carrier} account.")
+    if not number.usable:
+        raise CarrierNumberError(f"{e164}: {number.why_not}")
+    if number.attached_to and number.attached_to != trunk_id:
+        raise CarrierConflictError(
+            f"{e164} already sends its calls to another {holder} in your {carrier} account "
+            f"({number.attached_to}). Switchboard does not take it over: change it there, "
+            "or remove the number here, then press Retry."
+        )
+    return number
+
+
+def paced(limiter: Any, call: Callable[[], T]) -> T:
+    """One request through the carrier account's rate limiter (telephony.ratelimit), if
+    it has one: a token first, and a 429's Retry-After pauses the account for everyone."""
+    if limiter is not None:
+        from telephony.ratelimit import RateLimited
+
+        try:
+            limiter.acquire()
+        except RateLimited as exc:
+            raise CarrierTransientError(
+                "Too many requests to this carrier account right now; retrying.",
+                code="carrier_rate_limit",
+                retry_after=exc.wait,
+            ) from None
+    try:
+        return call()
+    except CarrierTransientError as exc:
+        if limiter is not None and exc.retry_after:
+            limiter.block_for(exc.retry_after)
+        raise

@@ -42,6 +42,10 @@ class CarrierNotFoundError(CarrierRejectedError):
     """The object is not (or no longer) at the carrier."""
 
 
+class CarrierNumberError(CarrierRejectedError):
+    """A chosen number cannot be attached: not in the account, or cannot take calls."""
+
+
 class CarrierConflictError(CarrierRejectedError):
     """Something that is not the clinic's holds what it needs (a number attached to another
     trunk or connection): reported, never taken over."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from telephony.carriers.base import AccountNumber
+from telephony.carriers.base import AccountNumber, paced
 from telephony.carriers.errors import (
     CarrierCredentialsError,
     CarrierError,
@@ -67,7 +67,12 @@ class TelnyxCarrier:
             api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout
         )
 
+    limiter: Any = None  # the account's rate limiter (telephony.ratelimit), when set
+
     def _call(self, fn: Callable[[], T]) -> T:
+        return paced(self.limiter, lambda: self._request(fn))
+
+    def _request(self, fn: Callable[[], T]) -> T:
         telnyx = self._telnyx
         try:
             return fn()

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.carriers.base import AccountNumber, CarrierTrunk, Origination
+from telephony.carriers.base import AccountNumber, CarrierTrunk, Origination, attachable
 from telephony.carriers.errors import (
-    CarrierConflictError,
     CarrierNotFoundError,
-    CarrierRejectedError,
     CarrierTransientError,
 )
 from telephony.carriers.telnyx import TelnyxCarrier
@@ -78,19 +76,11 @@ class TelnyxTrunking:
         return next((n for n in self.carrier.numbers(e164) if n.e164 == e164), None)
 
     def attach(self, trunk_id: str, e164: str) -> AccountNumber:
-        number = self.number(e164)
-        if number is None:
-            raise CarrierNotFoundError(f"{e164} is not a number of this Telnyx account.")
-        if not number.usable:
-            raise CarrierRejectedError(f"{e164}: {number.why_not}")
+        number = attachable(
+            self.number(e164), e164, trunk_id, carrier="Telnyx", holder="connection"
+        )
         if number.attached_to == trunk_id:
             return number
-        if number.attached_to:
-            raise CarrierConflictError(
-                f"{e164} already sends its calls to another connection in your Telnyx account "
-                f"({number.attached_to}). Switchboard does not take it over: change it there, "
-                "or remove the number here, then press Retry."
-            )
         self.carrier._call(
             lambda: self.api.phone_numbers.update(number.carrier_id, connection_id=trunk_id)
         )

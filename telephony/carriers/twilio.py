@@ -20,7 +20,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from telephony.carriers.base import AccountNumber
+from telephony.carriers.base import AccountNumber, paced
 from telephony.carriers.errors import (
     CarrierCredentialsError,
     CarrierError,
@@ -100,7 +100,12 @@ class TwilioCarrier:
             api_key_sid or account_sid, secret, account_sid=account_sid, http_client=self.http
         )
 
+    limiter: Any = None  # the account's rate limiter (telephony.ratelimit), when set
+
     def _call(self, fn: Callable[[], T]) -> T:
+        return paced(self.limiter, lambda: self._request(fn))
+
+    def _request(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except TwilioRestException as exc:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.carriers.base import AccountNumber, CarrierTrunk, Origination
+from telephony.carriers.base import AccountNumber, CarrierTrunk, Origination, attachable
 from telephony.carriers.errors import (
-    CarrierConflictError,
     CarrierNotFoundError,
-    CarrierRejectedError,
 )
 from telephony.carriers.twilio import TwilioCarrier
 
@@ -85,19 +83,9 @@ class TwilioTrunking:
         return next((n for n in self.carrier.numbers(e164) if n.e164 == e164), None)
 
     def attach(self, trunk_id: str, e164: str) -> AccountNumber:
-        number = self.number(e164)
-        if number is None:
-            raise CarrierNotFoundError(f"{e164} is not a number of this Twilio account.")
-        if not number.usable:
-            raise CarrierRejectedError(f"{e164}: {number.why_not}")
+        number = attachable(self.number(e164), e164, trunk_id, carrier="Twilio", holder="trunk")
         if number.attached_to == trunk_id:
             return number
-        if number.attached_to:
-            raise CarrierConflictError(
-                f"{e164} already sends its calls to another trunk in your Twilio account "
-                f"({number.attached_to}). Switchboard does not take it over: detach it there, "
-                "or remove the number here, then press Retry."
-            )
         self.carrier._call(
             lambda: self.api.trunks(trunk_id).phone_numbers.create(
                 phone_number_sid=number.carrier_id

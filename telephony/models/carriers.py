@@ -21,6 +21,9 @@ class CarrierAccount(models.Model):
     class State(models.TextChoices):
         CONNECTED = "connected", "Connected"
         CREDENTIALS_REJECTED = "credentials_rejected", "Credentials rejected"
+        # Disconnect asked for: the engine removes what it created at the carrier with
+        # these credentials, then the row (and so the credentials) is deleted.
+        DISCONNECTING = "disconnecting", "Disconnecting"
 
     clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="carrier_account")
     provider = models.CharField(max_length=10, choices=Provider.choices)

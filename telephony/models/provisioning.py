@@ -47,6 +47,12 @@ class Provisioning(models.Model):
     # HMAC of the spec last written upstream: an unchanged spec needs no call.
     trunk_applied_hash = models.CharField(max_length=64, blank=True)
     rule_applied_hash = models.CharField(max_length=64, blank=True)
+    # The clinic's carrier trunk (Twilio Elastic SIP trunk / Telnyx FQDN connection) when a
+    # carrier account is connected (telephony/provisioning/carrier_kind.py, decision 0080).
+    carrier_trunk_id = models.CharField(max_length=64, blank=True)
+    carrier_applied_hash = models.CharField(max_length=64, blank=True)
+    carrier_intent = models.UUIDField(null=True, blank=True)
+    carrier_intent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.TextField(blank=True)

@@ -11,9 +11,16 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from telephony.livekit_gateway import AgentDispatch, RuleSpec, TrunkSpec, parse_metadata
-from telephony.models import PhoneNumber, Provisioning, Receptionist, TrunkSettings
+from telephony.models import (
+    CarrierAccount,
+    PhoneNumber,
+    Provisioning,
+    Receptionist,
+    TrunkSettings,
+)
 from tenants.models import Clinic
 
 
@@ -100,6 +107,10 @@ class DesiredState:
     numbers: tuple[str, ...]
     trunk_settings: TrunkSettings | None
     receptionists: tuple[Receptionist, ...]  # oldest first
+    # The clinic's carrier account (None: the carrier is configured by hand) and the SIP URI
+    # of its LiveKit project, where the carrier sends calls (carrier_kind.py).
+    carrier_account: CarrierAccount | None = None
+    sip_uri: str = ""
 
     @property
     def agent_config(self) -> Receptionist | None:
@@ -130,8 +141,8 @@ class DesiredState:
 def load_desired(clinic_id: Any) -> DesiredState:
     """Read the generation first, then the data: data is never older than the generation."""
     generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
-    # The clinic with its carrier settings (a reverse one-to-one) in one query.
-    clinic = Clinic.objects.select_related("trunk_settings").get(pk=clinic_id)
+    # The clinic with its carrier settings and account (reverse one-to-ones) in one query.
+    clinic = Clinic.objects.select_related(*_RELATED).get(pk=clinic_id)
     numbers = tuple(
         PhoneNumber.objects.for_clinic(clinic).order_by("e164").values_list("e164", flat=True)
     )
@@ -141,6 +152,7 @@ def load_desired(clinic_id: Any) -> DesiredState:
         numbers=numbers,
         trunk_settings=_related(clinic, "trunk_settings"),
         receptionists=tuple(Receptionist.objects.for_clinic(clinic).order_by("id")),
+        **_carrier(clinic),
     )
 
 
@@ -154,7 +166,7 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
     generations = dict(
         Provisioning.objects.filter(clinic_id__in=ids).values_list("clinic_id", "generation")
     )
-    clinics = Clinic.objects.select_related("trunk_settings").filter(pk__in=list(generations))
+    clinics = Clinic.objects.select_related(*_RELATED).filter(pk__in=list(generations))
     numbers: dict[Any, list[str]] = defaultdict(list)
     rows = PhoneNumber.objects.filter(clinic_id__in=list(generations)).order_by("e164")
     for clinic_id, e164 in rows.values_list("clinic_id", "e164"):
@@ -169,13 +181,26 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
             numbers=tuple(numbers[clinic.pk]),
             trunk_settings=_related(clinic, "trunk_settings"),
             receptionists=tuple(receptionists[clinic.pk]),
+            **_carrier(clinic),
         )
         for clinic in clinics
     }
 
 
+_RELATED = ("trunk_settings", "carrier_account", "livekit_project")
+
+
 def _related(clinic: Clinic, name: str) -> Any:
     try:
         return getattr(clinic, name)
-    except TrunkSettings.DoesNotExist:
+    except ObjectDoesNotExist:
         return None
+
+
+def _carrier(clinic: Clinic) -> dict[str, Any]:
+    account = _related(clinic, "carrier_account")
+    if account is None:
+        return {}
+    from telephony.projects import project_of
+
+    return {"carrier_account": account, "sip_uri": project_of(clinic).effective_sip_uri}

@@ -32,6 +32,7 @@ from telephony.livekit_gateway import (
 from telephony.models import PhoneNumber, Provisioning
 from telephony.provisioning import actions as A
 from telephony.provisioning.actions import Action, Observed
+from telephony.provisioning.carrier_kind import after_convergence
 from telephony.provisioning.desired import DesiredState, load_desired, spec_hash
 from telephony.provisioning.fence import Fenced, LeaseLost
 from telephony.provisioning.kinds import BY_NAME, Kind
@@ -84,11 +85,18 @@ class ClinicExecutor(Fenced):
         super().__init__(clinic_id, gateway, owner)
         self.verify = verify
         self.observed = Observed()
+        self.clients: dict[str, Any] = {}
         self.prov = prov if prov is not None else Provisioning.objects.get(clinic_id=clinic_id)
 
     def save(self, **fields: Any) -> None:
         super().save(**fields)
         self.remember(fields)
+
+    def client(self, kind: Kind) -> Any:
+        """What the kind calls: LiveKit's gateway, or the clinic's carrier account's."""
+        if kind.name not in self.clients:
+            self.clients[kind.name] = kind.client(self.clinic_id, self.gw)
+        return self.clients[kind.name]
 
     def remember(self, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
@@ -161,6 +169,7 @@ class ClinicExecutor(Fenced):
             ).update(**fields)
             if n:
                 self.insert_event("converged", "ok", detail)
+                after_convergence(desired, self.prov)
         if n:
             self.pending = {}
         return n == 1
@@ -180,7 +189,8 @@ class ClinicExecutor(Fenced):
         if a.op in A.BLOCKING:
             raise self._blocked(kind, a)
         if a.op == A.OBSERVE:
-            self.call(f"observe_{kind.name}", lambda: observe(kind, a, self.gw, self.observed))
+            gw = self.client(kind)
+            self.call(f"observe_{kind.name}", lambda: observe(kind, a, gw, self.observed))
             return True
         handler = getattr(self, f"_{a.op}")
         return bool(handler(kind, a))
@@ -203,9 +213,10 @@ class ClinicExecutor(Fenced):
         return True
 
     def _create(self, kind: Kind, a: Action) -> bool:
+        gw = self.client(kind)
         self.intend(kind, a)
         try:
-            remote = self.call(f"create_{kind.name}", lambda: kind.create(self.gw, a.spec))
+            remote = self.call(f"create_{kind.name}", lambda: kind.create(gw, a.spec))
         except LiveKitRejectedError as exc:
             self.save(**kind.no_intent())  # refused: nothing was created
             return self._refused(kind, exc)
@@ -239,10 +250,9 @@ class ClinicExecutor(Fenced):
         return True
 
     def _update(self, kind: Kind, a: Action) -> bool:
+        gw = self.client(kind)
         try:
-            remote = self.call(
-                f"update_{kind.name}", lambda: kind.update(self.gw, a.object_id, a.spec)
-            )
+            remote = self.call(f"update_{kind.name}", lambda: kind.update(gw, a.object_id, a.spec))
         except LiveKitNotFoundError:
             self._forget(
                 kind, Action(A.FORGET, kind.name, a.object_id, reason="missing; recreating")
@@ -260,7 +270,8 @@ class ClinicExecutor(Fenced):
         return False
 
     def _delete(self, kind: Kind, a: Action) -> bool:
-        self.call(f"delete_{kind.name}", lambda: kind.delete(self.gw, a.object_id))
+        gw = self.client(kind)
+        self.call(f"delete_{kind.name}", lambda: kind.delete(gw, a.object_id))
         if a.role == A.STORED:
             self.save_done(f"delete_{kind.name}", a.object_id, **kind.stored("", ""))
         elif a.role == A.DUPLICATE:

@@ -3,8 +3,9 @@
 The planner and executor know nothing about trunks or rules: they ask a kind whether it is
 wanted, for its spec, how to find the objects that hold its keys (the numbers of a trunk,
 the trunks of a rule), how to call upstream and which model columns hold its record.
-LiveKit's inbound trunk and dispatch rule are the two kinds today; a carrier trunk would be
-a third class here with its own gateway calls.
+LiveKit's inbound trunk and dispatch rule are two kinds; the clinic's carrier trunk
+(carrier_kind.py) is the third. Each kind names its own client (`client`): LiveKit's kinds
+use the clinic's LiveKit gateway, the carrier's the clinic's carrier account.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from telephony.livekit_gateway import (
 )
 from telephony.models import Provisioning
 from telephony.provisioning.actions import PENDING_ID, Record
+from telephony.provisioning.carrier_kind import CarrierTrunkKind
 from telephony.provisioning.desired import DesiredState, spec_hash
 
 
@@ -32,7 +34,10 @@ class Kind(Protocol):
     name: str  # "trunk", "rule": also the suffix of its event names
     depends_on: tuple[str, ...]  # kinds whose IDs its spec needs (created first)
     wait_for_other_clinics: bool  # another clinic holding a key: wait (True) or conflict
+    concurrent: bool  # creates have a concurrent form (start_create) for the batch
+    upstream: str  # where its objects live, for sentences ("LiveKit", "the carrier")
 
+    def client(self, clinic_id: Any, livekit: LiveKitGateway) -> Any: ...  # what it calls
     def wanted(self, desired: DesiredState) -> bool: ...
     def spec(self, desired: DesiredState, ids: Mapping[str, str]) -> Any: ...
     def keys(self, spec: Any) -> tuple[str, ...]: ...
@@ -44,12 +49,12 @@ class Kind(Protocol):
     def intent(self, spec: Any, now: Any) -> dict[str, Any]: ...
     def no_intent(self) -> dict[str, Any]: ...
     def object_id(self, remote: Any) -> str: ...
-    def list_by_id(self, gw: LiveKitGateway, object_id: str) -> list[Any]: ...
-    def list_holders(self, gw: LiveKitGateway, keys: tuple[str, ...]) -> list[Any]: ...
-    def create(self, gw: LiveKitGateway, spec: Any) -> Any: ...
-    def start_create(self, gw: LiveKitGateway, spec: Any, **kw: Any) -> PendingCall[Any]: ...
-    def update(self, gw: LiveKitGateway, object_id: str, spec: Any) -> Any: ...
-    def delete(self, gw: LiveKitGateway, object_id: str) -> None: ...
+    def list_by_id(self, gw: Any, object_id: str) -> list[Any]: ...
+    def list_holders(self, gw: Any, keys: tuple[str, ...]) -> list[Any]: ...
+    def create(self, gw: Any, spec: Any) -> Any: ...
+    def start_create(self, gw: Any, spec: Any, **kw: Any) -> PendingCall[Any]: ...
+    def update(self, gw: Any, object_id: str, spec: Any) -> Any: ...
+    def delete(self, gw: Any, object_id: str) -> None: ...
     def conflict_sentence(self, spec: Any, holders: list[Any]) -> str: ...
     def wait_sentence(self) -> str: ...
     def describe(self, spec: Any) -> str: ...  # a create, for the dry run
@@ -59,6 +64,12 @@ class Kind(Protocol):
 
 class _Columns:
     """A kind whose record lives in columns of the clinic's Provisioning row."""
+
+    concurrent = True  # creates have a concurrent form (the batch, decisions/0046)
+    upstream = "LiveKit"
+
+    def client(self, clinic_id: Any, livekit: LiveKitGateway) -> LiveKitGateway:
+        return livekit
 
     id_field: ClassVar[str]
     hash_field: ClassVar[str]
@@ -234,7 +245,16 @@ class LiveKitRule(_Columns):
 
 
 # In dependency order: a kind comes after the kinds its spec needs.
-KINDS: tuple[Kind, ...] = (LiveKitTrunk(), LiveKitRule())
+# The carrier comes last: no call is routed to LiveKit before its trunk and rule exist.
+KINDS: tuple[Kind, ...] = (LiveKitTrunk(), LiveKitRule(), CarrierTrunkKind())
 BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 
-__all__ = ["BY_NAME", "KINDS", "Kind", "LiveKitRule", "LiveKitTrunk", "spec_hash"]
+__all__ = [
+    "BY_NAME",
+    "KINDS",
+    "CarrierTrunkKind",
+    "Kind",
+    "LiveKitRule",
+    "LiveKitTrunk",
+    "spec_hash",
+]

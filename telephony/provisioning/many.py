@@ -44,6 +44,7 @@ from telephony.models import Provisioning
 from telephony.provisioning import actions as A
 from telephony.provisioning.actions import Action
 from telephony.provisioning.bulk import Writes
+from telephony.provisioning.carrier_kind import after_convergence
 from telephony.provisioning.circuit import auth_blocked
 from telephony.provisioning.desired import DesiredState, load_desired_many
 from telephony.provisioning.executor import ClinicExecutor
@@ -67,6 +68,9 @@ RECORD_FIELDS = (
     "dispatch_rule_id",
     "rule_applied_hash",
     "rule_intent",
+    "carrier_trunk_id",
+    "carrier_applied_hash",
+    "carrier_intent",
     "lease_owner",
     "lease_until",
 )
@@ -148,6 +152,7 @@ class BatchedClinic(ClinicExecutor):
         fields, detail = convergence(desired, self.now())
         self.commit.writes.set(self.row, **fields)
         self.insert_event("converged", "ok", detail)
+        after_convergence(desired, self.prov)
         self.pending = {}
         return True
 
@@ -208,7 +213,7 @@ class ManyExecutor:
         else it converges, or goes on as a one-clinic run."""
         assert clinic.desired is not None
         actions = clinic.plan(clinic.desired)
-        if actions and actions[0].op == A.CREATE:
+        if actions and actions[0].op == A.CREATE and BY_NAME[actions[0].kind].concurrent:
             clinic.action = actions[0]
             clinic.intend(BY_NAME[clinic.action.kind], clinic.action)
             return True

@@ -31,7 +31,7 @@ class Step:
     """One planned action as the console shows it."""
 
     action: str
-    kind: str  # trunk | rule | numbers
+    kind: str  # trunk | rule | carrier | numbers
     object_id: str = ""
     reason: str = ""
     changes: tuple[str, ...] = ()  # the fields that differ, for updates
@@ -74,7 +74,7 @@ class Plan:
 class ReadOnlyGateway:
     """Only the list calls of a gateway: the dry run cannot mutate upstream by construction."""
 
-    _ALLOWED = frozenset({"list_inbound_trunks", "list_dispatch_rules"})
+    _ALLOWED = frozenset({"list_inbound_trunks", "list_dispatch_rules", "list_carrier_trunks"})
 
     def __init__(self, gateway: Any) -> None:
         self._gw = gateway
@@ -86,15 +86,19 @@ class ReadOnlyGateway:
 
 
 def observe_all(desired: DesiredState, records: dict[str, Record], gateway: Any) -> Observed:
-    """Read everything the verifying planner asks for. List calls only; raises LiveKitError."""
-    gw = ReadOnlyGateway(gateway)
+    """Read everything the verifying planner asks for, each kind through its own client
+    (LiveKit, the clinic's carrier account). List calls only; raises LiveKitError."""
+    clients: dict[str, ReadOnlyGateway] = {}
     observed = Observed()
     while True:
         reads = [a for a in plan(desired, records, observed, verify=True) if a.op == A.OBSERVE]
         if not reads:
             return observed
         for a in reads:
-            observe(BY_NAME[a.kind], a, gw, observed)
+            kind = BY_NAME[a.kind]
+            if kind.name not in clients:
+                clients[kind.name] = ReadOnlyGateway(kind.client(desired.clinic.pk, gateway))
+            observe(kind, a, clients[kind.name], observed)
 
 
 def _notes(prov: Provisioning, desired: DesiredState, steps: tuple[Step, ...]) -> list[str]:

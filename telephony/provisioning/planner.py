@@ -157,7 +157,7 @@ class _Planner:
         if record.object_id:
             found = self._stored(kind, record.object_id)
             if found is None:
-                gone = "already gone from LiveKit"
+                gone = f"already gone from {kind.upstream}"
                 self._add(FORGET, kind.name, object_id=record.object_id, reason=gone)
             elif found is not _UNKNOWN and not self._mine(found):
                 self._foreign(kind, record.object_id)
@@ -188,8 +188,8 @@ class _Planner:
             FOREIGN,
             kind.name,
             object_id=object_id,
-            reason=f"The {kind.name} {object_id} in LiveKit is not marked as this clinic's; "
-            "an operator must check it.",
+            reason=f"The {kind.name} {object_id} in {kind.upstream} is not marked as this "
+            "clinic's; an operator must check it.",
         )
 
     # --- wanted ---------------------------------------------------------------------------
@@ -234,7 +234,7 @@ class _Planner:
             self._blockers(kind, spec, holders, record.object_id)
             if kind.name in self.rejected:
                 self._stop(REJECTED, kind.name, object_id=record.object_id)
-        why = "LiveKit differs from Switchboard"
+        why = f"{kind.upstream} differs from Switchboard"
         if PENDING_ID in kind.keys(spec):
             why = "point it at the new trunk"
         self._update(kind, record.object_id, spec, reason=why, remote=remote, changes=changes)

@@ -11,12 +11,12 @@ import requests
 from telephony.carriers import (
     CarrierConflictError,
     CarrierCredentialsError,
-    CarrierNotFoundError,
     CarrierRejectedError,
     CarrierTransientError,
     make_client,
     markers,
 )
+from telephony.carriers.errors import CarrierNumberError
 from telephony.carriers.twilio_trunking import TwilioTrunking
 
 from .conftest import NUMBERS
@@ -90,9 +90,9 @@ def test_a_number_on_another_trunk_is_reported_not_taken(twilio, trunking):
 def test_numbers_that_are_not_there_or_cannot_take_calls(twilio, trunking):
     twilio.control.post("numbers", {"numbers": [{"phone_number": "+14155550180", "voice": False}]})
     trunk = make_trunk(trunking)
-    with pytest.raises(CarrierNotFoundError, match="not a number of this Twilio account"):
+    with pytest.raises(CarrierNumberError, match="not a number of this Twilio account"):
         trunking.attach(trunk.trunk_id, "+14155550999")
-    with pytest.raises(CarrierRejectedError, match="cannot take voice calls"):
+    with pytest.raises(CarrierNumberError, match="cannot take voice calls"):
         trunking.attach(trunk.trunk_id, "+14155550180")
 
 
