@@ -163,7 +163,7 @@ class CarrierGateway:
             raise CarrierAuthError(
                 self.account.status_message
                 or f"{self.name} rejected this clinic's credentials; connect the account again.",
-                code="circuit_open",
+                code="carrier_circuit_open",
             )
         try:
             return fn()

@@ -163,12 +163,15 @@ def worker(
 
 
 @contextmanager
-def worker_on_own_queue(emulator_url: str, tag: str = "e2e") -> Iterator[Worker]:
-    """A worker subprocess on a fresh queue, with this process publishing to that queue."""
+def worker_on_own_queue(
+    emulator_url: str, tag: str = "e2e", extra_env: dict[str, str] | None = None
+) -> Iterator[Worker]:
+    """A worker subprocess on a fresh queue, with this process publishing to that queue
+    (`extra_env`: more settings for the worker, e.g. the carrier emulators' addresses)."""
     queue_name = f"{tag}-{uuid.uuid4().hex[:8]}"
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue_name
-    w = Worker(worker_env(emulator_url, queue_name), queue_name)
+    w = Worker({**worker_env(emulator_url, queue_name), **(extra_env or {})}, queue_name)
     try:
         yield w
     finally:
@@ -193,3 +196,57 @@ class Api:
 @pytest.fixture
 def api(live_server: Any) -> Api:
     return Api(live_server.url)
+
+
+# --- The carrier emulators (issue 14) ------------------------------------------------------
+
+TWILIO_NUMBERS = ["+14155550161", "+14155550162", "+14155550163"]
+TELNYX_NUMBERS = ["+13125550161", "+13125550162", "+13125550163"]
+TELNYX_KEY = "KEYe2e0123456789ABCDEF"
+# Where LiveKit takes SIP calls, as the worker and this process both see it.
+CARRIER_SIP_URI = "sip:lk-e2e.sip.example.net"
+
+
+@pytest.fixture(scope="session")
+def carrier_emulators(tmp_path_factory: Any) -> Iterator[tuple[Any, Any]]:
+    from emulators.telnyx.testing import TelnyxProcess
+    from emulators.twilio.testing import TwilioProcess
+
+    logs = tmp_path_factory.mktemp("carriers")
+    with (
+        TwilioProcess(numbers=TWILIO_NUMBERS, log_dir=logs) as twilio,
+        TelnyxProcess(api_key=TELNYX_KEY, numbers=TELNYX_NUMBERS, log_dir=logs) as telnyx,
+    ):
+        yield twilio, telnyx
+
+
+@pytest.fixture
+def carriers(carrier_emulators: tuple[Any, Any], settings: Any) -> tuple[Any, Any]:
+    """Both carrier emulators, reset, with this process pointed at them."""
+    for emu in carrier_emulators:
+        emu.control.clear_faults()
+        emu.control.reset()
+    twilio, telnyx = carrier_emulators
+    settings.TWILIO_API_BASE_URL = twilio.url
+    settings.TELNYX_API_BASE_URL = telnyx.base_url
+    settings.LIVEKIT_SIP_URI = CARRIER_SIP_URI
+    return carrier_emulators
+
+
+def carrier_env(carriers: tuple[Any, Any]) -> dict[str, str]:
+    twilio, telnyx = carriers
+    return {
+        "TWILIO_API_BASE_URL": twilio.url,
+        "TELNYX_API_BASE_URL": telnyx.base_url,
+        "LIVEKIT_SIP_URI": CARRIER_SIP_URI,
+        "CARRIER_TIMEOUT_SECONDS": "3",
+    }
+
+
+@pytest.fixture
+def carrier_worker(
+    transactional_db: None, emulator: EmulatorProcess, livekit: EmulatorControl, carriers: Any
+) -> Iterator[Worker]:
+    """A worker that talks to the LiveKit emulator and both carrier emulators."""
+    with worker_on_own_queue(emulator.url, "carrier", carrier_env(carriers)) as w:
+        yield w
