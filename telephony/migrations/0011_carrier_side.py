@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0008_number_receptionist_required'),
+        ('telephony', '0010_project_move'),
     ]
 
     operations = [
