@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import F, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
+
 from telephony.models import (
     Call,
     PhoneNumber,
@@ -50,11 +53,66 @@ class ChecklistItem:
         }
 
 
+# The call log's order (Call.Meta.ordering), which the `call_log_order` index serves per clinic.
+CALL_ORDER = ("-started_at", "-created_at", "-id")
+CALL_LOG_PAGE = 50
+
+
 def recent_calls(*, clinic: Clinic, limit: int = RECENT_CALLS) -> list[Call]:
     """The latest calls, each with `.outcome` (the agent's account, or None)."""
     from telephony.outcomes import attach_outcomes
 
-    return attach_outcomes(clinic, Call.objects.for_clinic(clinic).order_by("-created_at")[:limit])
+    return attach_outcomes(clinic, Call.objects.for_clinic(clinic).order_by(*CALL_ORDER)[:limit])
+
+
+@dataclass(frozen=True)
+class CallLogPage:
+    calls: list[Call]
+    older: int | None  # the cursor of the next (older) page, None on the last
+    first: bool  # the newest calls (no cursor given, or one no longer found)
+
+
+def _row_before(fields: str, values: tuple[object, ...]) -> TupleLessThan:
+    """(fields) < (values) as one row comparison, which the index answers as a range."""
+    return TupleLessThan(Tuple(*(F(f) for f in fields.split())), values)
+
+
+def _older_than(rows: QuerySet[Call], cursor: int) -> QuerySet[Call] | None:
+    """The calls after the cursor's in the log's order (keyset pagination: no OFFSET, no
+    COUNT, the same cost on the thousandth page as on the first). None: no such call."""
+    found = rows.filter(pk=cursor).values_list("started_at", "created_at", "id").first()
+    if found is None:
+        return None
+    started, created, pk = found
+    if started is not None:
+        return rows.filter(_row_before("started_at created_at id", (started, created, pk)))
+    # Calls without a start time come first (DESC puts NULLs first), rarely: after one of
+    # them come the others of its kind, then every call with a start time.
+    return rows.filter(
+        Q(started_at__isnull=False)
+        | Q(Q(started_at__isnull=True), _row_before("created_at id", (created, pk)))
+    )
+
+
+def call_log_page(*, clinic: Clinic, before: str = "", size: int = CALL_LOG_PAGE) -> CallLogPage:
+    """A page of the call log, newest first, each call with `.outcome`; `before` is the
+    cursor a previous page gave (the id of its last call). Three queries whatever the page
+    or the number of calls: the cursor's call, the page, the outcomes."""
+    from telephony.outcomes import attach_outcomes
+
+    rows, first = call_log_rows(clinic=clinic, before=before)
+    page = list(rows[: size + 1])
+    more = len(page) > size
+    calls = attach_outcomes(clinic, page[:size])
+    return CallLogPage(calls, calls[-1].pk if more else None, first=first)
+
+
+def call_log_rows(*, clinic: Clinic, before: str = "") -> tuple[QuerySet[Call], bool]:
+    """The call log from the cursor on (or from the newest call), and whether it is from
+    the newest."""
+    rows: QuerySet[Call] = Call.objects.for_clinic(clinic).order_by(*CALL_ORDER)
+    older = _older_than(rows, int(before)) if before.isdigit() and len(before) < 19 else None
+    return (rows, True) if older is None else (older, False)
 
 
 def go_live_checklist(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -65,8 +66,10 @@ def normalize_e164(raw: object, region: str | None = None) -> str:
     return e164
 
 
+@functools.lru_cache(maxsize=4096)
 def display_number(e164: str) -> str:
-    """An E.164 number as people read it: +1 415 555 0100, +44 20 7946 0000."""
+    """An E.164 number as people read it: +1 415 555 0100, +44 20 7946 0000. Kept per process
+    (a pure function of its text): the call log shows the same callers again and again."""
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

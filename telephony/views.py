@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from telephony.models import Call, CallLogPolicy, PhoneNumber, Receptionist
-from telephony.outcomes import attach_outcomes, calls_csv, outcome_of
+from telephony.outcomes import calls_csv, outcome_of
+from telephony.selectors import call_log_page
 from telephony.testcall import NumberResult, TestCallReport, TestCallUnavailable, test_call_run
 from tenants.access import MANAGE
 from tenants.models import Clinic
@@ -54,8 +55,6 @@ def test_call(request: HttpRequest, slug: str) -> HttpResponse:
 
 # --- the call log --------------------------------------------------------------------------
 
-CALL_LOG_PAGE = 100
-
 
 class CallLogPolicyForm(forms.ModelForm):
     class Meta:
@@ -82,15 +81,14 @@ def call_log(request: HttpRequest, slug: str) -> HttpResponse:
         form.save()
         messages.success(request, "Retention saved. Older calls are deleted within the hour.")
         return redirect("tenants:call_log", slug=clinic.slug)
-    calls = attach_outcomes(
-        clinic, Call.objects.for_clinic(clinic).order_by("-created_at")[:CALL_LOG_PAGE]
-    )
+    page = call_log_page(clinic=clinic, before=request.GET.get("before", ""))
     context = {
         "clinic": clinic,
         "membership": membership,
         "can_edit": membership.can_edit,
         "can_manage": membership.can_manage,
-        "calls": calls,
+        "calls": page.calls,
+        "page": page,
         "form": form,
         "policy": policy,
     }

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from telephony.models import Call, CallOutcome
 from telephony.outcomes import attach_outcomes
+from telephony.selectors import CALL_ORDER
 from telephony.testcall import TestCallUnavailable, test_call_run
 from tenants.access import EDIT, ClinicPermission
 from tenants.text import text_problem
@@ -104,7 +105,7 @@ class CallListApi(APIView):
         responses=inline_serializer("CallList", fields={"results": CallOutput(many=True)}),
     )
     def get(self, request: Any, slug: str) -> Response:
-        calls = Call.objects.for_clinic(request.clinic).order_by("-created_at")[:MAX_CALLS]
+        calls = Call.objects.for_clinic(request.clinic).order_by(*CALL_ORDER)[:MAX_CALLS]
         rows = attach_outcomes(request.clinic, calls)
         context = {"full": request.membership.can_edit}
         return Response({"results": CallOutput(rows, many=True, context=context).data})

@@ -93,8 +93,15 @@ class Call(models.Model):
     objects = ClinicScopedManager()
 
     class Meta:
-        ordering: ClassVar = ["-started_at", "-created_at"]
-        indexes: ClassVar = [models.Index(fields=["clinic", "-created_at"])]
+        # The call log's order, newest first; the id breaks ties so that a page's last row
+        # is a cursor for the next (keyset pagination). One index serves it per clinic.
+        ordering: ClassVar = ["-started_at", "-created_at", "-id"]
+        indexes: ClassVar = [
+            models.Index(fields=["clinic", "-created_at"]),
+            models.Index(
+                fields=["clinic", "-started_at", "-created_at", "-id"], name="call_log_order"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Call {self.room_name} ({self.status})"
