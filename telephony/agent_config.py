@@ -7,11 +7,29 @@ import uuid
 from typing import Any
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils.http import quote_etag
 
 from telephony.models import CallLogPolicy, Receptionist
 from tenants.models import Clinic
 
 SEPARATOR = "_"
+# Keep a copy, but ask every time: the ETag decides whether it is still good.
+CONFIG_CACHE_CONTROL = "private, no-cache"
+
+
+def config_etag(clinic_id: object, receptionist_id: object, version: object) -> str:
+    """The config answer's ETag: its clinic, receptionist and config version.
+
+    Two paths compute it: the view (telephony/api/agent.py) and the pickup 304 read before
+    the rest of the stack (telephony/api/agent_not_modified.py, decision 0101). Anything the
+    answer shows that can change without `version` changing must be part of it, and read by
+    both (tests/telephony/test_agent_not_modified.py checks they agree)."""
+    return quote_etag(f"{clinic_id}-{receptionist_id}-{version}")
+
+
+def named_receptionist(receptionist_id: str) -> int:
+    """The receptionist id a request names, 0 for none (or nonsense)."""
+    return int(receptionist_id) if receptionist_id.isdigit() and len(receptionist_id) < 19 else 0
 
 
 def clinic_for_room(room_name: str, clinics: QuerySet[Clinic] | None = None) -> Clinic | None:
@@ -57,7 +75,7 @@ def live_receptionist(clinic_id: str, receptionist_id: str = "") -> Receptionist
         key = uuid.UUID(clinic_id)
     except ValueError:
         return None
-    named = int(receptionist_id) if receptionist_id.isdigit() and len(receptionist_id) < 19 else 0
+    named = named_receptionist(receptionist_id)
     rows = Receptionist.objects.select_related("clinic").filter(
         clinic_id=key, clinic__state=Clinic.State.LIVE
     )

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.http import Http404
 from django.utils.decorators import method_decorator
-from django.utils.http import parse_etags, quote_etag
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -23,7 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from telephony.agent_config import (
+    CONFIG_CACHE_CONTROL,
     agent_config_payload,
+    config_etag,
     live_receptionist,
     served_clinic,
     served_receptionist,
@@ -38,9 +40,6 @@ from telephony.outcomes import (
     record_outcome,
 )
 from tenants.api.serializers import StrictChoiceField
-
-# Keep a copy, but ask every time: the version in the ETag decides whether it is still good.
-CACHE_CONTROL = "private, no-cache"
 
 
 # Not inside ATOMIC_REQUESTS: a read on the caller's critical path, where BEGIN and COMMIT
@@ -89,8 +88,8 @@ class AgentConfigApi(APIView):
             config = served_receptionist(clinic, room=room) if clinic else None
         if clinic is None or config is None:
             raise Http404("No live clinic here.")
-        etag = quote_etag(f"{clinic.pk}-{config.pk}-{config.version}")
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
+        etag = config_etag(clinic.pk, config.pk, config.version)
+        headers = {"ETag": etag, "Cache-Control": CONFIG_CACHE_CONTROL, "Vary": "Authorization"}
         wanted = parse_etags(request.headers.get("If-None-Match", ""))
         if etag in wanted or "*" in wanted:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)

@@ -133,12 +133,13 @@ def test_user_credentials_are_not_agent_credentials(api_client, live, owner):
     assert api_client.get(URL, {"clinic": str(live.pk)}).status_code == 401
 
 
-def test_a_304_reads_one_row_after_the_token_and_a_200_two(agent, live, django_assert_num_queries):
-    """The pickup path (issue 19): the token, then the live clinic's config version in one
-    query; a 304 builds no body, so it reads nothing more (a 200 adds the call log policy)."""
+def test_a_304_is_one_statement_and_a_200_three(agent, live, django_assert_num_queries):
+    """The pickup path (issue 19): a 304 reads the token and the live clinic's config version
+    in one statement (decision 0101); a 200 reads the token, the config, then the call log
+    policy for its body."""
     agent.get(URL, {"clinic": str(live.pk)})  # the token's last_used_at is written once a minute
     etag = agent.get(URL, {"clinic": str(live.pk)})["ETag"]
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert agent.get(URL, {"clinic": str(live.pk)}, HTTP_IF_NONE_MATCH=etag).status_code == 304
     with django_assert_num_queries(3):
         assert agent.get(URL, {"clinic": str(live.pk)}).status_code == 200

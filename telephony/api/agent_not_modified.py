@@ -1,0 +1,102 @@
+"""The agent's config fetch at pickup, answered 304 before the rest of the stack when the
+worker already holds the current config (decision 0101).
+
+The agent worker fetches `GET /api/v1/agent/config?clinic=…` when it picks up a call, with
+the ETag of the config it holds; the caller waits for the answer, and nearly always the
+answer is "unchanged". That answer needs two facts: the token is an active agent token, and
+the ETag of the receptionist the request is for. This middleware reads both in ONE statement
+and answers the 304 itself, without the session, CSRF, user, two-factor, audit, message,
+time-zone and rate-limit middleware, URL resolution or DRF, none of which a bearer-token
+request without a body uses. Anything else (no or another ETag, an unknown or revoked token,
+a clinic not live, `?room=`) goes on to the view, which answers as it always did.
+
+Nothing is cached between requests: the ETag is read from the rows at every fetch, so a
+config saved (its version bumped) or a clinic suspended changes the answer at once, and a
+revoked token stops working at once (decision 0054).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils import timezone
+from django.utils.http import parse_etags
+
+from telephony.agent_config import CONFIG_CACHE_CONTROL, config_etag, named_receptionist
+from telephony.agent_tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
+from telephony.models import AgentToken
+from tenants.models import Clinic
+
+PATH = "/api/v1/agent/config"
+
+# The token, and the receptionist the view would pick (the one named if it is the clinic's,
+# else the clinic's first) of a live clinic, with what its ETag is made of. LEFT JOIN: a
+# valid token for a clinic that is not live is still told apart from an invalid token (the
+# view answers them 404 and 401).
+STATEMENT = """
+SELECT t.id, t.last_used_at, r.clinic_id, r.id, r.version
+FROM telephony_agenttoken t
+LEFT JOIN LATERAL (
+    SELECT r.clinic_id, r.id, r.version
+    FROM telephony_receptionist r
+    JOIN tenants_clinic c ON c.id = r.clinic_id
+    WHERE r.clinic_id = %s AND c.state = %s
+    ORDER BY r.id = %s DESC, r.id
+    LIMIT 1
+) r ON TRUE
+WHERE t.token_hash = %s AND t.revoked_at IS NULL
+"""
+
+
+def not_modified(request: HttpRequest) -> HttpResponse | None:
+    """The 304 for a pickup fetch whose If-None-Match is current; None: let the view answer."""
+    wanted = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if not wanted or len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    raw = parts[1]
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    try:
+        clinic_id = uuid.UUID(request.GET.get("clinic", "").strip())
+    except ValueError:
+        return None
+    named = named_receptionist(request.GET.get("receptionist", "").strip())
+    with connection.cursor() as cur:
+        cur.execute(STATEMENT, [clinic_id, Clinic.State.LIVE, named, hash_token(raw)])
+        row = cur.fetchone()
+    if row is None or row[3] is None:
+        return None
+    token_id, last_used_at, clinic, receptionist, version = row
+    etag = config_etag(clinic, receptionist, version)
+    if etag not in wanted and "*" not in wanted:
+        return None
+    now = timezone.now()
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        AgentToken.objects.filter(pk=token_id).update(last_used_at=now)
+    response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Cache-Control"] = CONFIG_CACHE_CONTROL
+    response["Vary"] = "Authorization"
+    return response
+
+
+class AgentConfigNotModifiedMiddleware:
+    """Placed before the session middleware (config/settings.py MIDDLEWARE)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.path_info == PATH
+            and request.method == "GET"
+            and "HTTP_IF_NONE_MATCH" in request.META
+        ):
+            response = not_modified(request)
+            if response is not None:
+                return response
+        return self.get_response(request)
