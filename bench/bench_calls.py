@@ -20,7 +20,9 @@ Phases, each against the same server:
    `--rate 400` for the issue's target), one config fetch per call picked up (half with the
    ETag), members polling their dashboards, while a drift scan runs and
    `--onboard` clinics go live in one bulk transaction.
-Then: lost and duplicated calls, queries per call-log page at both clinics, worker and web RSS.
+Then: lost and duplicated calls, queries per call-log page at both clinics, worker and web RSS,
+and the outgoing webhooks (`--endpoint-share` of the clinics have an endpoint on a sink
+process): events written to the outbox, deliveries made, requests the sink received.
 """
 
 from __future__ import annotations
@@ -178,6 +180,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--members", type=int, default=10, help="members polling, mixed phase")
     p.add_argument("--poll-seconds", type=float, default=5.0, help="between a member's requests")
     p.add_argument("--onboard", type=int, default=1000, help="clinics going live, mixed phase")
+    p.add_argument(
+        "--endpoint-share", type=float, default=0.1, help="clinics with an outgoing webhook"
+    )
     p.add_argument("--web-workers", type=int, default=3)
     p.add_argument("--web-threads", type=int, default=1, help=">1: gunicorn's gthread worker")
     p.add_argument("--worker-processes", type=int, default=2)
@@ -197,8 +202,28 @@ def parse() -> argparse.Namespace:
     return args
 
 
+# The sink listens on loopback, which production refuses as a webhook destination.
+PRIVATE_OK = {"WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS": "true"}
+
+
+def start_sink() -> tuple[common.Proc, str]:
+    port = common.free_port()
+    sink = common.Proc("calls-sink", [sys.executable, "-m", "bench.webhook_sink", "--port",
+                       str(port)], common.platform_env())  # fmt: skip
+    sink.wait_for_log("sink ready")
+    return sink, f"http://127.0.0.1:{port}"
+
+
+def sink_received(base: str) -> int:
+    import json
+    from urllib.request import urlopen
+
+    with urlopen(f"{base}/_stats", timeout=10) as reply:
+        return sum(json.loads(reply.read()).values())
+
+
 def start_stack(emu: Any, args: argparse.Namespace) -> dict[str, Any]:
-    env = common.platform_env(emu.url)
+    env = common.platform_env(emu.url, **PRIVATE_OK)
     workers = [common.start_worker(env, name=f"calls-worker-{i}")
                for i in range(args.worker_processes)]  # fmt: skip
     beat_file = str(common.VAR / "calls-beat-schedule")
@@ -239,7 +264,7 @@ def go_live_bulk(ids: list[str]) -> float:
     return began
 
 
-def seed(emu: Any, args: argparse.Namespace) -> dict[str, Any]:
+def seed(emu: Any, args: argparse.Namespace, sink_url: str) -> dict[str, Any]:
     from bench.bench_drift import seed_live
 
     common.flush()
@@ -250,6 +275,8 @@ def seed(emu: Any, args: argparse.Namespace) -> dict[str, Any]:
     calls_s = calls_data.seed_calls(args.calls, args.clinics)
     onboard = [c["id"] for c in common.seed_clinics(args.onboard)] if args.onboard else []
     live = calls_data.live_clinics()
+    step = round(1 / args.endpoint_share) if args.endpoint_share > 0 else 0
+    endpoints = calls_data.seed_endpoints([c["id"] for c in live[::step]], sink_url) if step else 0
     heavy = calls_data.heavy_clinic()
     from tenants.models import Clinic, Membership
 
@@ -269,7 +296,7 @@ def seed(emu: Any, args: argparse.Namespace) -> dict[str, Any]:
         "live": live, "heavy": heavy, "typical": typical, "members": members,
         "onboard": onboard, "token": calls_data.agent_token(),
         "etags": calls_data.config_etags([c["id"] for c in live]),
-        "seed_clinics_s": t1 - t0, "seed_calls_s": calls_s,
+        "seed_clinics_s": t1 - t0, "seed_calls_s": calls_s, "endpoints": endpoints,
     }  # fmt: skip
 
 
@@ -387,9 +414,10 @@ def onboarding_done(ids: list[str], began: float) -> dict[str, Any]:
 
 def main() -> None:
     args = parse()
+    sink, sink_url = start_sink()
     with common.emulator(["--request-log-size", "1000"]) as emu:
-        common.setup_django(emu.url)
-        data = seed(emu, args)
+        common.setup_django(emu.url, **PRIVATE_OK)
+        data = seed(emu, args, sink_url)
         stack = start_stack(emu, args)
         samplers = {"web": common.RssSampler(stack["web"].pid, 0.5)}
         for w in stack["workers"]:
@@ -401,8 +429,10 @@ def main() -> None:
             for s in samplers.values():
                 s.__exit__(None, None, None)
             out["queries"] = call_log_queries([data["heavy"], data["typical"]])
+            out["outgoing"] = {"endpoints": data["endpoints"], **calls_data.outbox_state(),
+                               "sink_received": sink_received(sink_url)}  # fmt: skip
         finally:
-            for proc in (stack["web"], stack["beat"], *stack["workers"]):
+            for proc in (stack["web"], stack["beat"], *stack["workers"], sink):
                 proc.stop()
             common.purge_queue()
     floor = out["floor"]["rps"]

@@ -5,7 +5,9 @@ Clinics go live for real in the emulator (their trunks and rules created through
 bench_drift.seed_live), so the drift scan that runs during the load compares real state. The
 call log is filled with one INSERT ... SELECT over generate_series (server-side, no rows
 through Python): one clinic, the *heavy* one, holds a tenth of them (100,000 calls); the
-others about 90 each, spread over 90 days.
+others about 90 each, spread over 90 days. A share of the live clinics (10 % by default) has
+an outgoing webhook endpoint for call.started and call.ended, on a sink process that answers
+200 at once, so each call also writes the outbox and the worker delivers.
 """
 
 from __future__ import annotations
@@ -243,3 +245,31 @@ def check_calls(plans: list[CallPlan], answered: set[str]) -> dict[str, int]:
             .count()
         )
     return {"calls_answered": len(wanted), "lost": lost, "duplicated": dup, "wrong_clinic": wrong}
+
+
+def seed_endpoints(clinic_ids: list[str], base_url: str) -> int:
+    """One enabled endpoint (call.started, call.ended) per clinic, on the sink."""
+    from webhooks import signing
+    from webhooks.models import EventType, WebhookEndpoint
+
+    events = [EventType.CALL_STARTED.value, EventType.CALL_ENDED.value]
+    rows = [
+        WebhookEndpoint(
+            clinic_id=c, url=f"{base_url}/c{i:05d}", events=events, secret=signing.new_secret()
+        )
+        for i, c in enumerate(clinic_ids)
+    ]
+    return len(WebhookEndpoint.objects.bulk_create(rows, batch_size=2000))
+
+
+def outbox_state() -> dict[str, int]:
+    """Outgoing webhooks written during the run and where their deliveries stand."""
+    from django.db.models import Count
+
+    from webhooks.models import WebhookDelivery, WebhookEvent
+
+    by_status = dict(
+        WebhookDelivery.objects.values_list("status").annotate(n=Count("id")).order_by()
+    )
+    deliveries = {f"deliveries_{k}": v for k, v in by_status.items()}
+    return {"events": WebhookEvent.objects.count(), **deliveries}
