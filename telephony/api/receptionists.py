@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from telephony.api.serializers import AgentInput
 from telephony.models import Receptionist
 from telephony.receptionists import (
+    AGENT_FIELDS,
     receptionist_create,
     receptionist_delete,
     receptionist_of,
@@ -66,15 +67,7 @@ class ReceptionistOutput(serializers.ModelSerializer):
             "slug",
             "first",
             "numbers",
-            "agent_name",
-            "greeting",
-            "instructions",
-            "language",
-            "voice",
-            "stt_model",
-            "llm_model",
-            "tts_model",
-            "recording_consent_required",
+            *AGENT_FIELDS,
             "version",
             "created_at",
             "updated_at",

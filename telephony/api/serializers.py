@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from telephony.models import PhoneNumber, Provisioning, ProvisioningEvent, Receptionist
+from telephony.receptionists import AGENT_FIELDS
 from telephony.services import MAX_ADDRESSES
 from telephony.validators import MAX_PHONE_INPUT
 from tenants.api.serializers import (
@@ -128,21 +129,12 @@ class AgentInput(StrictSerializer):
 
 
 class AgentOutput(serializers.ModelSerializer):
+    """The agent settings (telephony.receptionists.AGENT_FIELDS, the fields AgentInput
+    takes), as `agent/` shows them; `receptionists/` shows the same list."""
+
     class Meta:
         model = Receptionist
-        fields = (
-            "agent_name",
-            "greeting",
-            "instructions",
-            "language",
-            "voice",
-            "stt_model",
-            "llm_model",
-            "tts_model",
-            "recording_consent_required",
-            "version",
-            "updated_at",
-        )
+        fields = (*AGENT_FIELDS, "version", "updated_at")
 
 
 class EventOutput(serializers.ModelSerializer):

@@ -138,3 +138,16 @@ def test_the_agent_endpoint_keeps_editing_the_first_receptionist(clinic, owner):
     r = api_as(owner).put(clinic_url(clinic, "agent/"), {"greeting": "Hi!"}, format="json")
     assert r.status_code == 200 and r.json()["greeting"] == "Hi!"
     assert Receptionist.objects.first_of(clinic).greeting == "Hi!"
+
+
+def test_the_agent_settings_are_one_list_for_input_and_both_outputs():
+    from telephony.api.receptionists import ReceptionistInput, ReceptionistOutput
+    from telephony.api.serializers import AgentInput, AgentOutput
+    from telephony.receptionists import AGENT_FIELDS
+
+    assert set(AgentInput().fields) == set(AGENT_FIELDS)
+    assert set(ReceptionistInput().fields) == {*AGENT_FIELDS, "name"}
+    for output in (AgentOutput, ReceptionistOutput):
+        fields = output.Meta.fields
+        start = fields.index(AGENT_FIELDS[0])
+        assert fields[start : start + len(AGENT_FIELDS)] == AGENT_FIELDS
