@@ -89,6 +89,12 @@ class RestEmulator:
     def reset_state(self) -> None:
         raise NotImplementedError
 
+    def health_json(self) -> dict[str, Any]:
+        return {}
+
+    async def close(self) -> None:
+        """Nothing to flush after the server stops."""
+
     # -- routing ------------------------------------------------------------------------------
     def op(self, method: str, path: str, name: str, handler: Handler) -> None:
         async def endpoint(request: web.Request) -> web.StreamResponse:

@@ -1,38 +1,63 @@
-"""The control plane under ``/_emulator/`` (JSON, no auth, loopback peers only by default),
-shaped like the LiveKit emulator's: ``healthz``, ``state``, ``reset``, ``requests``,
-``faults`` (GET, POST ``{"rules": [...]}``, DELETE). Each carrier adds its own routes
-(credentials, seeded numbers) with :func:`json_body` and :func:`reply`."""
+"""The control plane under ``/_emulator/`` (JSON, no auth, loopback peers only by default)
+of every emulator, LiveKit's and the carriers': ``healthz``, ``state``, ``reset``,
+``requests``, ``faults`` (GET, POST ``{"rules": [...]}``, DELETE). Each emulator adds its
+own routes (LiveKit: simulated calls and webhook deliveries; carriers: credentials, seeded
+numbers) with :func:`json_body` and :func:`reply`."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from emulators.livekit.faults import FaultSpecError
-
-if TYPE_CHECKING:
-    from .app import RestEmulator
+from emulators.livekit.faults import FaultSet, FaultSpecError
+from emulators.livekit.requestlog import RequestLog
 
 PREFIX = "/_emulator"
+
+
+class Controlled(Protocol):
+    """What the control plane drives: an emulator's app, request log and faults."""
+
+    app: web.Application
+    requests: RequestLog
+    faults: FaultSet
+
+    @property
+    def allow_remote_control(self) -> bool: ...
+
+    def health_json(self) -> dict[str, Any]:
+        """Added to ``{"ok": true}`` by ``healthz``."""
+        ...
+
+    def state_json(self) -> dict[str, Any]: ...
+
+    def reset(self) -> None:
+        """Forget the stored objects, the request log and the faults."""
+        ...
 
 
 def reply(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
+async def any_json(request: web.Request) -> Any:
+    """The JSON body, whatever its type ({} when empty); 400 when it is not JSON."""
     raw = await request.read()
     if not raw:
         return {}
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except ValueError as exc:
         raise web.HTTPBadRequest(
             text=json.dumps({"error": f"invalid JSON: {exc}"}), content_type="application/json"
         ) from exc
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    data = await any_json(request)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "expected a JSON object"}), content_type="application/json"
@@ -49,7 +74,7 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
-def add_routes(emu: RestEmulator) -> None:
+def add_routes(emu: Controlled) -> None:
     @web.middleware
     async def loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
         guarded = request.path.startswith(PREFIX + "/") and not emu.allow_remote_control
@@ -74,11 +99,11 @@ def add_routes(emu: RestEmulator) -> None:
 class ControlPlane:
     """The shared handlers of ``/_emulator/``."""
 
-    def __init__(self, emu: RestEmulator) -> None:
+    def __init__(self, emu: Controlled) -> None:
         self.emu = emu
 
     async def healthz(self, _request: web.Request) -> web.Response:
-        return reply({"ok": True})
+        return reply({"ok": True, **self.emu.health_json()})
 
     async def state(self, _request: web.Request) -> web.Response:
         return reply(self.emu.state_json())
@@ -99,9 +124,10 @@ class ControlPlane:
         return reply({"rules": [r.to_json() for r in self.emu.faults.rules]})
 
     async def faults_post(self, request: web.Request) -> web.Response:
-        payload = await json_body(request)
+        payload = await any_json(request)
+        raw_rules = payload.get("rules") if isinstance(payload, dict) else None
         try:
-            installed = self.emu.faults.install(payload.get("rules"))
+            installed = self.emu.faults.install(raw_rules)
         except FaultSpecError as exc:
             return reply({"error": str(exc)}, 400)
         return reply({"rules": [r.to_json() for r in installed]})

@@ -77,6 +77,24 @@ class Emulator:
             )
             self.writer.start()
 
+    # -- what the control plane drives (emulators.carrierkit.control) ----------------------
+    @property
+    def allow_remote_control(self) -> bool:
+        return self.config.allow_remote_control
+
+    def health_json(self) -> dict[str, Any]:
+        return dict(self.store.counts())
+
+    def state_json(self) -> dict[str, Any]:
+        return control.state_json(self.store)
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.requests.clear()
+        self.faults.clear()
+        if self.webhooks is not None:
+            self.webhooks.deliveries.clear()
+
     async def close(self) -> None:
         """Flush the state file and deliver queued webhooks (called after the server stops)."""
         self.shutdown.set()
