@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db import transaction
+from django.db.models import F, QuerySet
 
 from telephony import call_events
 from telephony.agent_config import clinic_for_room
+from telephony.call_upsert import upsert
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
-from telephony.models import Call, TestCall
+from telephony.models import Call
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -152,9 +153,9 @@ def record_event(
 ) -> Call | None:
     """Merge one verified webhook event into the call log; None if it is not a call of ours.
 
-    Statements per event: the clinic found and locked (one per kind of evidence tried), the
-    call row locked, whether the room is a test call's, then one INSERT (a new room) or one
-    UPDATE, and what the signal's receivers write."""
+    Statements per event: the clinic found and locked (one per kind of evidence tried), one
+    INSERT … ON CONFLICT DO UPDATE that writes or merges the row (whether the room is a test
+    call's read in it), and what the signal's receivers read and write."""
     if event.event not in HANDLED_EVENTS or event.room is None or not event.room.sid:
         return None
     with transaction.atomic():
@@ -175,48 +176,20 @@ def record_event(
 
 
 def _write(event: WebhookEvent, mapping: Mapping) -> Call:
-    """The room's row locked and merged with the event; a new room's row in one INSERT."""
+    """The room's row merged with the event in one statement (telephony.call_upsert): the
+    event's own values, computed by `_merge` on an empty row, inserted or merged in."""
     assert event.room is not None
-    # Whether the room is a test call's, read with the row: the clinic's lock, taken by an
-    # earlier statement of this transaction, means a test call recorded for it has committed.
-    test_room = TestCall.objects.filter(
-        clinic_id=OuterRef("clinic_id"), room_name=OuterRef("room_name")
+    fresh = Call(
+        clinic=mapping.clinic,
+        room_sid=event.room.sid,
+        room_name=redact_room_name(event.room.name),
+        mapped_by=mapping.mapped_by,
     )
-    rows = Call.objects.select_for_update(of=("self",)).annotate(test_room=Exists(test_room))
-    call: Call | None = rows.filter(room_sid=event.room.sid).first()
-    if call is not None and call.clinic_id == mapping.clinic.pk:
+    _merge(fresh, event, mapping)
+    call = upsert(fresh)
+    if call.clinic_id == mapping.clinic.pk:
         call.clinic = mapping.clinic  # already read (and locked): not read again
-    if call is None:
-        call = Call(
-            clinic=mapping.clinic,
-            room_sid=event.room.sid,
-            room_name=redact_room_name(event.room.name),
-            mapped_by=mapping.mapped_by,
-        )
-        _apply(call, event, mapping)
-        try:
-            with transaction.atomic():
-                call.save(force_insert=True)
-            return call
-        except IntegrityError:  # a concurrent delivery for the same room created it first
-            call = rows.get(room_sid=event.room.sid)
-    _apply(call, event, mapping)
-    call.save()
     return call
-
-
-def _apply(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
-    read_with_row = getattr(call, "test_room", None)
-    if call.clinic_id != mapping.clinic.pk:
-        read_with_row = None  # the row's clinic is not the one locked: ask again after merging
-    _merge(call, event, mapping)
-    if call.is_test:
-        return
-    if read_with_row is not None and call.clinic_id == mapping.clinic.pk:
-        call.is_test = read_with_row
-    else:
-        rooms = TestCall.objects.filter(clinic_id=call.clinic_id, room_name=call.room_name)
-        call.is_test = rooms.exists()
 
 
 def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:

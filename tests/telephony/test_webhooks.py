@@ -114,10 +114,10 @@ def test_a_delivery_is_verified_with_one_token_decode(client, clinic, monkeypatc
 def test_a_call_costs_few_statements(client, clinic):
     """Issue 19: fewest statements per call row. Each event runs in a transaction of its own
     (a savepoint here, inside the test's): the clinic found and locked in one statement (by
-    trunk ID, or by the room's row, or by prefix for a new room), the row locked with whether
-    it is a test call's room (a new room: asked on its own), one INSERT (in a savepoint) or
-    one UPDATE, and the clinic's webhook endpoints once a caller is seen. 47 statements for
-    these four events before, 27 now."""
+    trunk ID, or by the room's row, or by prefix for a new room), then one INSERT … ON
+    CONFLICT DO UPDATE that writes or merges the row (whether the room is a test call's read
+    in it), and the clinic's webhook endpoints once a caller is seen. 47 statements for these
+    four events at first, 27 after decision 0054, 20 with one upsert per event."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -127,9 +127,8 @@ def test_a_call_costs_few_statements(client, clinic):
         for text in texts:
             assert post(client, text).status_code == 200
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    per_event = ["SAVEPOINT", "SELECT", "SELECT", "UPDATE", "SELECT", "RELEASE"]
-    first = ["SAVEPOINT", "SELECT", "SELECT", "SELECT", "SELECT"]
-    first += ["SAVEPOINT", "INSERT", "RELEASE", "RELEASE"]
+    per_event = ["SAVEPOINT", "SELECT", "INSERT", "SELECT", "RELEASE"]
+    first = ["SAVEPOINT", "SELECT", "SELECT", "INSERT", "RELEASE"]
     assert statements == first + per_event * 3
     call = Call.objects.get()
     assert (call.status, call.clinic_id, call.mapped_by) == ("completed", clinic.pk, "trunk")
@@ -349,3 +348,16 @@ def test_a_number_attribute_that_is_not_a_number_is_not_kept(client, clinic):
     odd = sip(clinic_attr=str(clinic.pk), **{"sip.phoneNumber": "anonymous<script>"})
     post(client, body("participant_joined", room=room_of(clinic), participant=odd))
     assert Call.objects.get().caller_number == ""
+
+
+def test_the_upsert_ranks_evidence_as_the_merge_does():
+    """telephony.call_upsert's SQL ranks how a room was mapped as calllog._STRENGTH does."""
+    from django.db import connection
+
+    from telephony.call_upsert import RANK
+    from telephony.calllog import _STRENGTH
+
+    with connection.cursor() as cur:
+        for mapped_by, strength in _STRENGTH.items():
+            cur.execute(f"SELECT {RANK.format('%s')}", [mapped_by])
+            assert cur.fetchone()[0] == strength
