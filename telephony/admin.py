@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from telephony import project_admin
 from telephony.models import (
     Call,
+    CarrierAccount,
     OrphanObject,
     ProjectMove,
     Provisioning,
@@ -43,14 +44,44 @@ class ProvisioningAdmin(ReadOnlyAdmin):
         "observed_generation",
         "trunk_id",
         "dispatch_rule_id",
+        "carrier_trunk_id",
         "attempts",
         "next_attempt_at",
         "converged_at",
     )
     list_filter = ("state",)
-    search_fields = ("clinic__name", "clinic__slug", "trunk_id", "dispatch_rule_id")
+    search_fields = (
+        "clinic__name",
+        "clinic__slug",
+        "trunk_id",
+        "dispatch_rule_id",
+        "carrier_trunk_id",
+    )
     list_select_related = ("clinic",)
-    exclude = ("trunk_applied_hash", "rule_applied_hash")
+    exclude = ("trunk_applied_hash", "rule_applied_hash", "carrier_applied_hash")
+
+
+@admin.register(CarrierAccount)
+class CarrierAccountAdmin(ReadOnlyAdmin):
+    """The clinic's carrier account without its secret; what the engine set up there is on
+    the clinic's Provisioning row (carrier trunk ID) and in its dry run."""
+
+    list_display = ("clinic", "provider", "state", "identifier", "checked_at", "connected_at")
+    list_filter = ("provider", "state")
+    search_fields = ("clinic__name", "clinic__slug", "account_sid")
+    list_select_related = ("clinic",)
+    fields = (
+        "clinic",
+        "provider",
+        "identifier",
+        "state",
+        "status_message",
+        "checked_at",
+        "numbers_seen",
+        "numbers_seen_at",
+        "connected_at",
+    )
+    readonly_fields = fields
 
 
 @admin.register(ProvisioningEvent)

@@ -187,6 +187,19 @@ def carrier_disconnect(*, clinic: Clinic, actor: User | None) -> bool:
     return True
 
 
+def carrier_confirm_by_hand(*, clinic: Clinic, confirmed: bool) -> None:
+    """ "I've configured my carrier" (or taking it back), for clinics that set it up by hand:
+    the checklist then stops waiting for the carrier (telephony/carrier_readiness.py)."""
+    from telephony.models import TrunkSettings
+
+    with transaction.atomic():
+        ts, _ = TrunkSettings.objects.select_for_update().get_or_create(clinic=clinic)
+        if bool(ts.carrier_confirmed_at) == confirmed:
+            return
+        ts.carrier_confirmed_at = timezone.now() if confirmed else None
+        ts.save(update_fields=["carrier_confirmed_at", "updated_at"])  # audited as a change
+
+
 def forget_disconnected(clinic_id: Any) -> None:
     """The engine's last step of a disconnect: nothing of ours is left at the carrier, so
     the credentials go."""

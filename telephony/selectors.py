@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
+from telephony.carrier_readiness import CarrierReadiness, carrier_readiness
 from telephony.models import (
     Call,
     PhoneNumber,
@@ -122,10 +123,21 @@ def go_live_checklist(
     trunk_settings: TrunkSettings,
     agent_config: Receptionist,
     provisioning: Provisioning,
+    carrier: CarrierReadiness | None = None,
 ) -> list[ChecklistItem]:
-    """The six steps from signup to a first real call, from stored facts only."""
+    """The seven steps from signup to a first real call, from stored facts only."""
+    if carrier is None:
+        carrier = carrier_readiness(
+            clinic=clinic, provisioning=provisioning, trunk_settings=trunk_settings
+        )
     return [
         *_setup_steps(numbers, trunk_settings, agent_config, provisioning),
+        ChecklistItem(
+            "carrier_connected",
+            "Your carrier sends calls here",
+            carrier.ready,
+            carrier.sentence,
+        ),
         *_call_steps(clinic),
     ]
 

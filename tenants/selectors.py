@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from telephony.carrier_readiness import CarrierReadiness, carrier_readiness
 from telephony.models import (
     PhoneNumber,
     Provisioning,
@@ -64,7 +65,14 @@ class ClinicOverview:
 
     @property
     def state_sentence(self) -> str:
-        return state_sentence(self.provisioning)
+        return state_sentence(self.provisioning, self.carrier)
+
+    @cached_property
+    def carrier(self) -> CarrierReadiness:
+        """Whether the clinic's carrier sends calls here yet (issue 14)."""
+        return carrier_readiness(
+            clinic=self.clinic, provisioning=self.provisioning, trunk_settings=self.trunk_settings
+        )
 
     @property
     def problem(self) -> str:
@@ -133,7 +141,14 @@ def clinic_overview(*, clinic: Clinic, events: int = RECENT_EVENTS) -> ClinicOve
     )
 
 
-def state_sentence(provisioning: Provisioning) -> str:
+def state_sentence(provisioning: Provisioning, carrier: CarrierReadiness | None = None) -> str:
+    """The state in a sentence; a live line whose carrier is not proven yet says so
+    ("never live before calls can arrive")."""
+    live = provisioning.state == State.ACTIVE and provisioning.converged
+    if live and carrier is not None and not carrier.answering:
+        if carrier.ready:
+            return "Ready: your receptionist answers as soon as your carrier sends the first call."
+        return f"Ready on our side. {carrier.sentence}"
     sentence = STATE_SENTENCES.get(provisioning.state, provisioning.get_state_display())
     if provisioning.state == State.RETRYING and provisioning.attempts:
         sentence = f"{sentence[:-1]} (attempt {provisioning.attempts})."
@@ -160,6 +175,7 @@ class ProvisioningStep:
 
 
 PROVISIONING_STEP_LABELS = {
+    "carrier_waiting": "Waiting for your carrier",
     "done": "Done",
     "working": "In progress",
     "retrying": "Retrying",
@@ -175,32 +191,45 @@ _CURRENT_STEP_STATUS = {
 }
 
 
-def provisioning_steps(provisioning: Provisioning) -> list[ProvisioningStep]:
-    """Going live in three steps the clinic admin can follow: trunk, routing, answering.
+def provisioning_steps(
+    provisioning: Provisioning, carrier: CarrierReadiness | None = None
+) -> list[ProvisioningStep]:
+    """Going live in four steps the clinic admin can follow: numbers, routing, the carrier,
+    answering. "Answering calls" is done only when the carrier side is set up by
+    Switchboard or a real call arrived (issue 14); until the carrier is connected or
+    confirmed, its step says "Waiting for your carrier".
 
-    Derived from what is stored (the LiveKit IDs and the state); empty while the clinic is
-    being removed, when the steps no longer apply.
+    Derived from what is stored; empty while the clinic is being removed, when the steps no
+    longer apply.
     """
     prov = provisioning
     if prov.state in (State.DEPROVISIONING, State.DEPROVISIONED):
         return []
+    active = prov.state == State.ACTIVE and prov.converged
     done = {
         "trunk": bool(prov.trunk_id),
         "rule": bool(prov.dispatch_rule_id),
-        "live": prov.state == State.ACTIVE and prov.converged,
+        "carrier": active and carrier is not None and carrier.ready,
+        "live": active and (carrier is None or carrier.answering),
     }
     titles = {
         "trunk": "Connecting your numbers",
         "rule": "Sending calls to your receptionist",
+        "carrier": "Your carrier sending calls here",
         "live": "Answering calls",
     }
+    keys = (
+        ("trunk", "rule", "carrier", "live") if carrier is not None else ("trunk", "rule", "live")
+    )
     current = _CURRENT_STEP_STATUS.get(prov.state, "waiting")
     steps, seen_current = [], False
-    for key in ("trunk", "rule", "live"):
+    for key in keys:
         if done[key] and not seen_current:
             status = "done"
         elif not seen_current:
             status, seen_current = current, True
+            if active:  # LiveKit's side is done: the carrier (or the first call) is missing
+                status = "carrier_waiting" if key == "carrier" else "waiting"
         else:
             status = "waiting"
         steps.append(ProvisioningStep(key, titles[key], status))
@@ -222,6 +251,7 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         trunk_settings=overview.trunk_settings,
         agent_config=overview.agent_config,
         provisioning=prov,
+        carrier=overview.carrier,
     )
     retrying = prov.state == State.RETRYING and prov.next_attempt_at
     return {
@@ -230,7 +260,7 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         "clinic_state_label": clinic.get_state_display(),
         "state": prov.state,
         "state_label": prov.get_state_display(),
-        "state_sentence": state_sentence(prov),
+        "state_sentence": overview.state_sentence,
         "settled": prov.state in SETTLED_STATES,
         "converged": prov.converged,
         "trunk_id": prov.trunk_id,
@@ -242,7 +272,8 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         "next_attempt_text": local_text(prov.next_attempt_at, WHEN_SECONDS) if retrying else "",
         "generation": prov.generation,
         "observed_generation": prov.observed_generation,
-        "steps": [step.as_dict() for step in provisioning_steps(prov)],
+        "steps": [step.as_dict() for step in provisioning_steps(prov, overview.carrier)],
+        "carrier": overview.carrier.as_dict(),
         "checklist": [item.as_dict() for item in checklist],
         "events": [event_dict(e, local_text(e.at, WHEN_SECONDS)) for e in overview.events],
     }

@@ -30,6 +30,8 @@ def plain_problem(prov: Provisioning) -> str:
             "Our phone service did not answer just now. Nothing is lost: we keep trying by "
             "ourselves, and this page updates when it works."
         )
+    if prov.last_error_code.startswith("carrier_"):
+        return _carrier_problem(prov.last_error_code)
     if prov.last_error_code in _PLATFORM_CODES:
         return (
             "Our phone service refused our connection. The problem is on our side; your "
@@ -43,6 +45,30 @@ def plain_problem(prov: Provisioning) -> str:
         )
     return (
         "Setting up your phone line did not work. Press Retry now; if it keeps failing, "
+        "show the details under Advanced to your IT person or to us."
+    )
+
+
+def _carrier_problem(code: str) -> str:
+    """A failure at the clinic's own carrier account (telephony/provisioning/carrier_gateway)."""
+    if code in ("carrier_credentials", "carrier_circuit_open"):
+        return (
+            "Your carrier no longer accepts the saved credentials. Paste new ones on the "
+            "carrier step; setting up continues by itself."
+        )
+    if code == "carrier_conflict":
+        return (
+            "One of your numbers already sends its calls to something else in your carrier "
+            "account, and Switchboard never takes a number over. Free it there, or remove it "
+            "here, then press Retry now. The details under Advanced name it."
+        )
+    if code == "carrier_number":
+        return (
+            "One of your numbers cannot take calls from your carrier account (it is not in "
+            "the account, or cannot take voice calls). Remove it here, then press Retry now."
+        )
+    return (
+        "Setting up your carrier account did not work. Press Retry now; if it keeps failing, "
         "show the details under Advanced to your IT person or to us."
     )
 

@@ -96,6 +96,13 @@
     setText("dispatch_rule_id", s.dispatch_rule_id || "—");
     setText("last_error", s.last_error || "—");
     setText("problem", s.problem || "");
+    if (s.carrier) {  // the carrier card, outside the status card
+      [["carrier_label", s.carrier.label], ["carrier_sentence", s.carrier.sentence]].forEach(
+        function (pair) {
+          var node = document.querySelector('#carrier-card [data-field="' + pair[0] + '"]');
+          if (node && node.textContent !== pair[1]) node.textContent = pair[1];
+        });
+    }
     setText("attempts_text", s.attempts ? "Attempts so far: " + s.attempts + "." : "");
     setText("next_attempt_text", s.next_attempt_text ? "Next try at " + s.next_attempt_text + "." : "");
     var header = document.querySelector('[data-live="clinic_state_label"]');

@@ -57,6 +57,9 @@ class TrunkSettings(models.Model):
     auth_username = models.CharField(max_length=120, blank=True)
     auth_password = EncryptedTextField(blank=True)
     krisp_enabled = models.BooleanField(default=True)
+    # "I've configured my carrier": the admin's word that the carrier sends the calls here,
+    # for clinics that set their carrier up by hand (telephony/carrier_readiness.py).
+    carrier_confirmed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ClinicScopedManager()

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from telephony import carrier_services as carriers
-from telephony.models import CarrierAccount
+from telephony.models import CarrierAccount, TrunkSettings
 from telephony.services import phone_number_add
 from tenants.carrier_forms import NumberPickForm, TelnyxConnectForm, TwilioConnectForm
 from tenants.forms import WebForm, add_service_errors
@@ -38,6 +38,10 @@ def carrier_context(
     account = CarrierAccount.objects.filter(clinic=clinic).first()
     context: dict[str, Any] = {
         "carrier_account": account,
+        "carrier_side": carriers.carrier_status(clinic=clinic) if account else None,
+        "carrier_confirmed_at": TrunkSettings.objects.filter(clinic=clinic)
+        .values_list("carrier_confirmed_at", flat=True)
+        .first(),
         "twilio_form": TwilioConnectForm(),
         "telnyx_form": TelnyxConnectForm(),
     }
@@ -80,6 +84,14 @@ def carrier_post(
         return _back(request)
     if action == "pick":
         return _pick(request, clinic)
+    if action in ("confirm", "unconfirm"):
+        carriers.carrier_confirm_by_hand(clinic=clinic, confirmed=action == "confirm")
+        if action == "confirm":
+            messages.success(
+                request,
+                "Thanks. Your receptionist answers as soon as your carrier sends the first call.",
+            )
+        return _back(request)
     provider = request.POST.get("provider", "")
     form_class = CONNECT_FORMS.get(provider)
     if action != "connect" or form_class is None:

@@ -40,9 +40,10 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             trunk_settings=overview.trunk_settings,
             agent_config=overview.agent_config,
             provisioning=overview.provisioning,
+            carrier=overview.carrier,
         ),
         "calls": recent_calls(clinic=clinic),
-        "prov_steps": provisioning_steps(overview.provisioning),
+        "prov_steps": provisioning_steps(overview.provisioning, overview.carrier),
     }
     return render(request, "tenants/dashboard.html", context)
 

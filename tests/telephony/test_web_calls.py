@@ -38,11 +38,15 @@ def test_a_new_clinic_has_a_checklist_to_work_through(clinic, owner):
         "carrier",
         "agent",
         "provisioning",
+        "carrier_connected",
         "test_call",
         "first_call",
     ]
     assert items["agent"].done  # the default receptionist settings from signup
-    assert not any(items[k].done for k in ("numbers", "provisioning", "test_call", "first_call"))
+    assert not any(
+        items[k].done
+        for k in ("numbers", "provisioning", "carrier_connected", "test_call", "first_call")
+    )
     html = r.content.decode()
     assert "Go-live checklist" in html and "No calls yet" in html
 

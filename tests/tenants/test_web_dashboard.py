@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from telephony.carrier_readiness import WAITING
 from telephony.models import Provisioning, ProvisioningEvent
 from telephony.services import phone_number_add, trunk_settings_update
 from tenants.models import Clinic
@@ -68,7 +69,9 @@ def test_dashboard_shows_ids_prefix_sip_uri_and_carrier_instructions(
     ):
         assert text in body, text
     assert "pw-abcdef-123" not in body
-    assert "calls to your numbers are answered" in body
+    # LiveKit's side is live, but no carrier is connected or confirmed and no call came in.
+    assert "calls to your numbers are answered" not in body
+    assert "Waiting for your carrier" in body
     assert 'data-settled="true"' in body
     assert 'aria-live="polite"' in body
     assert "js/dashboard.js" in body
@@ -107,10 +110,11 @@ def test_dashboard_query_count_is_constant(owner_client, clinic, django_assert_m
     from telephony.models import Call
 
     # 10 for the page, 3 for the go-live checklist (last test call, first real call) and the
-    # call log, 1 for a move between LiveKit projects under way (the carrier's address), 1
-    # for the calls' outcomes (none when there are no calls).
+    # call log, 1 for a move between LiveKit projects under way (the carrier's address), 2
+    # for the carrier (its account, a real call), 1 for the calls' outcomes (none when there
+    # are no calls).
     _make_live(clinic, state=Provisioning.State.ACTIVE)
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         owner_client.get(dashboard_url(clinic))
     for i in range(8):
         phone_number_add(clinic=clinic, number=f"+1415555{100 + i:04d}")
@@ -118,7 +122,7 @@ def test_dashboard_query_count_is_constant(owner_client, clinic, django_assert_m
         Call.objects.create(
             clinic=clinic, room_sid=f"RM_{i}", room_name=f"x_{i}", mapped_by="trunk"
         )
-    with django_assert_max_num_queries(16):  # + the calls' outcomes, now that there are calls
+    with django_assert_max_num_queries(18):  # + the calls' outcomes, now that there are calls
         response = owner_client.get(dashboard_url(clinic))
     assert response.status_code == 200
 
@@ -150,6 +154,7 @@ def test_status_json_shape(owner_client, clinic):
         "carrier",
         "agent",
         "provisioning",
+        "carrier_connected",
         "test_call",
         "first_call",
     ]
@@ -196,12 +201,27 @@ def test_status_json_shape(owner_client, clinic):
                 "status_label": "Retrying",
             },
             {
+                "key": "carrier",
+                "title": "Your carrier sending calls here",
+                "status": "waiting",
+                "status_label": "Waiting",
+            },
+            {
                 "key": "live",
                 "title": "Answering calls",
                 "status": "waiting",
                 "status_label": "Waiting",
             },
         ],
+        "carrier": {
+            "status": "waiting",
+            "label": "Waiting for your carrier",
+            "sentence": WAITING,
+            "ready": False,
+            "answering": False,
+            "provider": "",
+            "trunk_id": "",
+        },
     }
     assert set(event) == {"at", "at_text", "sentence", "action", "outcome", "detail"}
     assert event["sentence"] == (
@@ -339,9 +359,9 @@ def test_only_the_owner_sees_the_offboard_link(client, clinic, admin_member):
 def test_status_json_query_count_is_constant(owner_client, clinic, django_assert_max_num_queries):
     for i in range(12):
         ProvisioningEvent.objects.create(clinic=clinic, action=f"step_{i}")
-    # the clinic's zone (middleware), access, the overview and the checklist: 13 whatever
-    # the count of events, numbers and calls
-    with django_assert_max_num_queries(13):
+    # the clinic's zone (middleware), access, the overview, the checklist and the carrier
+    # (its account, a real call): 15 whatever the count of events, numbers and calls
+    with django_assert_max_num_queries(15):
         data = owner_client.get(_status_url(clinic)).json()
     assert len(data["events"]) == 10
 
