@@ -123,14 +123,18 @@ def advance_move(move_id: int) -> str:
 @shared_task(name="telephony.drift_scan", acks_late=True, ignore_result=True)
 def drift_scan() -> dict[str, object]:
     """Compare each LiveKit project's trunks and rules with the database (list pages, not
-    clinics), project by project.
+    clinics), project by project; then each clinic's carrier trunk through its carrier
+    account (decisions/0080).
 
     No retries: the next scheduled scan is the retry. A project that fails upstream is
     logged and reported; the others are scanned all the same.
     """
+    from telephony.provisioning.carrier_drift import scan_carriers
     from telephony.provisioning.drift import scan_all
 
-    return dict(scan_all())
+    report: dict[str, object] = dict(scan_all())
+    report["carrier"] = scan_carriers()
+    return report
 
 
 @shared_task(name="telephony.purge_calls", acks_late=True, ignore_result=True)

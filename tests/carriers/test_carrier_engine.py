@@ -367,3 +367,25 @@ def test_telnyx_rate_limit_10011_is_transient(telnyx_live, telnyx):
     reset_limiter()
     assert run(telnyx_live).outcome == "converged"
     assert len(telnyx.control.state()["fqdn_connections"]) == 1
+
+
+def test_the_drift_scan_repairs_a_number_detached_at_the_carrier(twilio_live, twilio):
+    import requests
+
+    from telephony.provisioning.carrier_drift import scan_carriers
+
+    run(twilio_live)
+    assert scan_carriers() == {"checked": 1, "drift_count": 0, "drifted": [], "errors": 0}
+    (trunk,) = twilio_trunks(twilio)
+    sid = {n["phone_number"]: n["sid"] for n in twilio.control.state()["numbers"]}[NUMBERS[0]]
+    auth = (twilio.account_sid, twilio.auth_token)
+    requests.delete(
+        f"{twilio.url}/v1/Trunks/{trunk['sid']}/PhoneNumbers/{sid}", auth=auth, timeout=5
+    ).raise_for_status()
+
+    report = scan_carriers()
+    assert report["drift_count"] == 1 and "changed at the carrier" in report["drifted"][0]
+    assert run(twilio_live, verify=True).outcome == "converged"
+    (trunk,) = twilio_trunks(twilio)
+    assert sorted(trunk["phone_numbers"]) == NUMBERS[:2]
+    assert scan_carriers()["drift_count"] == 0
