@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0009_carrier_side'),
+        ('telephony', '0012_call_log_order'),
     ]
 
     operations = [
