@@ -36,6 +36,8 @@ MODEL_NAMES = {
     "tenants.invitation": "invitation",
     "telephony.calllogpolicy": "retention",
     "telephony.livekitproject": "livekit_project",
+    "frontdesk.frontdesk": "hours",
+    "frontdesk.afterhours": "after_hours",
 }
 ACTIONS = {0: "create", 1: "update", 2: "delete", 3: "access"}
 

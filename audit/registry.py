@@ -21,6 +21,8 @@ EXCLUDED = {
     "tenants.Invitation": ["token_hash", "created_at"],
     "telephony.CallLogPolicy": ["updated_at"],
     "telephony.LiveKitProject": ["api_secret", "webhook_secret", "created_at", "updated_at"],
+    "frontdesk.FrontDesk": ["version", "updated_at"],
+    "frontdesk.AfterHours": ["version", "updated_at"],
 }
 
 

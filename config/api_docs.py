@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.api_docs_frontdesk import FRONTDESK_OPERATIONS
 from config.api_docs_receptionists import RECEPTIONIST_OPERATIONS
 
 TAGS: list[dict[str, str]] = [
@@ -353,15 +354,8 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "already stored (a retry), 409 when a different one was. A transcript the clinic does "
         "not keep, or of a caller who declined recording, is not stored.",
     ),
-    "agent_config": (
-        "agent",
-        "Get a clinic's agent configuration",
-        "For the voice agent service, with `Authorization: Bearer <agent service token>`. "
-        "What the receptionist of a clinic says and does; the clinic is named by `clinic` "
-        "(its id) or by `room` (the LiveKit room of a call). "
-        "Supports `If-None-Match` (304 when unchanged).",
-    ),
     **RECEPTIONIST_OPERATIONS,
+    **FRONTDESK_OPERATIONS,
 }
 
 

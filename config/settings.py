@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "webhooks",
     "audit",
     "twofactor",
+    "frontdesk",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/agent/", include("telephony.api.agent_urls")),
     path("api/v1/clinics/<slug:slug>/", include("telephony.api.clinic_extra_urls")),
     path("api/v1/clinics/<slug:slug>/", include("webhooks.urls")),
+    path("api/v1/clinics/<slug:slug>/", include("frontdesk.urls")),
     path("api/v1/clinics/<slug:slug>/audit-log/", AuditLogApi.as_view(), name="api-audit-log"),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("", include("twofactor.urls")),
     path("", include("webhooks.web_urls")),
+    path("", include("frontdesk.web_urls")),
     path("", include("tenants.urls")),
 ]
 

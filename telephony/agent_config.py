@@ -9,6 +9,8 @@ from typing import Any
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.http import quote_etag
 
+from frontdesk.config import RELATED as CALL_TIME_RELATED
+from frontdesk.config import CallTime, call_time
 from telephony.models import CallLogPolicy, Receptionist
 from tenants.models import Clinic
 
@@ -17,14 +19,17 @@ SEPARATOR = "_"
 CONFIG_CACHE_CONTROL = "private, no-cache"
 
 
-def config_etag(clinic_id: object, receptionist_id: object, version: object) -> str:
+def config_etag(
+    clinic_id: object, receptionist_id: object, version: object, call_time_part: str = ""
+) -> str:
     """The config answer's ETag: its clinic, receptionist and config version.
 
     Two paths compute it: the view (telephony/api/agent.py) and the pickup 304 read before
     the rest of the stack (telephony/api/agent_not_modified.py, decision 0101). Anything the
     answer shows that can change without `version` changing must be part of it, and read by
     both (tests/telephony/test_agent_not_modified.py checks they agree)."""
-    return quote_etag(f"{clinic_id}-{receptionist_id}-{version}")
+    tail = f"-{call_time_part}" if call_time_part else ""
+    return quote_etag(f"{clinic_id}-{receptionist_id}-{version}{tail}")
 
 
 def named_receptionist(receptionist_id: str) -> int:
@@ -76,7 +81,7 @@ def live_receptionist(clinic_id: str, receptionist_id: str = "") -> Receptionist
     except ValueError:
         return None
     named = named_receptionist(receptionist_id)
-    rows = Receptionist.objects.select_related("clinic").filter(
+    rows = Receptionist.objects.select_related("clinic", *CALL_TIME_RELATED).filter(
         clinic_id=key, clinic__state=Clinic.State.LIVE
     )
     wanted_first = Case(
@@ -94,7 +99,7 @@ def served_receptionist(clinic: Clinic, *, receptionist_id: str = "", room: str 
     receptionists existed), or a receptionist deleted since the call was dispatched, gets the
     first receptionist: a caller is answered rather than dropped (decision 0064).
     """
-    rows = Receptionist.objects.for_clinic(clinic)
+    rows = Receptionist.objects.for_clinic(clinic).select_related("clinic", *CALL_TIME_RELATED)
     if receptionist_id.isdigit() and len(receptionist_id) < 19:
         row = rows.filter(pk=int(receptionist_id)).first()
         if row is not None:
@@ -108,7 +113,12 @@ def served_receptionist(clinic: Clinic, *, receptionist_id: str = "", room: str 
     return rows.order_by("id").first()
 
 
-def agent_config_payload(clinic: Clinic, config: Receptionist) -> dict[str, Any]:
+def agent_config_payload(
+    clinic: Clinic, config: Receptionist, at_call: CallTime | None = None
+) -> dict[str, Any]:
+    """The receptionist's settings, with the call-time part: open now or not and until
+    when, what to do when closed, and what it knows about the clinic (frontdesk.config)."""
+    at_call = at_call or call_time(config)
     return {
         "clinic": str(clinic.pk),
         "clinic_name": clinic.name,
@@ -127,4 +137,5 @@ def agent_config_payload(clinic: Clinic, config: Receptionist) -> dict[str, Any]
         "recording_consent_required": config.recording_consent_required,
         # A hint: the outcome endpoint drops transcripts the clinic does not keep anyway.
         "keep_transcripts": CallLogPolicy.for_clinic(clinic).keeps_transcripts,
+        **at_call.payload,
     }

@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 
+from frontdesk.models import AfterHours, FrontDesk
 from telephony.models import (
     CarrierAccount,
     PhoneNumber,
@@ -23,7 +24,18 @@ from tests.api_helpers import api_as, clinic_url, number_url
 pytestmark = pytest.mark.django_db
 
 N1 = "+14155550100"
-READS = ["", "numbers/", "trunk-settings/", "carrier/", "agent/", "provisioning/"]
+AFTER_HOURS = "receptionists/FIRST/after-hours/"
+READS = [
+    "",
+    "numbers/",
+    "trunk-settings/",
+    "carrier/",
+    "agent/",
+    "provisioning/",
+    "hours/",
+    "clinic-info/",
+    AFTER_HOURS,
+]
 WRITES = [
     ("patch", "", {"name": "Hacked"}),
     ("post", "numbers/", {"e164": "+14155550199"}),
@@ -35,6 +47,9 @@ WRITES = [
     ("post", "go-live/", None),
     ("post", "offboard/", None),
     ("post", "retry/", None),
+    ("put", "hours/", {"timezone": "UTC", "weekly": [], "closures": [{"date": "2026-12-25"}]}),
+    ("patch", "clinic-info/", {"address": "Hacked"}),
+    ("patch", AFTER_HOURS, {"greeting": "Hacked"}),
 ]
 ALL = [("get", path, None) for path in READS] + WRITES
 
@@ -42,6 +57,9 @@ ALL = [("get", path, None) for path in READS] + WRITES
 def _url(clinic: Clinic, path: str) -> str:
     if path.startswith("numbers/+"):
         return number_url(clinic, N1)
+    if path == AFTER_HOURS:
+        first = Receptionist.objects.first_of(clinic)
+        return clinic_url(clinic, path.replace("FIRST", str(first.pk)))
     return clinic_url(clinic, path)
 
 
@@ -69,6 +87,8 @@ def _snapshot(clinic: Clinic) -> tuple:
         list(CarrierAccount.objects.filter(clinic=clinic).values_list("provider", flat=True)),
         Provisioning.objects.get(clinic=clinic).generation,
         ProvisioningEvent.objects.filter(clinic=clinic).count(),
+        list(FrontDesk.objects.filter(clinic=clinic).values()),
+        list(AfterHours.objects.filter(clinic=clinic).values()),
     )
 
 

@@ -16,6 +16,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from telephony.models import Receptionist
 from tests.api_helpers import user_token
 from tests.factories import UserFactory, make_clinic
 from webhooks import services as webhook_services
@@ -56,7 +57,12 @@ def owner_token(transactional_db, settings):
     )
     delivery = webhook_services.endpoint_send_test(endpoint=endpoint)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
-    ids = {"endpoint_id": str(endpoint.pk), "delivery_id": delivery.pk}
+    first = Receptionist.objects.first_of(clinic)
+    ids = {
+        "endpoint_id": str(endpoint.pk),
+        "delivery_id": delivery.pk,
+        "receptionist_id": first.pk,  # a real one, so its after-hours operations are reached
+    }
     yield {"Authorization": f"Token {user_token(user)}"}, clinic.slug, ids
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)

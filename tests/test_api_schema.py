@@ -34,6 +34,9 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/invitations/": {"get", "post"},
     "/api/v1/clinics/{slug}/invitations/{invitation_id}/": {"delete"},
     "/api/v1/invitations/accept": {"post"},
+    "/api/v1/clinics/{slug}/hours/": {"get", "put"},
+    "/api/v1/clinics/{slug}/clinic-info/": {"get", "patch"},
+    "/api/v1/clinics/{slug}/receptionists/{receptionist_id}/after-hours/": {"get", "patch"},
 }
 
 

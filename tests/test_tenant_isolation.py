@@ -19,6 +19,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
+from frontdesk import services as frontdesk_services
+from frontdesk.models import AfterHours, FrontDesk
 from telephony import services
 from telephony.models import (
     Call,
@@ -149,6 +151,13 @@ CASES: dict[str, str] = {
     "webhooks:test": CLINIC,
     "webhooks:delete": CLINIC,
     "webhooks:resend": CLINIC,
+    # Opening hours, what the receptionist knows, after-hours behaviour (issue 15)
+    "api-hours": CLINIC,
+    "api-clinic-info": CLINIC,
+    "api-after-hours": CLINIC,
+    "frontdesk:hours": CLINIC,
+    "frontdesk:clinic_info": CLINIC,
+    "frontdesk:after_hours": CLINIC,
 }
 
 
@@ -232,6 +241,18 @@ def world(owner, clinic):
     )
     webhook_services.endpoint_send_test(endpoint=endpoint)
     WebhookDelivery.objects.filter(endpoint=endpoint).update(status="failed")
+    frontdesk_services.hours_replace(
+        clinic=victim,
+        timezone="Europe/Madrid",
+        weekly=[{"day": 0, "opens": "08:00", "closes": "14:00"}],
+        closures=[{"date": "2026-12-24", "reason": "Victim staff party"}],
+    )
+    frontdesk_services.knowledge_update(
+        clinic=victim, address="1 Victim Lane", insurers=["Victim Mutual"]
+    )
+    frontdesk_services.after_hours_update(
+        receptionist=victim_line, greeting="Victim is closed", instructions="victim night"
+    )
     return {
         "attacker": attacker,
         "a": clinic,
@@ -295,6 +316,8 @@ def fingerprint(victim: Clinic) -> str:
         list(Call.objects.filter(clinic=victim).values()),
         list(CallOutcome.objects.filter(clinic=victim).values()),
         list(CallLogPolicy.objects.filter(clinic=victim).values()),
+        list(FrontDesk.objects.filter(clinic=victim).values()),
+        list(AfterHours.objects.filter(clinic=victim).values()),
         list(WebhookEndpoint.objects.filter(clinic=victim).values()),
         list(
             WebhookDelivery.objects.filter(endpoint__clinic=victim).values(
@@ -327,6 +350,11 @@ SECRETS_OF_B = (
     "victim summary",
     "victim transcript",
     "victim-hooks.example.com",
+    "Victim staff party",
+    "1 Victim Lane",
+    "Victim Mutual",
+    "Victim is closed",
+    "victim night",
 )
 
 
@@ -340,6 +368,11 @@ def body_for(victim: Clinic) -> dict[str, Any]:
         "name": "hijacked",
         "greeting": "hijacked",
         "allowed_addresses": ["203.0.113.9"],
+        "timezone": "UTC",
+        "weekly": [],
+        "closures": [],
+        "address": "hijacked",
+        "action": "message",
     }
 
 

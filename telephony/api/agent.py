@@ -2,8 +2,9 @@
 POST /api/v1/agent/calls/{room_name}/outcome (what happened on a call; see telephony.outcomes).
 
 Authenticated with an agent service token only (never a user session or user token). The
-ETag is the clinic, the receptionist and its config version: the worker sends it back in
-If-None-Match and gets a 304 while the version is unchanged. Unknown, draft, suspended and
+ETag is the clinic, the receptionist, its config version and the call-time part (hours and
+facts versions, open or closed, the next change: frontdesk.config): the worker sends it back
+in If-None-Match and gets a 304 while none of them changed. Unknown, draft, suspended and
 offboarded clinics are 404: the platform does not serve calls for them.
 """
 
@@ -22,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from frontdesk.config import call_time
 from telephony.agent_config import (
     CONFIG_CACHE_CONTROL,
     agent_config_payload,
@@ -88,12 +90,14 @@ class AgentConfigApi(APIView):
             config = served_receptionist(clinic, room=room) if clinic else None
         if clinic is None or config is None:
             raise Http404("No live clinic here.")
-        etag = config_etag(clinic.pk, config.pk, config.version)
+        # The call-time part carries the next opening or closing: a 304 never outlives it.
+        at_call = call_time(config)
+        etag = config_etag(clinic.pk, config.pk, config.version, at_call.etag_part)
         headers = {"ETag": etag, "Cache-Control": CONFIG_CACHE_CONTROL, "Vary": "Authorization"}
         wanted = parse_etags(request.headers.get("If-None-Match", ""))
         if etag in wanted or "*" in wanted:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(agent_config_payload(clinic, config), headers=headers)
+        return Response(agent_config_payload(clinic, config, at_call), headers=headers)
 
 
 class OutcomeInput(serializers.Serializer):

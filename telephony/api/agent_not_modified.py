@@ -17,6 +17,7 @@ revoked token stops working at once (decision 0054).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.http import parse_etags
 
+from frontdesk.config import etag_part_from_rows
 from telephony.agent_config import CONFIG_CACHE_CONTROL, config_etag, named_receptionist
 from telephony.agent_tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
 from telephony.models import AgentToken
@@ -37,12 +39,16 @@ PATH = "/api/v1/agent/config"
 # valid token for a clinic that is not live is still told apart from an invalid token (the
 # view answers them 404 and 401).
 STATEMENT = """
-SELECT t.id, t.last_used_at, r.clinic_id, r.id, r.version
+SELECT t.id, t.last_used_at, r.clinic_id, r.id, r.version,
+       r.timezone, r.desk_version, r.weekly, r.closures, r.after_version
 FROM telephony_agenttoken t
 LEFT JOIN LATERAL (
-    SELECT r.clinic_id, r.id, r.version
+    SELECT r.clinic_id, r.id, r.version, c.timezone,
+           fd.version AS desk_version, fd.weekly, fd.closures, ah.version AS after_version
     FROM telephony_receptionist r
     JOIN tenants_clinic c ON c.id = r.clinic_id
+    LEFT JOIN frontdesk_frontdesk fd ON fd.clinic_id = r.clinic_id
+    LEFT JOIN frontdesk_afterhours ah ON ah.receptionist_id = r.id
     WHERE r.clinic_id = %s AND c.state = %s
     ORDER BY r.id = %s DESC, r.id
     LIMIT 1
@@ -70,8 +76,13 @@ def not_modified(request: HttpRequest) -> HttpResponse | None:
         row = cur.fetchone()
     if row is None or row[3] is None:
         return None
-    token_id, last_used_at, clinic, receptionist, version = row
-    etag = config_etag(clinic, receptionist, version)
+    token_id, last_used_at, clinic, receptionist, version = row[:5]
+    zone, desk_version, weekly, closures, after_version = row[5:]
+    if isinstance(weekly, str):  # jsonb comes back decoded; text only on odd drivers
+        weekly, closures = json.loads(weekly), json.loads(closures or "[]")
+    # Open or closed and the next change are part of the ETag (decision 0091).
+    part = etag_part_from_rows(desk_version, weekly, closures, after_version, zone)
+    etag = config_etag(clinic, receptionist, version, part)
     if etag not in wanted and "*" not in wanted:
         return None
     now = timezone.now()

@@ -124,6 +124,9 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         "a receptionist": reverse("tenants:receptionist_edit", args=[live.slug, line.pk]),
         "delete a receptionist": reverse("tenants:receptionist_delete", args=[live.slug, line.pk]),
         "call detail": reverse("tenants:call_detail", args=[live.slug, "RM_1"]),
+        "opening hours": reverse("frontdesk:hours", args=[live.slug]),
+        "clinic info": reverse("frontdesk:clinic_info", args=[live.slug]),
+        "when closed": reverse("frontdesk:after_hours", args=[live.slug, line.pk]),
     }
     for where, url in pages.items():
         if url is None:

@@ -1,0 +1,58 @@
+"""The API documentation's words for opening hours, clinic facts and after-hours behaviour
+(issue 15); merged into config.api_docs.OPERATIONS."""
+
+from __future__ import annotations
+
+FRONTDESK_OPERATIONS: dict[str, tuple[str, str, str]] = {
+    "agent_config": (
+        "agent",
+        "Get a clinic's agent configuration",
+        "For the voice agent service, with `Authorization: Bearer <agent service token>`. "
+        "What the receptionist of a clinic says and does; the clinic is named by `clinic` "
+        "(its id) or by `room` (the LiveKit room of a call). Also says whether the clinic is "
+        "open now (`open_now`) and until when (`open_until`) or when it opens next "
+        "(`opens_at`), what to do when closed (`after_hours`) and what the receptionist "
+        "knows (`knowledge`). Supports `If-None-Match` (304 while nothing, open or closed "
+        "included, has changed).",
+    ),
+    "hours_retrieve": (
+        "receptionist",
+        "Get the opening hours",
+        "The clinic's time zone, its weekly opening periods (`day` 0 is Monday; times are "
+        "local, 24-hour) and the days it is closed. No weekly periods means open around the "
+        "clock.",
+    ),
+    "hours_replace": (
+        "receptionist",
+        "Set the opening hours",
+        "Replaces the time zone, the weekly periods and the closed days as a whole. Refused "
+        "with a 400 naming the entry, and nothing changed: an unknown time zone, a closing "
+        "time not after the opening time (hours past midnight continue on the next day from "
+        '"00:00"; "24:00" closes at midnight), periods of one day that overlap, a date '
+        "listed twice. The receptionist decides open or closed at call time from these.",
+    ),
+    "clinic_info_retrieve": (
+        "receptionist",
+        "Get what the receptionist knows",
+        "Address and directions, services offered, insurers accepted, languages spoken, the "
+        "emergency number and frequently asked questions.",
+    ),
+    "clinic_info_update": (
+        "receptionist",
+        "Change what the receptionist knows",
+        "Fields left out keep their value; lists replace the old list.",
+    ),
+    "after_hours_retrieve": (
+        "receptionist",
+        "Get a receptionist's after-hours behaviour",
+        "What it does while the clinic is closed: `message` (take a message), `emergency` "
+        "(give the emergency number, then offer to take a message) or `route` (hand the "
+        "call to the receptionist `route_to`), with its own greeting and instructions.",
+    ),
+    "after_hours_update": (
+        "receptionist",
+        "Change a receptionist's after-hours behaviour",
+        "Fields left out keep their value. `route_to` is another receptionist of the same "
+        "clinic and is required for `route`.",
+    ),
+}

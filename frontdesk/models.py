@@ -1,0 +1,84 @@
+"""What a receptionist needs at call time: the clinic's opening hours and closures, what it
+knows about the clinic, and what each receptionist does when the clinic is closed.
+
+Hours and knowledge live in one row per clinic (`FrontDesk`): they are always read whole,
+by the agent config API on every call (one join, decision 0090), and written whole (PUT).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from tenants.models import Clinic
+
+
+def _empty_list() -> list[Any]:
+    return []
+
+
+class FrontDesk(models.Model):
+    """A clinic's opening hours and the structured facts its receptionists answer with.
+
+    `weekly`: [{"day": 0-6 (Monday = 0), "opens": minute of day, "closes": minute of day
+    (1440 = midnight at the end of the day)}], in the clinic's time zone (Clinic.timezone).
+    No weekly hours at all means open around the clock (as before hours existed).
+    `closures`: [{"date": "YYYY-MM-DD", "reason": str}], whole days closed.
+    `version` goes up with every change, so the agent config API's ETag follows it.
+    """
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="front_desk")
+    weekly = models.JSONField(default=_empty_list, blank=True)
+    closures = models.JSONField(default=_empty_list, blank=True)
+    address = models.TextField(blank=True, max_length=500)
+    directions = models.TextField(blank=True, max_length=1000)
+    services = models.JSONField(default=_empty_list, blank=True)
+    insurers = models.JSONField(default=_empty_list, blank=True)
+    languages = models.JSONField(default=_empty_list, blank=True)
+    emergency_number = models.CharField(max_length=16, blank=True)
+    faqs = models.JSONField("frequently asked questions", default=_empty_list, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "front desk (hours and clinic facts)"
+        verbose_name_plural = "front desks (hours and clinic facts)"
+
+    def __str__(self) -> str:
+        return f"Hours and facts of {self.clinic}"
+
+
+class AfterHours(models.Model):
+    """What one receptionist does while the clinic is closed."""
+
+    class Action(models.TextChoices):
+        MESSAGE = "message", "Take a message"
+        EMERGENCY = "emergency", "Give the emergency number, then offer to take a message"
+        ROUTE = "route", "Hand the call to another receptionist"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    receptionist = models.OneToOneField(
+        "telephony.Receptionist", on_delete=models.CASCADE, related_name="after_hours"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.MESSAGE)
+    greeting = models.TextField(blank=True, max_length=500)
+    instructions = models.TextField(blank=True, max_length=4000)
+    # The receptionist who answers instead, for Action.ROUTE (same clinic: services check);
+    # if it is deleted, the call falls back to taking a message (frontdesk.config).
+    route_to = models.ForeignKey(
+        "telephony.Receptionist",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "after-hours behaviour"
+        verbose_name_plural = "after-hours behaviour"
+
+    def __str__(self) -> str:
+        return f"After hours of {self.receptionist}"

@@ -1,0 +1,15 @@
+"""/api/v1/clinics/<slug>/...: hours, clinic facts, after-hours behaviour (issue 15)."""
+
+from django.urls import path
+
+from frontdesk import api
+
+urlpatterns = [
+    path("hours/", api.HoursApi.as_view(), name="api-hours"),
+    path("clinic-info/", api.ClinicInfoApi.as_view(), name="api-clinic-info"),
+    path(
+        "receptionists/<int:receptionist_id>/after-hours/",
+        api.AfterHoursApi.as_view(),
+        name="api-after-hours",
+    ),
+]

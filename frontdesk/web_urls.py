@@ -1,0 +1,17 @@
+"""Web pages: /clinics/<slug>/hours/, /clinics/<slug>/clinic-info/, after-hours per line."""
+
+from django.urls import path
+
+from frontdesk import views
+
+app_name = "frontdesk"
+
+urlpatterns = [
+    path("clinics/<slug:slug>/hours/", views.hours, name="hours"),
+    path("clinics/<slug:slug>/clinic-info/", views.clinic_info, name="clinic_info"),
+    path(
+        "clinics/<slug:slug>/receptionists/<int:receptionist_id>/after-hours/",
+        views.after_hours,
+        name="after_hours",
+    ),
+]
