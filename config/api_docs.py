@@ -26,6 +26,7 @@ TAGS: list[dict[str, str]] = [
         "phone line (its LiveKit SIP trunk and dispatch rule).",
     },
     {"name": "calls", "description": "The call log and test calls."},
+    {"name": "messages", "description": "Messages the receptionist took, and handling them."},
     {"name": "team", "description": "Members, roles and invitations."},
     {"name": "audit", "description": "Who changed what in the clinic, and when."},
     {

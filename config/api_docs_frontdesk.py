@@ -55,4 +55,31 @@ FRONTDESK_OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Fields left out keep their value. `route_to` is another receptionist of the same "
         "clinic and is required for `route`.",
     ),
+    "agent_message": (
+        "agent",
+        "Post a message the receptionist took",
+        "With the agent service token and an `Idempotency-Key` header that stays the same on "
+        "every retry of one message: 201 when stored, 200 when the same message was already "
+        "stored under that key, 409 when the key was used for a different message, 404 when "
+        "the room is not a live clinic's. The caller's number is taken from the call, not "
+        "from the body.",
+    ),
+    "messages_list": (
+        "messages",
+        "List the messages",
+        "Newest first (at most 100), the caller and call-back number masked (***1234) for "
+        "every role. `?handled=false` for new ones, `?handled=true` for handled ones.",
+    ),
+    "messages_retrieve": (
+        "messages",
+        "Get a message",
+        "Owners and admins see the caller's full number and call-back number; viewers see "
+        "them masked.",
+    ),
+    "messages_update": (
+        "messages",
+        "Mark a message handled",
+        '`{"handled": true}` records who handled it and when; `{"handled": false}` makes it '
+        "new again. Owners and admins.",
+    ),
 }

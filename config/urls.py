@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from audit.api import AuditLogApi
 from config import health
+from frontdesk.api_messages import AgentMessageApi
 from telephony import webhooks
 from telephony.admin import ops_dashboard
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/ops/", admin.site.admin_view(ops_dashboard), name="admin-ops"),
     path("admin/", admin.site.urls),
     path("webhooks/livekit", webhooks.livekit_webhook, name="livekit-webhook"),
+    path("api/v1/agent/messages", AgentMessageApi.as_view(), name="api-agent-messages"),
     path("api/v1/agent/", include("telephony.api.agent_urls")),
     path("api/v1/clinics/<slug:slug>/", include("telephony.api.clinic_extra_urls")),
     path("api/v1/clinics/<slug:slug>/", include("webhooks.urls")),

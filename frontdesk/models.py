@@ -7,7 +7,7 @@ by the agent config API on every call (one join, decision 0090), and written who
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 
@@ -38,6 +38,8 @@ class FrontDesk(models.Model):
     languages = models.JSONField(default=_empty_list, blank=True)
     emergency_number = models.CharField(max_length=16, blank=True)
     faqs = models.JSONField("frequently asked questions", default=_empty_list, blank=True)
+    # Email the clinic's owners and admins for each message the receptionist takes.
+    email_messages = models.BooleanField("email each message", default=False)
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,3 +84,62 @@ class AfterHours(models.Model):
 
     def __str__(self) -> str:
         return f"After hours of {self.receptionist}"
+
+
+class Message(models.Model):
+    """A message the receptionist took for the clinic (the agent posts it; decision 0092).
+
+    The caller's number comes from the call (its room name or its call log row), not from
+    the agent: `caller_number` is shown in full only to members allowed to see callers'
+    numbers, as in the call log (decision 0030), and masked in lists. `room_name` is stored
+    redacted like the call log's, which is how the call log links to the message.
+    `idempotency_key` (the agent's `Idempotency-Key`) makes a retried post a no-op.
+    """
+
+    class Urgency(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        URGENT = "urgent", "Urgent"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="taken_messages")
+    receptionist = models.ForeignKey(
+        "telephony.Receptionist", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    room_name = models.CharField(max_length=256, db_index=True)
+    caller_number = models.CharField(max_length=20, blank=True, db_index=True)
+    caller_last4 = models.CharField(max_length=4, blank=True)
+    caller_name = models.CharField(max_length=120, blank=True)
+    callback_number = models.CharField(max_length=16, blank=True, db_index=True)
+    reason = models.TextField(max_length=2000)
+    urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    idempotency_key = models.CharField(max_length=200, editable=False)
+    body_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        "tenants.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        indexes: ClassVar = [models.Index(fields=["clinic", "-created_at"])]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["clinic", "idempotency_key"], name="message_once_per_idempotency_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message from {self.caller_masked or 'an unknown caller'}"
+
+    @property
+    def caller_masked(self) -> str:
+        return f"***{self.caller_last4}" if self.caller_last4 else ""
+
+    @property
+    def callback_masked(self) -> str:
+        return f"***{self.callback_number[-4:]}" if self.callback_number else ""
+
+    @property
+    def is_handled(self) -> bool:
+        return self.handled_at is not None

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontdesk import api
+from frontdesk import api, api_messages
 
 urlpatterns = [
     path("hours/", api.HoursApi.as_view(), name="api-hours"),
@@ -12,4 +12,6 @@ urlpatterns = [
         api.AfterHoursApi.as_view(),
         name="api-after-hours",
     ),
+    path("messages/", api_messages.MessageListApi.as_view(), name="api-messages"),
+    path("messages/<int:message_id>/", api_messages.MessageDetailApi.as_view(), name="api-message"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontdesk import views
+from frontdesk import views, views_messages
 
 app_name = "frontdesk"
 
@@ -13,5 +13,11 @@ urlpatterns = [
         "clinics/<slug:slug>/receptionists/<int:receptionist_id>/after-hours/",
         views.after_hours,
         name="after_hours",
+    ),
+    path("clinics/<slug:slug>/messages/", views_messages.inbox, name="messages"),
+    path(
+        "clinics/<slug:slug>/messages/<int:message_id>/",
+        views_messages.message_detail,
+        name="message",
     ),
 ]

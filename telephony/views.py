@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from frontdesk.models import Message
 from telephony.models import Call, CallLogPolicy, PhoneNumber, Receptionist
 from telephony.outcomes import calls_csv, outcome_of
 from telephony.selectors import call_log_page
@@ -110,6 +111,10 @@ def call_detail(request: HttpRequest, slug: str, room_sid: str) -> HttpResponse:
         "call": call,
         "outcome": outcome_of(call),
         "policy": CallLogPolicy.for_clinic(clinic),
+        # Messages the receptionist took on this call (frontdesk; same redacted room name).
+        "taken_messages": list(
+            Message.objects.filter(clinic=clinic, room_name=call.room_name).order_by("id")
+        ),
     }
     return render(request, "telephony/call_detail.html", context)
 

@@ -36,6 +36,8 @@ ACTIONS: dict[str, str] = {
     "go live, retry provisioning": EDIT,
     "see calls: outcome, summary, masked caller; export them": READ,
     "see callers' full numbers and call transcripts": EDIT,
+    "see messages the receptionist took, callers masked": READ,
+    "mark messages handled, choose whether each is emailed": EDIT,
     "set how long calls and transcripts are kept": MANAGE,
     "manage webhook endpoints and see their delivery logs": EDIT,
     "invite members, revoke invitations": MANAGE,

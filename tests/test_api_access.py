@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from frontdesk.models import AfterHours, FrontDesk
+from frontdesk.models import AfterHours, FrontDesk, Message
 from telephony.models import (
     CarrierAccount,
     PhoneNumber,
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 N1 = "+14155550100"
 AFTER_HOURS = "receptionists/FIRST/after-hours/"
+MESSAGE = "messages/MSG/"
 READS = [
     "",
     "numbers/",
@@ -35,6 +36,8 @@ READS = [
     "hours/",
     "clinic-info/",
     AFTER_HOURS,
+    "messages/",
+    MESSAGE,
 ]
 WRITES = [
     ("patch", "", {"name": "Hacked"}),
@@ -50,6 +53,7 @@ WRITES = [
     ("put", "hours/", {"timezone": "UTC", "weekly": [], "closures": [{"date": "2026-12-25"}]}),
     ("patch", "clinic-info/", {"address": "Hacked"}),
     ("patch", AFTER_HOURS, {"greeting": "Hacked"}),
+    ("patch", MESSAGE, {"handled": True}),
 ]
 ALL = [("get", path, None) for path in READS] + WRITES
 
@@ -57,6 +61,9 @@ ALL = [("get", path, None) for path in READS] + WRITES
 def _url(clinic: Clinic, path: str) -> str:
     if path.startswith("numbers/+"):
         return number_url(clinic, N1)
+    if path == MESSAGE:
+        message = Message.objects.get(clinic=clinic)
+        return clinic_url(clinic, f"messages/{message.pk}/")
     if path == AFTER_HOURS:
         first = Receptionist.objects.first_of(clinic)
         return clinic_url(clinic, path.replace("FIRST", str(first.pk)))
@@ -66,6 +73,9 @@ def _url(clinic: Clinic, path: str) -> str:
 @pytest.fixture
 def seeded(clinic):
     phone_number_add(clinic=clinic, number=N1)
+    Message.objects.create(
+        clinic=clinic, room_name="x", reason="Call me", idempotency_key="k", body_hash="x"
+    )
     return clinic
 
 
@@ -89,6 +99,7 @@ def _snapshot(clinic: Clinic) -> tuple:
         ProvisioningEvent.objects.filter(clinic=clinic).count(),
         list(FrontDesk.objects.filter(clinic=clinic).values()),
         list(AfterHours.objects.filter(clinic=clinic).values()),
+        list(Message.objects.filter(clinic=clinic).values()),
     )
 
 

@@ -16,6 +16,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from frontdesk.models import Message
 from telephony.models import Receptionist
 from tests.api_helpers import user_token
 from tests.factories import UserFactory, make_clinic
@@ -58,10 +59,14 @@ def owner_token(transactional_db, settings):
     delivery = webhook_services.endpoint_send_test(endpoint=endpoint)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
     first = Receptionist.objects.first_of(clinic)
+    message = Message.objects.create(
+        clinic=clinic, room_name="x", reason="Call me", idempotency_key="k", body_hash="x"
+    )
     ids = {
         "endpoint_id": str(endpoint.pk),
         "delivery_id": delivery.pk,
         "receptionist_id": first.pk,  # a real one, so its after-hours operations are reached
+        "message_id": message.pk,
     }
     yield {"Authorization": f"Token {user_token(user)}"}, clinic.slug, ids
     signals.request_started.connect(close_old_connections)

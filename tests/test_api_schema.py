@@ -37,6 +37,8 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/hours/": {"get", "put"},
     "/api/v1/clinics/{slug}/clinic-info/": {"get", "patch"},
     "/api/v1/clinics/{slug}/receptionists/{receptionist_id}/after-hours/": {"get", "patch"},
+    "/api/v1/clinics/{slug}/messages/": {"get"},
+    "/api/v1/clinics/{slug}/messages/{message_id}/": {"get", "patch"},
 }
 
 
@@ -156,6 +158,7 @@ def test_every_operation_has_a_summary_a_known_tag_and_a_description_for_users()
         "receptionist",
         "provisioning",
         "calls",
+        "messages",
         "team",
         "audit",
         "webhooks",

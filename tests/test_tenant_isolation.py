@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
 from frontdesk import services as frontdesk_services
-from frontdesk.models import AfterHours, FrontDesk
+from frontdesk.models import AfterHours, FrontDesk, Message
 from telephony import services
 from telephony.models import (
     Call,
@@ -158,6 +158,12 @@ CASES: dict[str, str] = {
     "frontdesk:hours": CLINIC,
     "frontdesk:clinic_info": CLINIC,
     "frontdesk:after_hours": CLINIC,
+    # Messages the receptionist took
+    "api-agent-messages": AGENT,
+    "api-messages": CLINIC,
+    "api-message": CLINIC,
+    "frontdesk:messages": CLINIC,
+    "frontdesk:message": CLINIC,
 }
 
 
@@ -253,6 +259,18 @@ def world(owner, clinic):
     frontdesk_services.after_hours_update(
         receptionist=victim_line, greeting="Victim is closed", instructions="victim night"
     )
+    Message.objects.create(
+        clinic=victim,
+        receptionist=victim_line,
+        room_name=call.room_name,
+        caller_number="+14155550199",
+        caller_last4="0199",
+        caller_name="Victim Caller Name",
+        callback_number="+14155550177",
+        reason="victim message reason",
+        idempotency_key="victim-key",
+        body_hash="x",
+    )
     return {
         "attacker": attacker,
         "a": clinic,
@@ -274,12 +292,14 @@ def fill(route: str, victim: Clinic) -> str:
     invitation = Invitation.objects.for_clinic(victim).order_by("created_at").first()
     endpoint = WebhookEndpoint.objects.filter(clinic=victim).first()
     line = Receptionist.objects.for_clinic(victim).order_by("id").last()
+    message = Message.objects.filter(clinic=victim).first()
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     for key, value in {
         "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
         "<int:delivery_id>": str(delivery.pk if delivery else 0),
         "<slug:slug>": victim.slug,
         "<int:receptionist_id>": str(line.pk if line else 0),
+        "<int:message_id>": str(message.pk if message else 0),
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
         "<slug:section>": "numbers",
@@ -318,6 +338,7 @@ def fingerprint(victim: Clinic) -> str:
         list(CallLogPolicy.objects.filter(clinic=victim).values()),
         list(FrontDesk.objects.filter(clinic=victim).values()),
         list(AfterHours.objects.filter(clinic=victim).values()),
+        list(Message.objects.filter(clinic=victim).values()),
         list(WebhookEndpoint.objects.filter(clinic=victim).values()),
         list(
             WebhookDelivery.objects.filter(endpoint__clinic=victim).values(
@@ -355,6 +376,8 @@ SECRETS_OF_B = (
     "Victim Mutual",
     "Victim is closed",
     "victim night",
+    "Victim Caller Name",
+    "victim message reason",
 )
 
 
@@ -373,6 +396,7 @@ def body_for(victim: Clinic) -> dict[str, Any]:
         "closures": [],
         "address": "hijacked",
         "action": "message",
+        "handled": True,
     }
 
 

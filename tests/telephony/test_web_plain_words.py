@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from frontdesk.models import Message
 from telephony import services
 from telephony.models import Call, Provisioning, ProvisioningEvent
 from telephony.provisioning.reconcile import reconcile_clinic
@@ -97,6 +98,14 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         last_error_code="invalid_argument",
     )
     draft = make_clinic(owner, "Draft Dental")
+    message = Message.objects.create(
+        clinic=live,
+        room_name="x",
+        caller_last4="0199",
+        reason="Call me back",
+        idempotency_key="k",
+        body_hash="x",
+    )
     line = receptionist_create(clinic=live, name="Spanish line", language="es-ES")
     user = owner
     if role == "viewer":
@@ -127,6 +136,8 @@ def test_every_clinic_page_is_free_of_jargon_outside_the_advanced_disclosure(liv
         "opening hours": reverse("frontdesk:hours", args=[live.slug]),
         "clinic info": reverse("frontdesk:clinic_info", args=[live.slug]),
         "when closed": reverse("frontdesk:after_hours", args=[live.slug, line.pk]),
+        "messages": reverse("frontdesk:messages", args=[live.slug]),
+        "a message": reverse("frontdesk:message", args=[live.slug, message.pk]),
     }
     for where, url in pages.items():
         if url is None:
