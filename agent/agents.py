@@ -11,7 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
-from livekit.agents import Agent, StopResponse, get_job_context
+from livekit.agents import Agent, RunContext, StopResponse, function_tool, get_job_context
 
 from agent.clinic_config import ClinicConfig
 from agent.consent import (
@@ -20,21 +20,63 @@ from agent.consent import (
     ConsentFlow,
     ConsentStep,
 )
+from agent.front_desk import script_for
+from agent.messages import MessagePoster, Posted
 from agent.outcome import CallRecord
 
 logger = logging.getLogger("switchboard.agent")
 
 
 class Receptionist(Agent):
-    def __init__(self, config: ClinicConfig) -> None:
-        super().__init__(instructions=config.instructions)
-        self._greeting = config.greeting
+    """The line's receptionist: its greeting when the clinic is open, the after-hours
+    greeting and instructions when it is closed (agent.front_desk), and a take_message tool
+    that posts to the platform once per message (agent.messages)."""
+
+    def __init__(self, config: ClinicConfig, poster: MessagePoster | None = None) -> None:
+        script = script_for(config)
+        super().__init__(instructions=script.instructions)
+        self._greeting = script.greeting
+        self.closed = script.closed
+        self._poster = poster
+        self.messages_posted: list[Posted] = []
 
     async def on_enter(self) -> None:
         if self._greeting:
             self.session.say(self._greeting)
         else:
             self.session.generate_reply(instructions="Greet the caller and offer help.")
+
+    @function_tool
+    async def take_message(
+        self,
+        context: RunContext,
+        caller_name: str,
+        callback_number: str,
+        reason: str,
+        urgency: str = "normal",
+    ) -> str:
+        """Save a message for the clinic's team, once the caller has given it.
+
+        Args:
+            caller_name: The caller's name as they said it.
+            callback_number: The number to call back, as confirmed with the caller.
+            reason: What the call is about, in a sentence or two.
+            urgency: "urgent" if the caller says it cannot wait, else "normal".
+        """
+        if self._poster is None:
+            return "The message could not be saved; ask the caller to call back later."
+        result = await self._poster.post(
+            caller_name=caller_name,
+            callback_number=callback_number,
+            reason=reason,
+            urgency=urgency,
+        )
+        self.messages_posted.append(result)
+        if result in ("stored", "already_stored"):
+            return "The message is saved; the team will see it. Tell the caller."
+        if result == "rejected":
+            return "The message was refused: check the call-back number with the caller."
+        return "The message could not be saved; ask the caller to call back later."
 
 
 class ConsentAgent(Agent):

@@ -58,6 +58,22 @@ class ClinicConfig:
     # Which of the clinic's receptionists this is (absent from older platforms).
     receptionist: int | None = None
     receptionist_name: str = ""
+    # The call-time part (agent.front_desk): absent from older platforms, which had no hours.
+    call_time: CallTime | None = None
+
+
+@dataclass(frozen=True)
+class CallTime:
+    """Open or closed when the platform answered, what to do when closed, what to know."""
+
+    open_now: bool
+    open_until: str | None
+    opens_at: str | None
+    after_hours_action: str  # "message", "emergency" or "route"
+    after_hours_greeting: str
+    after_hours_instructions: str
+    route_to: int | None
+    knowledge: dict[str, Any]
 
 
 def fallback_config(clinic: uuid.UUID | None = None) -> ClinicConfig:
@@ -134,6 +150,52 @@ def parse_config(data: object, *, expected_clinic: uuid.UUID | None = None) -> C
         keep_transcripts=data.get("keep_transcripts") is True,
         receptionist=_optional_id(data, "receptionist"),
         receptionist_name=str(data.get("receptionist_name") or "").strip(),
+        call_time=_call_time(data),
+    )
+
+
+AFTER_HOURS_ACTIONS = ("message", "emergency", "route")
+KNOWLEDGE_TEXT = ("address", "directions", "emergency_number")
+KNOWLEDGE_LISTS = ("services", "insurers", "languages")
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _call_time(data: dict[str, Any]) -> CallTime | None:
+    """The call-time fields, leniently: a field of the wrong type is left out rather than
+    failing the call (the greeting and instructions are what matter)."""
+    if "open_now" not in data:
+        return None
+    if type(data["open_now"]) is not bool:
+        raise InvalidConfig("agent config 'open_now' must be bool")
+    after = data.get("after_hours") if isinstance(data.get("after_hours"), dict) else {}
+    action = after.get("action") if after.get("action") in AFTER_HOURS_ACTIONS else "message"
+    target = after.get("route_to") if isinstance(after.get("route_to"), dict) else {}
+    route_to = target.get("id") if type(target.get("id")) is int else None
+    if action == "route" and route_to is None:
+        action = "message"
+    raw = data.get("knowledge") if isinstance(data.get("knowledge"), dict) else {}
+    knowledge: dict[str, Any] = {k: _text(raw.get(k)) for k in KNOWLEDGE_TEXT}
+    for key in KNOWLEDGE_LISTS:
+        items = raw.get(key) if isinstance(raw.get(key), list) else []
+        knowledge[key] = [_text(i) for i in items if _text(i)]
+    faqs = raw.get("faqs") if isinstance(raw.get("faqs"), list) else []
+    knowledge["faqs"] = [
+        (_text(f.get("question")), _text(f.get("answer")))
+        for f in faqs
+        if isinstance(f, dict) and _text(f.get("question")) and _text(f.get("answer"))
+    ]
+    return CallTime(
+        open_now=data["open_now"],
+        open_until=data.get("open_until") if isinstance(data.get("open_until"), str) else None,
+        opens_at=data.get("opens_at") if isinstance(data.get("opens_at"), str) else None,
+        after_hours_action=action,
+        after_hours_greeting=_text(after.get("greeting")),
+        after_hours_instructions=_text(after.get("instructions")),
+        route_to=route_to,
+        knowledge=knowledge,
     )
 
 

@@ -150,6 +150,9 @@ class Settings:
     def config_endpoint(self) -> str:
         return self.switchboard_url.rstrip("/") + "/api/v1/agent/config"
 
+    def messages_endpoint(self) -> str:
+        return self.switchboard_url.rstrip("/") + "/api/v1/agent/messages"
+
     def outcome_endpoint(self, room_name: str) -> str:
         room = quote(room_name, safe="")
         return f"{self.switchboard_url.rstrip('/')}/api/v1/agent/calls/{room}/outcome"

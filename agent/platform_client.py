@@ -12,9 +12,10 @@ seconds (SWITCHBOARD_CONFIG_DEADLINE_SECONDS, default 4). Within it:
   (stale beats generic), else the neutral fallback that takes a message.
 
 Cache: in-process, keyed by clinic and receptionist (as the job names them), holding the
-config and its ETag. When the job metadata's
-config_version equals the cached version, no request is made; otherwise the request carries
-If-None-Match and a 304 reuses the cached body.
+config and its ETag. The request carries If-None-Match and a 304 reuses the cached body. A
+config without opening hours (an older platform) whose version equals the job metadata's
+config_version is used without a request; one with hours is always revalidated, since open
+or closed changes with the clock (decision 0091).
 
 Reference: the agent config API contract in docs/agent.md.
 """
@@ -151,7 +152,13 @@ class PlatformClient:
             if target.clinic is not None
             else None
         )
-        if entry is not None and entry.config.config_version == target.config_version:
+        # A config that carries open/closed is asked again every call (a 304 is cheap): the
+        # job's config_version does not change when the hours or the time of day do.
+        if (
+            entry is not None
+            and entry.config.config_version == target.config_version
+            and entry.config.call_time is None
+        ):
             return FetchResult(entry.config, "cache")
         try:
             return await self._fetch_with_retries(target, entry)

@@ -11,9 +11,12 @@ Per job:
    reject only a job that names no clinic at all.
 2. entrypoint (job process): connect to the room while fetching the clinic's config; 404 ->
    a short apology and hang up; unreachable platform -> the fallback message taker.
-3. When the clinic requires recording consent, a consent agent asks first (agent.consent), then
+3. Closed now (the config's open_now): the after-hours greeting and instructions, or the
+   receptionist chosen to answer after hours (agent.front_desk); every receptionist can take
+   a message (take_message, posted once per message: agent.messages).
+4. When the clinic requires recording consent, a consent agent asks first (agent.consent), then
    hands over to the receptionist; otherwise the receptionist greets at once.
-4. When the job shuts down (the call is over), the worker posts the call's outcome to the
+5. When the job shuts down (the call is over), the worker posts the call's outcome to the
    platform once (agent.outcome; retried with the same body, which the platform recognises).
 
 Recording: livekit-agents fixes a session's recording options at AgentSession.start(). So when
@@ -26,6 +29,7 @@ recorder outside this worker to honour. Otherwise recording follows the LiveKit 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import sys
@@ -33,9 +37,13 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
 from agent.clinic_config import DEFAULT_LANGUAGE, ClinicConfig
 from agent.config import ModelPlan, ModelRef, Settings, load_settings, plan_models
 from agent.consent import CONSENT_ATTRIBUTE, ConsentFlow, Decision
+from agent.front_desk import routed_receptionist
+from agent.messages import MessagePoster
 from agent.metadata import UnroutableJob, resolve_target
 from agent.outcome import CallRecord, build_outcome
 from agent.platform_client import (
@@ -180,7 +188,32 @@ async def entrypoint(ctx: JobContext) -> None:
     if fetched is None:
         await _end_politely(ctx)
         return
-    await _run_receptionist(ctx, fetched.config, settings)
+    config = fetched.config
+    routed = routed_receptionist(config)
+    if routed is not None:  # closed, and this line hands its calls to another receptionist
+        config = await _routed_config(settings, target, routed) or config
+    await _run_receptionist(ctx, config, settings)
+
+
+async def _routed_config(settings: Settings, target: Any, receptionist: int) -> Any:
+    """The after-hours receptionist's config, answering as when open (a route is followed
+    once); None when it cannot be fetched (the line then takes a message itself)."""
+    async with PlatformClient(
+        endpoint=settings.config_endpoint(),
+        token=settings.agent_token,
+        cache=_CACHE,
+        deadline_s=settings.config_deadline_s,
+    ) as client:
+        try:
+            result = await client.fetch_config(
+                dataclasses.replace(target, receptionist=receptionist, config_version=None)
+            )
+        except ClinicNotServed:
+            return None
+    if result.source == "fallback" or result.config.call_time is None:
+        return None
+    opened = dataclasses.replace(result.config.call_time, open_now=True)
+    return dataclasses.replace(result.config, call_time=opened)
 
 
 async def _fetch_or_none(client: PlatformClient, target: Any) -> Any:
@@ -198,7 +231,15 @@ async def _run_receptionist(ctx: JobContext, config: ClinicConfig, settings: Set
     for note in plan.substitutions:
         logger.warning("clinic %s: %s", config.clinic, note)
     receptionist_cls, consent_cls = _agent_classes()
-    receptionist = receptionist_cls(config)
+    http = aiohttp.ClientSession()
+    poster = MessagePoster(
+        url=settings.messages_endpoint(),
+        token=settings.agent_token,
+        room=ctx.room.name,
+        session=http,
+    )
+    ctx.add_shutdown_callback(http.close)
+    receptionist = receptionist_cls(config, poster)
     flow = ConsentFlow(config.language, required=config.recording_consent_required)
     record = CallRecord()
     if flow.done:  # consent not required: nothing asked
