@@ -18,7 +18,7 @@ from django.utils import timezone
 from tenants.models import Clinic
 from tenants.timezones import UTC, canonical
 
-WEB_NAMESPACE = "tenants"
+WEB_NAMESPACES = frozenset({"tenants", "frontdesk"})
 
 
 class ClinicTimezoneMiddleware:
@@ -40,7 +40,7 @@ class ClinicTimezoneMiddleware:
     ) -> None:
         match = request.resolver_match
         slug = view_kwargs.get("slug")
-        if not slug or match is None or match.namespace != WEB_NAMESPACE:
+        if not slug or match is None or match.namespace not in WEB_NAMESPACES:
             timezone.deactivate()
             return
         # Only the zone is read here; the view itself decides who may see the clinic.

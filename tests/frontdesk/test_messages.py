@@ -212,3 +212,12 @@ def test_the_call_log_links_to_the_message(agent, live, owner):
     web.force_login(owner)
     page = web.get(reverse("tenants:call_detail", args=[live.slug, "RM_9"])).content.decode()
     assert reverse("frontdesk:message", args=[live.slug, message_id]) in page
+
+
+def test_the_inbox_shows_times_in_the_clinic_zone(agent, live, owner):
+    Clinic.objects.filter(pk=live.pk).update(timezone="America/New_York")
+    post(agent, body(live))
+    web = Client()
+    web.force_login(owner)
+    inbox = web.get(reverse("frontdesk:messages", args=[live.slug])).content.decode()
+    assert " ES" in inbox or " ED" in inbox  # EST or EDT, not UTC
