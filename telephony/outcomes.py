@@ -202,12 +202,15 @@ class Purged:
     transcripts: int
     calls: int
     outcomes: int
+    messages: int = 0
 
 
 def purge_expired(now: datetime | None = None) -> Purged:
     """Drop transcripts and call details older than each clinic's policy allows."""
     now = now or timezone.now()
-    transcripts = calls = outcomes = 0
+    from frontdesk.models import Message  # the messages taken on calls go with the calls
+
+    transcripts = calls = outcomes = messages = 0
     for days in CallLogPolicy.TranscriptDays.values:
         selected = CallOutcome.objects.filter(_with_days("transcript_days", days)).exclude(
             transcript=""
@@ -227,11 +230,14 @@ def purge_expired(now: datetime | None = None) -> Purged:
             .delete()[1]
             .get(CallOutcome._meta.label, 0)
         )
+        messages += Message.objects.filter(
+            _with_days("call_days", days), created_at__lt=cutoff
+        ).delete()[0]
     if transcripts or calls or outcomes:
         logger.info(
             "retention: purged %s transcripts, %s calls, %s outcomes", transcripts, calls, outcomes
         )
-    return Purged(transcripts, calls, outcomes)
+    return Purged(transcripts, calls, outcomes, messages)
 
 
 @dataclass(frozen=True)
@@ -239,11 +245,14 @@ class Erased:
     calls: int
     outcomes: int
     events: int
+    messages: int = 0
 
 
 def erase_caller(*, clinic: Clinic, number: str) -> Erased:
     """Everything the clinic holds about one caller number: its calls, their outcomes and
-    transcripts, and the webhook events that carried them (decision 0030)."""
+    transcripts, the messages taken from it or asking to be called back on it, and the
+    webhook events that carried them (decision 0030)."""
+    from frontdesk.models import Message
     from telephony import call_events
 
     with transaction.atomic():
@@ -251,6 +260,11 @@ def erase_caller(*, clinic: Clinic, number: str) -> Erased:
         rooms = list(calls.values_list("room_name", flat=True))
         events = call_events.erase_for_rooms(clinic, rooms)
         outcomes = CallOutcome.objects.for_clinic(clinic).filter(room_name__in=rooms).delete()[0]
+        messages = (
+            Message.objects.filter(clinic=clinic)
+            .filter(Q(caller_number=number) | Q(callback_number=number) | Q(room_name__in=rooms))
+            .delete()[0]
+        )
         deleted = calls.delete()[0]
     logger.info("erased a caller's data from clinic %s: %s calls", clinic.pk, deleted)
-    return Erased(calls=deleted, outcomes=outcomes, events=events)
+    return Erased(calls=deleted, outcomes=outcomes, events=events, messages=messages)

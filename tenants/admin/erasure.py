@@ -50,7 +50,8 @@ class ErasureMixin(admin.ModelAdmin):
                 logger.info("caller erasure in clinic %s by %s", clinic.pk, request.user)
                 self.message_user(
                     request,
-                    f"Erased {erased.calls} call(s), {erased.outcomes} outcome(s) and "
+                    f"Erased {erased.calls} call(s), {erased.outcomes} outcome(s), "
+                    f"{erased.messages} message(s) and "
                     f"{erased.events} webhook event(s) for that number.",
                     messages.SUCCESS,
                 )

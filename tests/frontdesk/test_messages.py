@@ -221,3 +221,28 @@ def test_the_inbox_shows_times_in_the_clinic_zone(agent, live, owner):
     web.force_login(owner)
     inbox = web.get(reverse("frontdesk:messages", args=[live.slug])).content.decode()
     assert " ES" in inbox or " ED" in inbox  # EST or EDT, not UTC
+
+
+def test_erasing_a_caller_erases_their_messages(agent, live):
+    from telephony.outcomes import erase_caller
+
+    post(agent, body(live), key="a")
+    post(agent, body(live, room=f"{live.room_prefix}_+14155550111_x"), key="b")
+    erased = erase_caller(clinic=live, number="+14155550123")  # the call-back number
+    assert erased.messages == 2 and not Message.objects.exists()
+
+
+def test_messages_expire_with_the_clinics_calls(agent, live):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telephony.outcomes import purge_expired
+
+    post(agent, body(live), key="old")
+    post(agent, body(live), key="new")
+    Message.objects.filter(idempotency_key="old").update(
+        created_at=timezone.now() - timedelta(days=400)
+    )
+    assert purge_expired().messages == 1
+    assert list(Message.objects.values_list("idempotency_key", flat=True)) == ["new"]

@@ -32,6 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"number: {' '.join(exc.messages)}") from None
         erased = erase_caller(clinic=clinic, number=number)
         self.stdout.write(
-            f"Erased {erased.calls} call(s), {erased.outcomes} outcome(s) and "
+            f"Erased {erased.calls} call(s), {erased.outcomes} outcome(s), "
+            f"{erased.messages} message(s) and "
             f"{erased.events} webhook event(s) from {clinic.slug}."
         )
