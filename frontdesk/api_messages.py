@@ -159,7 +159,7 @@ class MessageListApi(ClinicApiView):
             200: inline_serializer(
                 "MessageList", {"results": serializers.ListField(child=MESSAGE)}
             ),
-            **errors(*READ_ERRORS),
+            **errors(400, *READ_ERRORS),  # 400: `handled` neither true nor false
         },
     )
     def get(self, request: Request, slug: str) -> Response:

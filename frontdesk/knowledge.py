@@ -24,10 +24,10 @@ FIELDS = ("address", "directions", *LIST_FIELDS, "emergency_number", "faqs")
 def _text(value: object, field: str, limit: int, *, multiline: bool = True) -> str:
     if not isinstance(value, str):
         raise ValidationError({field: ["Send text."]})
-    value = value.strip()
-    problem = text_problem(value, multiline=multiline)
+    problem = text_problem(value, multiline=multiline)  # before stripping: "\n" is refused
     if problem:
         raise ValidationError({field: [problem]})
+    value = value.strip()
     if len(value) > limit:
         raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
     return value

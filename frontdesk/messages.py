@@ -66,10 +66,10 @@ def _one_line(value: object, field: str, limit: int, *, multiline: bool = False)
         return ""
     if not isinstance(value, str):
         raise ValidationError({field: ["Send text."]})
-    value = value.strip()
-    problem = text_problem(value, multiline=multiline)
+    problem = text_problem(value, multiline=multiline)  # before stripping: "\n" is refused
     if problem:
         raise ValidationError({field: [problem]})
+    value = value.strip()
     if len(value) > limit:
         raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
     return value
@@ -92,7 +92,8 @@ def _caller(clinic: Clinic, room: str, stored_name: str) -> tuple[str, str]:
 
 
 def _clean_fields(data: Any) -> tuple[Clinic, dict[str, str]]:
-    """The body checked and normalised, with the live clinic its room belongs to."""
+    """The body checked and normalised, with the live clinic its room belongs to. Every
+    field's text is checked before the room is looked up, so an error names its field."""
     if not isinstance(data, dict):
         raise ValidationError({"non_field_errors": ["Send a JSON object."]})
     allowed = {"room", "caller_name", "callback_number", "reason", "urgency"}
@@ -102,16 +103,17 @@ def _clean_fields(data: Any) -> tuple[Clinic, dict[str, str]]:
     room = _one_line(data.get("room"), "room", 256)
     if not room:
         raise ValidationError({"room": ["Send the call's LiveKit room name."]})
-    clinic = served_clinic(room=room)
-    if clinic is None:
-        raise NoSuchRoom(room)
     reason = _one_line(data.get("reason"), "reason", MAX_REASON, multiline=True)
     if not reason:
         raise ValidationError({"reason": ["Say what the caller wants (the message itself)."]})
     urgency = data.get("urgency", Message.Urgency.NORMAL)
     if urgency not in Message.Urgency.values:
         raise ValidationError({"urgency": ["Use normal or urgent."]})
+    caller_name = _one_line(data.get("caller_name"), "caller_name", MAX_NAME)
     callback = _one_line(data.get("callback_number"), "callback_number", 64)
+    clinic = served_clinic(room=room)
+    if clinic is None:
+        raise NoSuchRoom(room)
     if callback:
         try:
             callback = normalize_e164(callback, clinic_region(clinic))
@@ -119,7 +121,7 @@ def _clean_fields(data: Any) -> tuple[Clinic, dict[str, str]]:
             raise ValidationError({"callback_number": exc.messages}) from None
     return clinic, {
         "room": room,
-        "caller_name": _one_line(data.get("caller_name"), "caller_name", MAX_NAME),
+        "caller_name": caller_name,
         "callback_number": callback,
         "reason": reason,
         "urgency": urgency,

@@ -11,6 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from frontdesk.models import Message
 from telephony.models import PhoneNumber, Receptionist
 from telephony.services import phone_number_add
 from webhooks.services import endpoint_create
@@ -85,7 +86,7 @@ NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there", "\n", " \t "]
 OVERLONG = "x" * 100_001  # one more than the longest field (a transcript)
 
 
-def _endpoints(clinic, member_id, invitation_id, hook_id, line_id):
+def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id):
     c = f"/api/v1/clinics/{clinic.slug}/"
     hook = {"url": "https://hooks.example.com/in", "events": ["call.ended"]}
     agent_fields = ["agent_name", "greeting", "instructions", "language", "voice"]
@@ -118,6 +119,15 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id):
          ["consent", "outcome", "summary", "transcript", "consent_at"]),
         ("post", c + "webhook-endpoints/", hook, ["url", "events", "enabled"]),
         ("patch", f"{c}webhook-endpoints/{hook_id}/", {}, ["url", "events", "enabled"]),
+        ("put", c + "hours/", {"weekly": [], "closures": []}, ["timezone", "weekly", "closures"]),
+        ("patch", c + "clinic-info/", {}, ["address", "directions", "services", "insurers",
+                                          "languages", "emergency_number", "faqs"]),
+        ("patch", f"{c}receptionists/{line_id}/after-hours/", {},
+         ["action", "greeting", "instructions", "route_to"]),
+        ("patch", f"{c}messages/{message_id}/", {"handled": True}, ["handled"]),
+        ("post", "/api/v1/agent/messages",
+         {"room": f"{clinic.room_prefix}_+14155550199_x", "reason": "Call me"},
+         ["room", "caller_name", "callback_number", "reason", "urgency"]),
     ]  # fmt: skip
 
 
@@ -126,6 +136,9 @@ ONE_LINE |= {"auth_username", "agent_name", "role", "language", "voice", "token"
 ONE_LINE |= {"stt_model", "llm_model", "tts_model", "consent", "outcome", "consent_at"}
 ONE_LINE |= {"allowed_addresses", "expires_in_days", "url", "events", "enabled"}
 ONE_LINE |= {"provider", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "api_key"}
+ONE_LINE |= {"weekly", "closures", "services", "insurers", "languages", "emergency_number"}
+ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "callback_number"}
+ONE_LINE |= {"urgency"}
 
 
 def _bad_values(field):
@@ -152,13 +165,19 @@ def every_endpoint(transactional_db, owner, clinic, viewer, settings):
     )
     phone_number_add(clinic=clinic, number="+14155550188")
     line = Receptionist.objects.first_of(clinic)
-    return _endpoints(clinic, viewer.pk, invitation.pk, hook.pk, line.pk), agent_secret
+    message = Message.objects.create(
+        clinic=clinic, room_name="x", reason="Call me", idempotency_key="k", body_hash="x"
+    )
+    rows = _endpoints(clinic, viewer.pk, invitation.pk, hook.pk, line.pk, message.pk)
+    return rows, agent_secret
 
 
 def _client_for(path, owner, agent_secret):
     client = APIClient()
     if path.startswith("/api/v1/agent/"):
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {agent_secret}")
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {agent_secret}", HTTP_IDEMPOTENCY_KEY="bad-input-1"
+        )
     elif path not in ("/api/v1/signup", "/api/v1/auth/token"):
         client.force_authenticate(owner)
     return client
@@ -189,6 +208,7 @@ def test_the_table_covers_every_operation_that_takes_a_body(every_endpoint, clin
         path = url.replace(f"/clinics/{clinic.slug}/", "/clinics/{slug}/")
         path = re.sub(r"/members/\d+/", "/members/{user_id}/", path)
         path = re.sub(r"/receptionists/\d+/", "/receptionists/{receptionist_id}/", path)
+        path = re.sub(r"/messages/\d+/", "/messages/{message_id}/", path)
         path = path.replace("/numbers/%2B14155550188/", "/numbers/{e164}/")
         path = path.replace("/calls/room_1_x/", "/calls/{room_name}/")
         path = re.sub(
