@@ -260,8 +260,7 @@ LIVEKIT_GATEWAY = env.str("LIVEKIT_GATEWAY", default="telephony.livekit_gateway.
 LIVEKIT_RATE_LIMIT_PER_MINUTE = env.float("LIVEKIT_RATE_LIMIT_PER_MINUTE", default=1000.0)
 LIVEKIT_RATE_LIMIT_BURST = env.float("LIVEKIT_RATE_LIMIT_BURST", default=20.0)
 LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS", default=5.0)
-# Whether LIVEKIT_URL points at Switchboard's own emulator (enables the emulator call
-# simulation for test calls). `make run` sets it when it starts the emulator.
+# LIVEKIT_URL is Switchboard's own emulator (test calls simulate calls; `make run` sets it).
 LIVEKIT_IS_EMULATOR = _bool("LIVEKIT_IS_EMULATOR", False)
 # The ownership marker written into every object Switchboard creates. Two deployments
 # (staging, production) sharing one LiveKit project must use different values.
