@@ -6,8 +6,10 @@ call log marked as a test. Against a real LiveKit nothing can be simulated, so t
 trunks and rules are fetched from LiveKit and evaluated with the same matching rules
 (telephony.callplan): a dry run, labelled as one.
 
-Either way the result is checked against what the clinic should get: its own trunk and rule,
-and the platform agent dispatched with this clinic's id and current settings version.
+Either way the result is checked against what the clinic should get: its own trunk, the rule
+of the line the number is assigned to (decision 0085), a room named for that line, and the
+platform agent dispatched with this clinic's id, that receptionist and its current settings
+version. Each result says which receptionist and which room the call reaches.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from django.db import transaction
 from telephony.calllog import redact_room_name
 from telephony.callplan import RANDOM_PART, CallPlan, evaluate
 from telephony.livekit_gateway import LiveKitError, LiveKitGateway, get_gateway, parse_metadata
-from telephony.models import Call, PhoneNumber, Provisioning, Receptionist, TestCall
+from telephony.models import Call, LineRule, PhoneNumber, Provisioning, Receptionist, TestCall
+from telephony.provisioning.desired import line_prefix, load_desired
 from telephony.upstream import gateway_for, project_for_clinic
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
@@ -58,6 +61,12 @@ class NumberResult:
     agents: list[dict[str, Any]]
     attributes: dict[str, str]
     problems: list[str] = field(default_factory=list)
+    # The receptionist the call reaches (from the dispatch metadata; None: nobody), and the
+    # one the number is assigned to, with the room prefix of its line.
+    receptionist: int | None = None
+    receptionist_name: str = ""
+    assigned_receptionist: int | None = None
+    line_room_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,13 +82,37 @@ class TestCallReport:
 
 
 @dataclass(frozen=True)
+class Line:
+    """What a call to one number should reach: its receptionist's rule and room prefix."""
+
+    receptionist: Receptionist
+    rule_id: str
+    room_prefix: str
+
+
+@dataclass(frozen=True)
 class Expected:
     clinic: Clinic
     trunk_id: str
-    rule_id: str
-    agent_name: str
-    version: int
-    receptionist: int
+    lines: dict[str, Line]  # by number
+    names: dict[int, str]  # every receptionist's name, by id
+
+    def line(self, number: str) -> Line:
+        return self.lines[number]
+
+
+def expected_lines(clinic: Clinic, prov: Provisioning) -> dict[str, Line]:
+    """Per number: the receptionist it is assigned to, the rule that should answer it (the
+    trunk-wide rule for the first receptionist's numbers, else its line's rule) and the room
+    prefix of that line."""
+    desired = load_desired(clinic.pk)
+    first = desired.agent_config
+    rules = dict(LineRule.objects.for_clinic(clinic).values_list("line", "rule_id"))
+    out = {}
+    for number, row in desired.answered_by().items():
+        rule_id = prov.dispatch_rule_id if row == first else rules.get(str(row.pk), "")
+        out[number] = Line(row, rule_id, line_prefix(clinic, row))
+    return out
 
 
 def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) -> TestCallReport:
@@ -95,15 +128,9 @@ def test_call_run(*, clinic: Clinic, caller: object, actor: User | None = None) 
     if not numbers:
         raise ValidationError("Add a phone number before running a test call.")
     prov = Provisioning.objects.for_clinic(clinic).get()
-    config = Receptionist.objects.first_of(clinic)
-    expected = Expected(
-        clinic,
-        prov.trunk_id,
-        prov.dispatch_rule_id,
-        config.effective_agent_name,
-        config.version,
-        config.pk,
-    )
+    names = dict(Receptionist.objects.for_clinic(clinic).values_list("pk", "name"))
+    expected = Expected(clinic, prov.trunk_id, expected_lines(clinic, prov), names)
+    numbers = [n for n in numbers if n in expected.lines]  # the same read as the lines
     project = project_for_clinic(clinic.pk)  # None: the default project (the settings)
     gateway = get_gateway() if project is None else gateway_for(project)
     # LIVEKIT_IS_EMULATOR: every project of this deployment is an emulator (development,
@@ -202,7 +229,15 @@ def _result(
     attributes: dict[str, str],
     expected: Expected,
 ) -> NumberResult:
-    problems = _problems(outcome, message, trunk_id, rule_id, agents, expected)
+    problems = _problems(number, outcome, message, trunk_id, rule_id, agents, expected)
+    if not problems and not pattern.startswith(f"{expected.line(number).room_prefix}_"):
+        problems.append(
+            f"The call reaches room {pattern}, not a room of the line "
+            f"{expected.line(number).receptionist.slug!r}. Provisioning is catching up; try "
+            "again shortly."
+        )
+    line = expected.line(number)
+    reached = _reached(number, agents, expected)
     return NumberResult(
         number=number,
         outcome=outcome,
@@ -214,10 +249,25 @@ def _result(
         agents=agents,
         attributes={k: v for k, v in attributes.items() if k != "sip.phoneNumber"},
         problems=problems,
+        receptionist=reached,
+        receptionist_name=expected.names.get(reached, "") if reached is not None else "",
+        assigned_receptionist=line.receptionist.pk,
+        line_room_prefix=line.room_prefix,
     )
 
 
+def _reached(number: str, agents: list[dict[str, Any]], expected: Expected) -> int | None:
+    """The receptionist the dispatched agent's metadata names, if any."""
+    agent_name = expected.line(number).receptionist.effective_agent_name
+    for a in agents:
+        if a["agent_name"] == agent_name:
+            value = parse_metadata(a["metadata"]).get("receptionist")
+            return value if isinstance(value, int) else None
+    return None
+
+
 def _problems(
+    number: str,
     outcome: str,
     message: str,
     trunk_id: str,
@@ -231,26 +281,32 @@ def _problems(
         hint = "" if live else " The clinic is not live yet; press Go live first."
         return [f"LiveKit would not send this call to a receptionist ({outcome}){why}.{hint}"]
     problems = []
+    line = expected.line(number)
     if trunk_id != expected.trunk_id:
         problems.append(f"The call reaches trunk {trunk_id}, not this clinic's trunk.")
-    if rule_id != expected.rule_id:
-        problems.append(f"The call is dispatched by rule {rule_id}, not this clinic's rule.")
-    ours = [a for a in agents if a["agent_name"] == expected.agent_name]
+    if rule_id != line.rule_id:
+        problems.append(
+            f"The call is dispatched by rule {rule_id}, not the rule of the line this number "
+            "is assigned to."
+        )
+    agent_name = line.receptionist.effective_agent_name
+    ours = [a for a in agents if a["agent_name"] == agent_name]
     if not ours:
-        problems.append(f"The agent {expected.agent_name!r} is not dispatched.")
+        problems.append(f"The agent {agent_name!r} is not dispatched.")
         return problems
     meta = parse_metadata(ours[0]["metadata"])
     if meta.get("clinic") != str(expected.clinic.pk):
         problems.append("The agent is dispatched with another clinic's id in its metadata.")
-    elif meta.get("receptionist") != expected.receptionist:
+    elif meta.get("receptionist") != line.receptionist.pk:
         problems.append(
             "LiveKit dispatches another receptionist than the one this number is assigned to. "
             "Provisioning is catching up; try again shortly."
         )
-    elif meta.get("config_version") != expected.version:
+    elif meta.get("config_version") != line.receptionist.version:
         problems.append(
             f"LiveKit dispatches settings version {meta.get('config_version')}; the current "
-            f"version is {expected.version}. Provisioning is catching up; try again shortly."
+            f"version is {line.receptionist.version}. Provisioning is catching up; try again "
+            "shortly."
         )
     return problems
 

@@ -133,9 +133,21 @@ def call_log_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 
 def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResult, str]]:
     """Each number's result with its one-sentence answer (the details go under Advanced)."""
-    config = Receptionist.objects.first_of(clinic)
+    rows = {r.pk: r for r in Receptionist.objects.for_clinic(clinic).order_by("id")}
+    first = next(iter(rows.values()))
     labels = dict(PhoneNumber.objects.for_clinic(clinic).values_list("e164", "label"))
     live = clinic.state == Clinic.State.LIVE
+
+    def line(r: NumberResult) -> str:
+        # The receptionist the number is assigned to (the line the call should reach).
+        row = rows.get(r.assigned_receptionist or 0, first)
+        if len(rows) > 1 and not labels.get(r.number):
+            return f"{row.name} ({row.get_language_display()})"
+        language = row.get_language_display()
+        return receptionist_line(
+            clinic_name=clinic.name, language=language, label=labels.get(r.number, "")
+        )
+
     return [
         (
             r,
@@ -144,11 +156,7 @@ def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResul
                 outcome=r.outcome,
                 passed=r.passed,
                 clinic_live=live,
-                line=receptionist_line(
-                    clinic_name=clinic.name,
-                    language=config.get_language_display(),
-                    label=labels.get(r.number, ""),
-                ),
+                line=line(r),
             ),
         )
         for r in report.results

@@ -13,6 +13,7 @@ from telephony.models.carriers import CarrierAccount
 from telephony.models.moves import ProjectMove
 from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
 from telephony.models.provisioning import (
+    LineRule,
     OrphanObject,
     Provisioning,
     ProvisioningEvent,
@@ -43,6 +44,7 @@ __all__ = [
     "CarrierAccount",
     "ClinicScopedManager",
     "ClinicScopedQuerySet",
+    "LineRule",
     "LiveKitProject",
     "OrphanObject",
     "PhoneNumber",

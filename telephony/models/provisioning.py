@@ -77,6 +77,39 @@ class Provisioning(models.Model):
         return self.observed_generation >= self.generation
 
 
+class LineRule(models.Model):
+    """The record of one line's dispatch rule: a receptionist other than the clinic's first
+    that has numbers gets a rule restricted to them (decision 0065); the first's trunk-wide
+    rule is recorded on `Provisioning` (decision 0085).
+
+    Keyed by the receptionist's id as text, with no foreign key: the record outlives a
+    deleted receptionist until its rule is deleted upstream. `numbers` are the numbers the
+    rule was last written with, so that a run knows which rules give numbers up (they are
+    written before the rules that take numbers on). A row with no rule and no intent is
+    deleted.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="line_rules")
+    line = models.CharField(max_length=20)
+    rule_id = models.CharField(max_length=64, blank=True, db_index=True)
+    applied_hash = models.CharField(max_length=64, blank=True)
+    numbers = models.JSONField(default=list, blank=True)
+    intent = models.UUIDField(null=True, blank=True)
+    intent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedManager()
+
+    class Meta:
+        ordering: ClassVar = ["clinic", "line"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["clinic", "line"], name="linerule_one_per_line")
+        ]
+
+    def __str__(self) -> str:
+        return f"Line {self.line} of {self.clinic}: {self.rule_id or 'no rule'}"
+
+
 class ProvisioningEvent(models.Model):
     """Append-only log of what reconcile did, one row per step (and per operator action)."""
 

@@ -39,14 +39,20 @@ BY_ID = "by_id"
 HOLDERS = "holders"
 
 
+# A kind's instances are told apart by a key: "" for a kind with one object per clinic
+# (the trunk, the trunk-wide dispatch rule), a receptionist's id for its line's rule.
+Slot = tuple[str, str]  # (kind name, instance key)
+
+
 @dataclass(frozen=True)
 class Record:
-    """The database's record of one kind of object for a clinic."""
+    """The database's record of one instance of a kind for a clinic."""
 
     object_id: str = ""
     applied_hash: str = ""
     intent: bool = False
     intent_keys: tuple[str, ...] = ()  # the keys an unconfirmed create asked for
+    holds: tuple[str, ...] = ()  # what the applied object claims (a line rule's numbers)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class Action:
     op: str
     kind: str
     object_id: str = ""
+    key: str = ""  # which instance of the kind (see Slot)
     spec: Any = None  # what create/update write
     remote: Any = None  # the upstream object an adopt/update starts from, if observed
     reason: str = ""
@@ -74,7 +81,7 @@ class Observed:
 
     by_id: dict[tuple[str, str], Any] = field(default_factory=dict)
     holders: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = field(default_factory=dict)
-    rejected: dict[str, Any] = field(default_factory=dict)  # kind -> the refused write's error
+    rejected: dict[Slot, Any] = field(default_factory=dict)  # the refused write's error
     calls: list[str] = field(default_factory=list)  # the list calls made, for the dry run
 
     def forget_kind(self, kind: str) -> None:

@@ -58,10 +58,10 @@ class CarrierTrunkKind:
             )
         return gw
 
-    def wanted(self, desired: DesiredState) -> bool:
-        return carrier_wanted(desired)
+    def instances(self, desired: DesiredState) -> tuple[str, ...]:
+        return ("",) if carrier_wanted(desired) else ()  # one per clinic (decision 0085)
 
-    def spec(self, desired: DesiredState, ids: Mapping[str, str]) -> CarrierSpec:
+    def spec(self, desired: DesiredState, ids: Mapping[str, str], key: str = "") -> CarrierSpec:
         account = desired.carrier_account
         assert account is not None
         return CarrierSpec(
@@ -73,10 +73,22 @@ class CarrierTrunkKind:
     def keys(self, spec_or_remote: Any) -> tuple[str, ...]:
         return (spec_or_remote.name,)
 
+    def footprint(self, spec: Any) -> frozenset[Any]:
+        return frozenset(self.keys(spec))
+
+    def holds(self, spec: Any) -> tuple[str, ...]:
+        return ()
+
+    def key_of(self, remote: Any) -> str:
+        return ""
+
     def intent_keys(
         self, desired: DesiredState, record: Record, ids: Mapping[str, str]
     ) -> tuple[str, ...]:
         return (markers.marker(desired.clinic.pk),)
+
+    def records(self, prov: Provisioning, lines: Mapping[str, Any]) -> dict[str, Record]:
+        return {"": self.record(prov)}
 
     def record(self, prov: Provisioning) -> Record:
         return Record(
@@ -86,13 +98,15 @@ class CarrierTrunkKind:
             intent_keys=(),
         )
 
-    def stored(self, object_id: str, applied_hash: str) -> dict[str, Any]:
+    def stored(
+        self, object_id: str, applied_hash: str, key: str = "", holds: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         return {"carrier_trunk_id": object_id, "carrier_applied_hash": applied_hash}
 
-    def intent(self, spec: Any, now: Any) -> dict[str, Any]:
+    def intent(self, spec: Any, now: Any, key: str = "") -> dict[str, Any]:
         return {"carrier_intent": uuid.uuid4(), "carrier_intent_at": now}
 
-    def no_intent(self) -> dict[str, Any]:
+    def no_intent(self, key: str = "") -> dict[str, Any]:
         return {"carrier_intent": None, "carrier_intent_at": None}
 
     def object_id(self, remote: Any) -> str:

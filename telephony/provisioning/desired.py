@@ -24,13 +24,20 @@ from telephony.models import (
 from tenants.models import Clinic
 
 
-def marker(clinic: Clinic) -> str:
-    """The ownership marker in every object's metadata: deployment and clinic."""
-    return json.dumps(
-        {"clinic": str(clinic.pk), "switchboard": settings.SWITCHBOARD_DEPLOYMENT_ID},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def marker(clinic: Clinic, line: str = "") -> str:
+    """The ownership marker in every object's metadata: deployment and clinic, and for a
+    line's rule the line's key (the receptionist's id), so that a rule whose create reply
+    was lost is adopted by its own line (decision 0085)."""
+    data = {"clinic": str(clinic.pk), "switchboard": settings.SWITCHBOARD_DEPLOYMENT_ID}
+    if line:
+        data["line"] = line
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def line_of(metadata: str) -> str:
+    """The line key in a marker ("" for the trunk and the trunk-wide rule)."""
+    line = parse_metadata(metadata).get("line")
+    return line if isinstance(line, str) else ""
 
 
 def owner_of(metadata: str) -> str | None:
@@ -52,12 +59,24 @@ def object_name(clinic: Clinic) -> str:
 
 
 def agent_metadata(clinic: Clinic, config: Receptionist) -> str:
-    """The agent job's metadata: which clinic, which receptionist, which config version."""
+    """The agent job's metadata: which clinic, which receptionist (id and line slug), which
+    config version."""
     return json.dumps(
-        {"clinic": str(clinic.pk), "config_version": config.version, "receptionist": config.pk},
+        {
+            "clinic": str(clinic.pk),
+            "config_version": config.version,
+            "line": config.slug,
+            "receptionist": config.pk,
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+def line_prefix(clinic: Clinic, config: Receptionist) -> str:
+    """A line's room prefix: the clinic's, extended by the line's slug, so that the room
+    name says which line was called ("<prefix>_<line>_<caller>_<random>")."""
+    return f"{clinic.room_prefix}_{config.slug}"
 
 
 def trunk_spec(clinic: Clinic, numbers: list[str], trunk: TrunkSettings | None) -> TrunkSpec:
@@ -72,15 +91,26 @@ def trunk_spec(clinic: Clinic, numbers: list[str], trunk: TrunkSettings | None) 
     )
 
 
-def rule_spec(clinic: Clinic, trunk_id: str, config: Receptionist) -> RuleSpec:
+def rule_spec(
+    clinic: Clinic,
+    trunk_id: str,
+    config: Receptionist,
+    *,
+    line: str = "",
+    numbers: tuple[str, ...] = (),
+) -> RuleSpec:
+    """A line's dispatch rule: trunk-wide for the first receptionist (`line` ""), else
+    restricted to the called numbers assigned to it (decision 0065)."""
+    name = object_name(clinic) if not line else f"{object_name(clinic)} {config.slug}"
     return RuleSpec(
-        name=object_name(clinic),
-        metadata=marker(clinic),
+        name=name,
+        metadata=marker(clinic, line),
         trunk_ids=(trunk_id,),
-        room_prefix=clinic.room_prefix,
+        room_prefix=line_prefix(clinic, config),
         hide_phone_number=False,  # decision 0031: the caller number reaches the call log
         agents=(AgentDispatch(config.effective_agent_name, agent_metadata(clinic, config)),),
         attributes=(("switchboard.clinic", str(clinic.pk)),),
+        numbers=tuple(sorted(numbers)) if line else (),
     )
 
 
@@ -111,11 +141,34 @@ class DesiredState:
     # of its LiveKit project, where the carrier sends calls (carrier_kind.py).
     carrier_account: CarrierAccount | None = None
     sip_uri: str = ""
+    # Which receptionist answers each number: (e164, receptionist id), by number.
+    assigned: tuple[tuple[str, int], ...] = ()
 
     @property
     def agent_config(self) -> Receptionist | None:
-        """The first receptionist: the one the clinic's dispatch rule dispatches today."""
+        """The first receptionist: the one the trunk-wide dispatch rule dispatches."""
         return self.receptionists[0] if self.receptionists else None
+
+    def lines(self) -> dict[str, tuple[Receptionist, tuple[str, ...]]]:
+        """The numbered lines: every receptionist but the first that has numbers, by its key
+        (its id as text), with its numbers. The first's numbers need no rule of their own:
+        the trunk-wide rule answers every number no line names (decision 0065)."""
+        numbers: dict[int, list[str]] = defaultdict(list)
+        for e164, receptionist_id in self.assigned:
+            numbers[receptionist_id].append(e164)
+        return {
+            str(r.pk): (r, tuple(sorted(numbers[r.pk])))
+            for r in self.receptionists[1:]
+            if numbers.get(r.pk)
+        }
+
+    def answered_by(self) -> dict[str, Receptionist]:
+        """Which receptionist's rule answers each number (the first for unnamed ones)."""
+        first = self.agent_config
+        out = {n: first for n in self.numbers if first is not None}
+        for receptionist, numbers in self.lines().values():
+            out.update(dict.fromkeys(numbers, receptionist))
+        return out
 
     @property
     def trunk_wanted(self) -> bool:
@@ -133,9 +186,13 @@ class DesiredState:
     def trunk(self) -> TrunkSpec:
         return trunk_spec(self.clinic, list(self.numbers), self.trunk_settings)
 
-    def rule(self, trunk_id: str) -> RuleSpec:
-        assert self.agent_config is not None
-        return rule_spec(self.clinic, trunk_id, self.agent_config)
+    def rule(self, trunk_id: str, line: str = "") -> RuleSpec:
+        """The trunk-wide rule (`line` ""), or a numbered line's rule."""
+        if not line:
+            assert self.agent_config is not None
+            return rule_spec(self.clinic, trunk_id, self.agent_config)
+        receptionist, numbers = self.lines()[line]
+        return rule_spec(self.clinic, trunk_id, receptionist, line=line, numbers=numbers)
 
 
 def load_desired(clinic_id: Any) -> DesiredState:
@@ -143,16 +200,19 @@ def load_desired(clinic_id: Any) -> DesiredState:
     generation = Provisioning.objects.values_list("generation", flat=True).get(clinic_id=clinic_id)
     # The clinic with its carrier settings and account (reverse one-to-ones) in one query.
     clinic = Clinic.objects.select_related(*_RELATED).get(pk=clinic_id)
-    numbers = tuple(
-        PhoneNumber.objects.for_clinic(clinic).order_by("e164").values_list("e164", flat=True)
+    assigned = tuple(
+        PhoneNumber.objects.for_clinic(clinic)
+        .order_by("e164")
+        .values_list("e164", "receptionist_id")
     )
     return DesiredState(
         generation=generation,
         clinic=clinic,
-        numbers=numbers,
+        numbers=tuple(e164 for e164, _ in assigned),
         trunk_settings=_related(clinic, "trunk_settings"),
         receptionists=tuple(Receptionist.objects.for_clinic(clinic).order_by("id")),
         **_carrier(clinic),
+        assigned=assigned,
     )
 
 
@@ -167,10 +227,12 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
         Provisioning.objects.filter(clinic_id__in=ids).values_list("clinic_id", "generation")
     )
     clinics = Clinic.objects.select_related(*_RELATED).filter(pk__in=list(generations))
-    numbers: dict[Any, list[str]] = defaultdict(list)
+    assigned: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     rows = PhoneNumber.objects.filter(clinic_id__in=list(generations)).order_by("e164")
-    for clinic_id, e164 in rows.values_list("clinic_id", "e164"):
-        numbers[clinic_id].append(e164)
+    for clinic_id, e164, receptionist_id in rows.values_list(
+        "clinic_id", "e164", "receptionist_id"
+    ):
+        assigned[clinic_id].append((e164, receptionist_id))
     receptionists: dict[Any, list[Receptionist]] = defaultdict(list)
     for row in Receptionist.objects.filter(clinic_id__in=list(generations)).order_by("id"):
         receptionists[row.clinic_id].append(row)
@@ -178,10 +240,11 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
         str(clinic.pk): DesiredState(
             generation=generations[clinic.pk],
             clinic=clinic,
-            numbers=tuple(numbers[clinic.pk]),
+            numbers=tuple(e164 for e164, _ in assigned[clinic.pk]),
             trunk_settings=_related(clinic, "trunk_settings"),
             receptionists=tuple(receptionists[clinic.pk]),
             **_carrier(clinic),
+            assigned=tuple(assigned[clinic.pk]),
         )
         for clinic in clinics
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from telephony.livekit_gateway import LiveKitError, LiveKitGateway, RemoteRule, RemoteTrunk
 from telephony.models import (
+    LineRule,
     LiveKitProject,
     OrphanObject,
     Provisioning,
@@ -78,10 +80,11 @@ def scan(
     remote_rules = {r.rule_id: r for r in rules}
 
     provs = _provisionings(project)
-    drifted = _find_drift(provs, remote_trunks, remote_rules)
+    lines = _lines(project)
+    drifted = _find_drift(provs, remote_trunks, remote_rules, lines)
     for prov, reason in drifted:
         _repair(prov, reason)
-    orphans, deleted = _orphans(gw, project, provs, trunks, rules)
+    orphans, deleted = _orphans(gw, project, provs, trunks, rules, lines)
     report = {
         "project": project.name,
         "started_at": started_at.isoformat(),  # the console's "drift: last scan" filter
@@ -174,10 +177,21 @@ def _provisionings(project: LiveKitProject) -> list[Provisioning]:
     )
 
 
+def _lines(project: LiveKitProject) -> dict[Any, list[LineRule]]:
+    """The line rules' records of the project's clinics, by clinic id (decision 0085)."""
+    from telephony.projects import clinics_of
+
+    out: dict[Any, list[LineRule]] = defaultdict(list)
+    for row in LineRule.objects.filter(clinic__in=Clinic.objects.filter(clinics_of(project))):
+        out[row.clinic_id].append(row)
+    return out
+
+
 def _find_drift(
     provs: list[Provisioning],
     remote_trunks: dict[str, RemoteTrunk],
     remote_rules: dict[str, RemoteRule],
+    lines: dict[Any, list[LineRule]],
 ) -> list[tuple[Provisioning, str]]:
     drifted = []
     for p in provs:
@@ -197,11 +211,24 @@ def _find_drift(
                 reason = f"dispatch rule {p.dispatch_rule_id} is missing"
             elif spec_hash(rule.as_spec()) != p.rule_applied_hash:
                 reason = f"dispatch rule {p.dispatch_rule_id} was changed outside Switchboard"
+        for line in lines.get(p.clinic_id, ()):
+            reason = reason or _line_drift(line, remote_rules)
         if not reason and p.clinic.state == Clinic.State.LIVE and not p.dispatch_rule_id:
             reason = "the dispatch rule is missing"
         if reason:
             drifted.append((p, reason))
     return drifted
+
+
+def _line_drift(line: LineRule, remote_rules: dict[str, RemoteRule]) -> str:
+    if not line.rule_id:
+        return ""
+    rule = remote_rules.get(line.rule_id)
+    if rule is None:
+        return f"dispatch rule {line.rule_id} of a line is missing"
+    if spec_hash(rule.as_spec()) != line.applied_hash:
+        return f"dispatch rule {line.rule_id} of a line was changed outside Switchboard"
+    return ""
 
 
 def _repair(prov: Provisioning, reason: str) -> None:
@@ -220,16 +247,20 @@ def _unclaimed(
     rules: list[RemoteRule],
     now: Any,
     moving_out: set[str],
+    lines: dict[Any, list[LineRule]],
 ) -> list[tuple[str, str, str, str]]:
     """(kind, id, clinic ref, name) of our objects that none of the project's clinics
-    claims, rules first; a clinic with a create in flight claims everything it marked, and
-    a clinic moving out of the project its objects here until the move is done."""
+    claims (line rules included), rules first; a clinic with a create in flight claims
+    everything it marked, and a clinic moving out of the project its objects here until the
+    move is done."""
     claimed = {p.trunk_id for p in provs} | {p.dispatch_rule_id for p in provs} | moving_out
+    claimed |= {line.rule_id for rows in lines.values() for line in rows}
     busy = {
         str(p.clinic_id)
         for p in provs
         if p.trunk_intent or p.rule_intent or (p.lease_until and p.lease_until > now)
     }
+    busy |= {str(c) for c, rows in lines.items() if any(r.intent for r in rows)}
     found: list[tuple[str, str, str, str]] = []
     for kind, items in (("rule", rules), ("trunk", trunks)):
         for obj in items:
@@ -247,11 +278,12 @@ def _orphans(
     provs: list[Provisioning],
     trunks: list[RemoteTrunk],
     rules: list[RemoteRule],
+    lines: dict[Any, list[LineRule]],
 ) -> tuple[int, int]:
     from telephony.moves import claimed_by_moves
 
     now = db_now()  # leases are on the database's clock
-    found = _unclaimed(provs, trunks, rules, now, claimed_by_moves(project))
+    found = _unclaimed(provs, trunks, rules, now, claimed_by_moves(project), lines)
     seen_ids = [oid for _, oid, _, _ in found]
     OrphanObject.objects.filter(_orphans_of(project), deleted_at__isnull=True).exclude(
         object_id__in=seen_ids

@@ -29,7 +29,7 @@ from telephony.livekit_gateway import (
     LiveKitRejectedError,
     LiveKitTransientError,
 )
-from telephony.models import PhoneNumber, Provisioning
+from telephony.models import LineRule, PhoneNumber, Provisioning
 from telephony.provisioning import actions as A
 from telephony.provisioning.actions import Action, Observed
 from telephony.provisioning.carrier_kind import after_convergence
@@ -81,12 +81,16 @@ class ClinicExecutor(Fenced):
         *,
         verify: bool = False,
         prov: Provisioning | None = None,
+        lines: dict[str, LineRule] | None = None,
     ) -> None:
         super().__init__(clinic_id, gateway, owner)
         self.verify = verify
         self.observed = Observed()
         self.clients: dict[str, Any] = {}
         self.prov = prov if prov is not None else Provisioning.objects.get(clinic_id=clinic_id)
+        if lines is None:
+            lines = {r.line: r for r in LineRule.objects.filter(clinic_id=clinic_id)}
+        self.lines = lines  # the lines' records, by key (decision 0085)
 
     def save(self, **fields: Any) -> None:
         super().save(**fields)
@@ -103,6 +107,38 @@ class ClinicExecutor(Fenced):
             if name != "lease_until":
                 setattr(self.prov, name, value)  # the record the next plan starts from
 
+    def keep(
+        self, key: str, fields: dict[str, Any], action: str = "", detail: str = "", **kw: Any
+    ) -> None:
+        """An instance's record fields, and the step's event if any, under the fence: on the
+        provisioning row for a "" instance; for a line, on its LineRule row in the same
+        transaction as a fenced write of the provisioning row."""
+        if not key:
+            if action:
+                self.save_done(action, detail, **kw, **fields)
+            else:
+                self.save(**fields)
+            return
+        with self.together():
+            if action:
+                self.save_done(action, detail, **kw)
+            else:
+                self.save()
+            self.store_line(key, fields)
+
+    def store_line(self, key: str, fields: dict[str, Any]) -> None:
+        """Write a line's record; a row left with no rule and no intent is deleted."""
+        row = self.lines.get(key) or LineRule(clinic_id=self.clinic_id, line=key)
+        for name, value in fields.items():
+            setattr(row, name, value)
+        if row.rule_id or row.intent is not None:
+            row.save()
+            self.lines[key] = row
+        else:
+            if row.pk:
+                row.delete()
+            self.lines.pop(key, None)
+
     def idle(self) -> Result | None:
         """Nothing to do for this run: failed (waits for Retry or a change), or settled."""
         if self.prov.state == State.FAILED:
@@ -112,7 +148,7 @@ class ClinicExecutor(Fenced):
         return None
 
     def plan(self, desired: DesiredState) -> list[Action]:
-        return plan(desired, records_of(self.prov), self.observed, verify=self.verify)
+        return plan(desired, records_of(self.prov, self.lines), self.observed, verify=self.verify)
 
     def now(self) -> Any:
         return timezone.now()
@@ -196,7 +232,7 @@ class ClinicExecutor(Fenced):
         return bool(handler(kind, a))
 
     def _blocked(self, kind: Kind, a: Action) -> LiveKitError:
-        refused = self.observed.rejected.get(kind.name)
+        refused = self.observed.rejected.get((kind.name, a.key))
         if a.op == A.REJECTED and refused is not None:
             return refused  # the refusal itself: nothing holds the keys
         if a.op == A.CONFLICT:
@@ -207,8 +243,8 @@ class ClinicExecutor(Fenced):
             return LiveKitTransientError(a.reason)
         return LiveKitPermanentError(a.reason)
 
-    def _refused(self, kind: Kind, exc: LiveKitRejectedError) -> bool:
-        self.observed.rejected[kind.name] = exc
+    def _refused(self, kind: Kind, a: Action, exc: LiveKitRejectedError) -> bool:
+        self.observed.rejected[(kind.name, a.key)] = exc
         self.observed.forget_kind(kind.name)
         return True
 
@@ -218,35 +254,32 @@ class ClinicExecutor(Fenced):
         try:
             remote = self.call(f"create_{kind.name}", lambda: kind.create(gw, a.spec))
         except LiveKitRejectedError as exc:
-            self.save(**kind.no_intent())  # refused: nothing was created
-            return self._refused(kind, exc)
+            self.keep(a.key, kind.no_intent(a.key))  # refused: nothing was created
+            return self._refused(kind, a, exc)
         except LiveKitError as exc:
-            self.not_sent(kind, exc)
+            self.not_sent(kind, a, exc)
             raise
         return self.created(kind, a, remote)
 
     def intend(self, kind: Kind, a: Action) -> None:
         """The create's intent, committed before the call."""
-        self.save(**kind.intent(a.spec, self.now()))
+        self.keep(a.key, kind.intent(a.spec, self.now(), a.key))
 
-    def not_sent(self, kind: Kind, exc: LiveKitError) -> None:
+    def not_sent(self, kind: Kind, a: Action, exc: LiveKitError) -> None:
         """A create the local rate limiter refused was never sent: withdraw its intent, so
         the next run creates at once instead of listing upstream first."""
         if exc.code == LOCAL_RATE_LIMIT:
-            self.save(**kind.no_intent())
+            self.keep(a.key, kind.no_intent(a.key))
 
     def created(self, kind: Kind, a: Action, remote: Any) -> bool:
         """Record what a create made; True: plan again (the new ID is known)."""
         object_id = kind.object_id(remote)
-        self.save_done(
-            f"create_{kind.name}",
-            kind.created_detail(remote, a.spec),
-            **kind.stored(object_id, spec_hash(a.spec)),
-            **kind.no_intent(),
-        )
+        fields = kind.stored(object_id, spec_hash(a.spec), a.key, kind.holds(a.spec))
+        fields.update(kind.no_intent(a.key))
+        self.keep(a.key, fields, f"create_{kind.name}", kind.created_detail(remote, a.spec))
         self.observed.forget_kind(kind.name)
         self.observed.by_id[(kind.name, object_id)] = remote
-        self.observed.rejected.pop(kind.name, None)
+        self.observed.rejected.pop((kind.name, a.key), None)
         return True
 
     def _update(self, kind: Kind, a: Action) -> bool:
@@ -254,17 +287,13 @@ class ClinicExecutor(Fenced):
         try:
             remote = self.call(f"update_{kind.name}", lambda: kind.update(gw, a.object_id, a.spec))
         except LiveKitNotFoundError:
-            self._forget(
-                kind, Action(A.FORGET, kind.name, a.object_id, reason="missing; recreating")
-            )
+            why = "missing; recreating"
+            self._forget(kind, Action(A.FORGET, kind.name, a.object_id, a.key, reason=why))
             return True
         except LiveKitRejectedError as exc:
-            return self._refused(kind, exc)
-        self.save_done(
-            f"update_{kind.name}",
-            kind.updated_detail(a.object_id, a.spec),
-            **kind.stored(a.object_id, spec_hash(a.spec)),
-        )
+            return self._refused(kind, a, exc)
+        fields = kind.stored(a.object_id, spec_hash(a.spec), a.key, kind.holds(a.spec))
+        self.keep(a.key, fields, f"update_{kind.name}", kind.updated_detail(a.object_id, a.spec))
         self.observed.forget_kind(kind.name)
         self.observed.by_id[(kind.name, a.object_id)] = remote
         return False
@@ -273,7 +302,7 @@ class ClinicExecutor(Fenced):
         gw = self.client(kind)
         self.call(f"delete_{kind.name}", lambda: kind.delete(gw, a.object_id))
         if a.role == A.STORED:
-            self.save_done(f"delete_{kind.name}", a.object_id, **kind.stored("", ""))
+            self.keep(a.key, kind.stored("", "", a.key), f"delete_{kind.name}", a.object_id)
         elif a.role == A.DUPLICATE:
             self.event("duplicate_repaired", "ok", f"deleted duplicate {kind.name} {a.object_id}")
         else:
@@ -283,29 +312,27 @@ class ClinicExecutor(Fenced):
 
     def _adopt(self, kind: Kind, a: Action) -> bool:
         same = not diff_fields(a.spec, a.remote.as_spec())
-        self.save_done(
-            f"adopt_{kind.name}",
-            f"adopted {a.object_id} created by an earlier attempt",
-            timed=False,
-            **kind.stored(a.object_id, spec_hash(a.spec) if same else ""),
-            **kind.no_intent(),
-        )
+        applied = spec_hash(a.spec) if same else ""
+        fields = kind.stored(a.object_id, applied, a.key, kind.holds(a.remote))
+        fields.update(kind.no_intent(a.key))
+        detail = f"adopted {a.object_id} created by an earlier attempt"
+        self.keep(a.key, fields, f"adopt_{kind.name}", detail, timed=False)
         self.observed.by_id[(kind.name, a.object_id)] = a.remote
-        self.observed.rejected.pop(kind.name, None)
+        self.observed.rejected.pop((kind.name, a.key), None)
         return False
 
     def _forget(self, kind: Kind, a: Action) -> bool:
         detail = f"{kind.name} {a.object_id} {a.reason}"
-        self.save_done("drift_repaired", detail, timed=False, **kind.stored("", ""))
+        self.keep(a.key, kind.stored("", "", a.key), "drift_repaired", detail, timed=False)
         self.observed.by_id[(kind.name, a.object_id)] = None
         return False
 
     def _clear_intent(self, kind: Kind, a: Action) -> bool:
-        self.save(**kind.no_intent())
+        self.keep(a.key, kind.no_intent(a.key))
         return False
 
     def _record_hash(self, kind: Kind, a: Action) -> bool:
-        self.save(**kind.stored(a.object_id, spec_hash(a.spec)))
+        self.keep(a.key, kind.stored(a.object_id, spec_hash(a.spec), a.key, kind.holds(a.spec)))
         return False
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +41,7 @@ from telephony.livekit_gateway import (
     LiveKitRejectedError,
     PendingCall,
 )
-from telephony.models import Provisioning
+from telephony.models import LineRule, Provisioning
 from telephony.provisioning import actions as A
 from telephony.provisioning.actions import Action
 from telephony.provisioning.bulk import Writes
@@ -115,9 +116,15 @@ class BatchedClinic(ClinicExecutor):
     write here is a field set on that row and an event appended, saved with the others."""
 
     def __init__(
-        self, clinic_id: str, gateway: LiveKitGateway, owner: str, prov: Provisioning, at: Commit
+        self,
+        clinic_id: str,
+        gateway: LiveKitGateway,
+        owner: str,
+        prov: Provisioning,
+        at: Commit,
+        lines: dict[str, LineRule],
     ) -> None:
-        super().__init__(clinic_id, gateway, owner, prov=prov)
+        super().__init__(clinic_id, gateway, owner, prov=prov, lines=lines)
         self.commit, self.row = at, prov
         self.outcome = Outcome()  # the last call's, for its event
         self.desired: DesiredState | None = None
@@ -138,6 +145,11 @@ class BatchedClinic(ClinicExecutor):
         at = self.commit
         at.writes.set(self.row, **fields, lease_until=at.expiry, updated_at=at.now)
         self.remember(fields)
+
+    def store_line(self, key: str, fields: dict[str, Any]) -> None:
+        # A line's create is never batched (`ManyExecutor._advance`): its clinic goes on as
+        # a one-clinic run, which writes its LineRule row.
+        raise AssertionError("a batch writes no line records")
 
     def insert_event(self, action: str, outcome: str, detail: str, **kw: Any) -> None:
         row = event_row(self.clinic_id, self.generation, action, outcome, detail, **kw)
@@ -192,9 +204,12 @@ class ManyExecutor:
     def _started(self, held: dict[str, Provisioning], at: Commit) -> list[BatchedClinic]:
         """Each held clinic's executor, begun on its desired state; the idle ones left."""
         desired = load_desired_many(held)
+        lines: dict[str, dict[str, LineRule]] = defaultdict(dict)
+        for row in LineRule.objects.filter(clinic_id__in=list(held)):
+            lines[str(row.clinic_id)][row.line] = row
         clinics: list[BatchedClinic] = []
         for clinic_id, prov in held.items():
-            clinic = BatchedClinic(clinic_id, self.gw, self.owner, prov, at)
+            clinic = BatchedClinic(clinic_id, self.gw, self.owner, prov, at, lines[clinic_id])
             want = desired.get(clinic_id)
             if want is None or clinic.idle() is not None:
                 self.result.noop.append(clinic_id)
@@ -209,11 +224,13 @@ class ManyExecutor:
         return clinics
 
     def _advance(self, clinic: BatchedClinic) -> bool:
-        """Plan the clinic again: True when its next action is a create (intent written);
-        else it converges, or goes on as a one-clinic run."""
+        """Plan the clinic again: True when its next action is the create of a kind's ""
+        instance (intent written); else it converges, or goes on as a one-clinic run (a
+        line's rule is created there: its record is a LineRule row, decision 0085)."""
         assert clinic.desired is not None
         actions = clinic.plan(clinic.desired)
-        if actions and actions[0].op == A.CREATE and BY_NAME[actions[0].kind].concurrent:
+        create = actions[0] if actions and actions[0].op == A.CREATE else None
+        if create is not None and not create.key and BY_NAME[create.kind].concurrent:
             clinic.action = actions[0]
             clinic.intend(BY_NAME[clinic.action.kind], clinic.action)
             return True
@@ -291,7 +308,7 @@ class ManyExecutor:
         assert a is not None
         kind = BY_NAME[a.kind]
         if outcome.deferred:
-            clinic.save(**kind.no_intent())  # never sent: nothing to observe later
+            clinic.keep(a.key, kind.no_intent(a.key))  # never sent: nothing to observe later
             self.result.handed_over.append(clinic.clinic_id)
             return False
         clinic.outcome = outcome
@@ -305,7 +322,7 @@ class ManyExecutor:
             # intent stays, so the one-clinic run observes before anything else.
             self.result.handed_over.append(clinic.clinic_id)
             return False
-        clinic.not_sent(kind, exc)
+        clinic.not_sent(kind, a, exc)
         result = clinic.record_failure(exc, clinic.row.attempts + 1, self.circuit)
         if result.retry_in is not None:
             self.result.retry[clinic.clinic_id] = result.retry_in

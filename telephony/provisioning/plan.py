@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from telephony.models import Provisioning
+from telephony.models import LineRule, Provisioning
 from telephony.provisioning import actions as A
-from telephony.provisioning.actions import Action, Observed, Record
+from telephony.provisioning.actions import Action, Observed, Record, Slot
 from telephony.provisioning.desired import DesiredState, load_desired
 from telephony.provisioning.executor import observe
 from telephony.provisioning.kinds import BY_NAME
@@ -33,6 +33,7 @@ class Step:
     action: str
     kind: str  # trunk | rule | carrier | numbers
     object_id: str = ""
+    line: str = ""  # a line's rule: the receptionist's id (decision 0085)
     reason: str = ""
     changes: tuple[str, ...] = ()  # the fields that differ, for updates
     upstream: bool = False  # a mutating upstream call when reconcile runs
@@ -47,6 +48,7 @@ class Step:
             action=_BLOCKED.get(a.op, name),
             kind=a.kind,
             object_id=a.object_id,
+            line=a.key,
             reason=reason,
             changes=a.changes,
             upstream=a.upstream,
@@ -85,7 +87,7 @@ class ReadOnlyGateway:
         return getattr(self._gw, name)
 
 
-def observe_all(desired: DesiredState, records: dict[str, Record], gateway: Any) -> Observed:
+def observe_all(desired: DesiredState, records: dict[Slot, Record], gateway: Any) -> Observed:
     """Read everything the verifying planner asks for, each kind through its own client
     (LiveKit, the clinic's carrier account). List calls only; raises LiveKitError."""
     clients: dict[str, ReadOnlyGateway] = {}
@@ -125,7 +127,7 @@ def plan_clinic(clinic_id: Any, gateway: Any = None) -> Plan:
 
     prov = Provisioning.objects.get(clinic_id=clinic_id)
     desired = load_desired(clinic_id)
-    records = records_of(prov)
+    records = records_of(prov, {r.line: r for r in LineRule.objects.filter(clinic_id=clinic_id)})
     try:
         observed = observe_all(desired, records, gateway or gateway_for_clinic(clinic_id))
     except LiveKitError as exc:

@@ -57,7 +57,10 @@ def test_a_batch_goes_live_through_livekit_api_within_its_in_flight_limit(lk, se
             r for r in state["dispatch_rules"] if r["sip_dispatch_rule_id"] == p.dispatch_rule_id
         )
         assert rule["trunk_ids"] == [p.trunk_id]
-        assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == p.clinic.room_prefix
+        assert (
+            rule["rule"]["dispatch_rule_individual"]["room_prefix"]
+            == f"{p.clinic.room_prefix}_main"
+        )
     events = ProvisioningEvent.objects.filter(action="create_trunk", clinic_id__in=ids)
     assert all(e.request_id and e.duration_ms >= 60 for e in events)
 

@@ -113,11 +113,14 @@ def check_result(result, clinic, number, version=1):
     assert result["number"] == number and result["outcome"] == "dispatch"
     assert result["passed"] is True, result["problems"]
     assert result["trunk_id"].startswith("ST_") and result["rule_id"].startswith("SDR_")
-    assert result["room_name_pattern"] == f"{clinic.room_prefix}_{CALLER}_<12 random characters>"
+    assert (
+        result["room_name_pattern"] == f"{clinic.room_prefix}_main_{CALLER}_<12 random characters>"
+    )
     assert agent["agent_name"] == "switchboard-receptionist"
     assert json.loads(agent["metadata"]) == {
         "clinic": str(clinic.pk),
         "config_version": version,
+        "line": "main",  # the receptionist's line slug (decision 0085)
         "receptionist": Receptionist.objects.first_of(clinic).pk,
     }
 
@@ -131,7 +134,7 @@ def test_emulator_mode_simulates_each_number(live, owner, lk, settings):
     assert report["caller"] == "***9876"
     for result, number in zip(report["results"], [A, B], strict=True):
         check_result(result, live, number)
-        assert result["room_name"].startswith(f"{live.room_prefix}_{CALLER}_")
+        assert result["room_name"].startswith(f"{live.room_prefix}_main_{CALLER}_")
     # The emulator really evaluated two calls.
     assert len([q for q in lk.requests() if q["method"].startswith("Create")]) == 2
     rows = TestCall.objects.for_clinic(live)

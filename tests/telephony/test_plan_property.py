@@ -2,8 +2,10 @@
 verifying reconcile commits in LiveKit are exactly the plan's upstream steps, in order; after it,
 a fresh plan is empty; nothing without this clinic's marker is ever changed or deleted.
 
-Generated: the clinic's numbers and lifecycle change (live, a number added, suspended,
-offboarded), what an earlier run left (nothing, converged, a trunk whose rule create failed, a
+Generated: the clinic's numbers, its receptionists (one to three) and which answers each
+number (a dispatch rule per line, decision 0085), and what changes (a number added or moved to
+another line, a line or the first receptionist deleted, suspended, offboarded), what an
+earlier run left (including a line's rule whose create reply was lost) (nothing, converged, a trunk whose rule create failed, a
 create whose reply was lost, an intent whose create never reached LiveKit, an object of ours
 the database does not know: adopted), changes made in LiveKit behind Switchboard's back (a
 field changed, an object deleted), foreign trunks holding one of the clinic's numbers, and
@@ -22,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from telephony import services
+from telephony import receptionists, services
 from telephony.livekit_gateway import LiveKitGateway, TrunkSpec
-from telephony.models import Provisioning
+from telephony.models import LineRule, PhoneNumber, Provisioning, Receptionist
 from telephony.provisioning.plan import plan_clinic
 from telephony.provisioning.reconcile import reconcile_clinic
 from tests.factories import UserFactory, make_clinic
@@ -51,7 +53,9 @@ def lk_settings():
 
 scenarios = st.fixed_dictionaries(
     {
-        "numbers": st.integers(min_value=1, max_value=2),
+        "numbers": st.integers(min_value=1, max_value=3),
+        "receptionists": st.integers(min_value=1, max_value=3),
+        "assign": st.lists(st.integers(0, 2), min_size=3, max_size=3),
         "earlier": st.sampled_from(
             [
                 "none",
@@ -59,16 +63,35 @@ scenarios = st.fixed_dictionaries(
                 "rule_failed",
                 "trunk_lost",
                 "rule_lost",
+                "line_lost",
                 "intent_unsent",
                 "unrecorded",
             ]
         ),
         "tamper": st.sampled_from(
-            ["none", "trunk_changed", "rule_changed", "trunk_deleted", "rule_deleted"]
+            [
+                "none",
+                "trunk_changed",
+                "rule_changed",
+                "trunk_deleted",
+                "rule_deleted",
+                "line_changed",
+                "line_deleted",
+            ]
         ),
         "foreign": st.booleans(),
         "other_clinic": st.sampled_from(["none", "live", "deleted"]),
-        "then": st.sampled_from(["stay", "add_number", "suspend", "offboard"]),
+        "then": st.sampled_from(
+            [
+                "stay",
+                "add_number",
+                "move_number",
+                "delete_line",
+                "delete_first",
+                "suspend",
+                "offboard",
+            ]
+        ),
     }
 )
 
@@ -77,7 +100,26 @@ def _number() -> str:
     return f"+1415580{next(_numbers):04d}"
 
 
-def _earlier_run(lk, clinic, earlier: str) -> None:
+def _assign(clinic, numbers: list[str], assign: list[int]) -> None:
+    """Each number to the receptionist the case says (the first when there is one)."""
+    rows = list(Receptionist.objects.for_clinic(clinic).order_by("id"))
+    for number, index in zip(numbers, assign, strict=False):
+        target = rows[index % len(rows)]
+        receptionists.phone_number_assign(clinic=clinic, e164=number, receptionist=target)
+
+
+def _earlier_run(lk, clinic, earlier: str, numbers: list[str], assign: list[int]) -> None:
+    if earlier == "line_lost":
+        # A converged clinic whose numbers then move to their lines; the first line rule's
+        # create reply is lost.
+        reconcile_clinic(clinic.pk)
+        _assign(clinic, numbers, assign)
+        lost = {"method": "CreateSIPDispatchRule", "action": "commit_then_drop", "count": 1}
+        lk.add_faults([lost])
+        reconcile_clinic(clinic.pk)
+        lk.clear_faults()
+        return
+    _assign(clinic, numbers, assign)
     if earlier == "intent_unsent":
         # A run committed its intent and died before the create reached LiveKit.
         numbers = list(clinic.phone_numbers.values_list("e164", flat=True))
@@ -116,18 +158,32 @@ def _tamper(gw: LiveKitGateway, clinic, tamper: str) -> None:
             )
         elif found:
             gw.delete_trunk(prov.trunk_id)
-    if tamper.startswith("rule") and prov.dispatch_rule_id:
-        found_rules = gw.list_dispatch_rules(rule_ids=[prov.dispatch_rule_id])
-        if found_rules and tamper == "rule_changed":
+    rule_id = prov.dispatch_rule_id
+    if tamper.startswith("line"):
+        line = LineRule.objects.filter(clinic=clinic).exclude(rule_id="").first()
+        rule_id = line.rule_id if line else ""
+    if tamper.startswith(("rule", "line")) and rule_id:
+        found_rules = gw.list_dispatch_rules(rule_ids=[rule_id])
+        if found_rules and tamper.endswith("_changed"):
             spec = found_rules[0].as_spec()
-            gw.replace_dispatch_rule(prov.dispatch_rule_id, replace(spec, room_prefix="tampered"))
+            gw.replace_dispatch_rule(rule_id, replace(spec, room_prefix="tampered"))
         elif found_rules:
-            gw.delete_dispatch_rule(prov.dispatch_rule_id)
+            gw.delete_dispatch_rule(rule_id)
 
 
-def _then(clinic, owner, then: str, extra: str) -> None:
+def _then(clinic, owner, then: str, extra: str, numbers: list[str]) -> None:
+    rows = list(Receptionist.objects.for_clinic(clinic).order_by("id"))
     if then == "add_number":
         services.phone_number_add(clinic=clinic, number=extra)
+    elif then == "move_number" and len(rows) > 1:
+        phone = PhoneNumber.objects.get(e164=numbers[0])
+        at = [r.pk for r in rows].index(phone.receptionist_id)
+        target = rows[(at + 1) % len(rows)]
+        receptionists.phone_number_assign(clinic=clinic, e164=numbers[0], receptionist=target)
+    elif then == "delete_line" and len(rows) > 1:
+        receptionists.receptionist_delete(receptionist=rows[-1])
+    elif then == "delete_first" and len(rows) > 1:
+        receptionists.receptionist_delete(receptionist=rows[0])
     elif then == "suspend":
         services.clinic_suspend(clinic=clinic, actor=owner)
     elif then == "offboard":
@@ -167,6 +223,20 @@ def _not_ours(lk, clinic) -> dict[str, str]:
     return out
 
 
+def _calls_reach_their_lines(lk, clinic) -> None:
+    """Reality, not only the plan: a call to each number reaches its receptionist's line."""
+    clinic.refresh_from_db()
+    phones = PhoneNumber.objects.filter(clinic=clinic).select_related("receptionist")
+    event(f"lines with a rule of their own: {LineRule.objects.filter(clinic=clinic).count()}")
+    for phone in phones if clinic.state == "live" else ():
+        call = lk.call("+15557654321", phone.e164)
+        assert call["result"] == "dispatch", call
+        line = f"{clinic.room_prefix}_{phone.receptionist.slug}_"
+        assert call["room_name"].startswith(line), (call["room_name"], line)
+        meta = json.loads(call["agents"][0]["metadata"])
+        assert meta["receptionist"] == phone.receptionist_id
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -181,10 +251,12 @@ def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
     numbers = [_number() for _ in range(case["numbers"])]
     for number in numbers:
         services.phone_number_add(clinic=clinic, number=number)
+    for n in range(1, case["receptionists"]):
+        receptionists.receptionist_create(clinic=clinic, name=f"Line {n}")
     services.clinic_go_live(clinic=clinic, actor=owner)
     gw = LiveKitGateway(lk.base_url, KEY, SECRET, timeout=2)
 
-    _earlier_run(lk, clinic, case["earlier"])
+    _earlier_run(lk, clinic, case["earlier"], numbers, case["assign"])
     _tamper(gw, clinic, case["tamper"])
     if case["foreign"]:
         _foreign_trunk(gw, lk, numbers[-1])
@@ -195,7 +267,7 @@ def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
             holder = str(make_clinic(owner, f"Other {uuid.uuid4().hex[:6]}").pk)
         _other_clinics_trunk(gw, holder, extra if case["then"] == "add_number" else numbers[0])
     clinic.refresh_from_db()
-    _then(clinic, owner, case["then"], extra)
+    _then(clinic, owner, case["then"], extra, numbers)
     foreign_before = _not_ours(lk, clinic)
 
     plan = plan_clinic(clinic.pk)
@@ -218,6 +290,7 @@ def test_the_dry_run_is_what_a_verifying_reconcile_does(lk, case):
     after = plan_clinic(clinic.pk)
     if result.outcome == "converged":
         assert after.in_sync, (case, after.steps)
+        _calls_reach_their_lines(lk, clinic)
     else:
         # Stopped by a holder that is not ours: everything before it was applied.
         assert [s.action for s in after.steps] in (["blocked"], ["wait"]), (case, after.steps)

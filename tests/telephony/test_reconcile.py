@@ -40,12 +40,13 @@ def test_it_creates_one_trunk_and_one_rule_in_two_calls(live_clinic, fake_gatewa
     (rule,) = fake_gateway.rules.values()
     assert trunk.numbers == (A, B)
     assert rule.trunk_ids == (trunk.trunk_id,)
-    assert rule.room_prefix == live_clinic.room_prefix
+    assert rule.room_prefix == f"{live_clinic.room_prefix}_main"  # the line (decision 0085)
     assert rule.hide_phone_number is False  # decision 0031
     (agent,) = rule.agents
     assert json.loads(agent.metadata) == {
         "clinic": str(live_clinic.pk),
         "config_version": 1,
+        "line": "main",  # the receptionist's line slug (decision 0085)
         "receptionist": Receptionist.objects.first_of(live_clinic).pk,
     }
     p = prov(live_clinic)

@@ -63,10 +63,10 @@ def test_go_live_is_two_calls_and_lands_in_livekit(live, lk):
     (rule,) = mine(state["dispatch_rules"], live)
     assert sorted(trunk["numbers"]) == [A, B]
     assert rule["trunk_ids"] == [trunk["sip_trunk_id"]]
-    assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == live.room_prefix
+    assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == f"{live.room_prefix}_main"
     call = lk.call("+15551234567", A)
     assert call["result"] == "dispatch", call
-    assert call["room_name"].startswith(live.room_prefix + "_+15551234567_")
+    assert call["room_name"].startswith(live.room_prefix + "_main_+15551234567_")
     assert json.loads(call["agents"][0]["metadata"])["clinic"] == str(live.pk)
 
 
