@@ -21,7 +21,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from telephony.livekit_gateway import AgentDispatch, LiveKitError, get_gateway
-from telephony.models import Provisioning, ProvisioningEvent, UpstreamStatus
+from telephony.models import LineRule, Provisioning, ProvisioningEvent, UpstreamStatus
 from telephony.provisioning.desired import load_desired
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,48 @@ def compare_clinic(clinic: Any, gateway: Any = None) -> dict[str, Any]:
             cmp.note = f"{cmp.object_id} is not in LiveKit."
         if spec is not None or obs is not None:
             cmp.rows = _rows(spec, obs.as_spec() if obs is not None else None)
-    return {"trunk": trunk, "rule": rule, "error": error, "generation": desired.generation}
+    lines, line_error = _compare_lines(clinic, prov, desired, gateway)
+    return {
+        "trunk": trunk,
+        "rule": rule,
+        "lines": lines,
+        "error": error or line_error,
+        "generation": desired.generation,
+    }
+
+
+def _compare_lines(
+    clinic: Any, prov: Provisioning, desired: Any, gateway: Any
+) -> tuple[list[tuple[str, Comparison]], str]:
+    """The numbered lines' rules (decision 0085): desired next to observed, by line."""
+    wanted = desired.lines() if desired.rule_wanted else {}
+    rows = {r.line: r for r in LineRule.objects.for_clinic(clinic)}
+    names = {key: receptionist.name for key, (receptionist, _) in wanted.items()}
+    out: list[tuple[str, Comparison]] = []
+    error = ""
+    for key in sorted(set(wanted) | set(rows)):
+        row = rows.get(key)
+        spec = (
+            desired.rule(prov.trunk_id or "(trunk not created yet)", key) if key in wanted else None
+        )
+        cmp = Comparison("rule", row.rule_id if row else "", key in wanted, spec is not None)
+        observed = None
+        if cmp.object_id and not error:
+            try:
+                found = (gateway or console_gateway()).list_dispatch_rules(rule_ids=[cmp.object_id])
+                observed = found[0] if found else None
+                cmp.observed_present = observed is not None
+            except LiveKitError as exc:
+                error = f"LiveKit could not be read: {exc.sentence}"
+        if not cmp.object_id:
+            cmp.note = "No stored ID: nothing to look up in LiveKit."
+        elif cmp.observed_present is False:
+            cmp.note = f"{cmp.object_id} is not in LiveKit."
+        if spec is not None or observed is not None:
+            cmp.rows = _rows(spec, observed.as_spec() if observed is not None else None)
+        title = names.get(key, f"receptionist {key}, deleted")
+        out.append((f"Dispatch rule of the line “{title}”", cmp))
+    return out, error
 
 
 # --- operations dashboard -----------------------------------------------------------------

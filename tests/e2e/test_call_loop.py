@@ -126,7 +126,7 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     # The call: a room with the clinic's prefix, the platform agent dispatched with metadata.
     result = call_emulator.control.call(CALLER, N_BRIGHT)
     assert result["result"] == "dispatch", result
-    assert result["room_name"].startswith(f"{bright.room_prefix}_{CALLER}_")
+    assert result["room_name"].startswith(f"{bright.room_prefix}_main_{CALLER}_")  # the line
     (agent,) = result["agents"]
     assert agent["agent_name"] == "switchboard-receptionist"
     metadata = json.loads(agent["metadata"])
@@ -134,6 +134,7 @@ def test_a_call_reaches_the_clinics_agent_and_is_logged_once(
     assert metadata == {
         "clinic": str(bright.pk),
         "config_version": config.version,
+        "line": "main",
         "receptionist": config.pk,
     }
 

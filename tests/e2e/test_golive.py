@@ -83,13 +83,15 @@ def test_signup_to_live_then_edit_then_offboard(api, live_server, livekit, worke
         rule["sip_dispatch_rule_id"],
     )
     assert rule["trunk_ids"] == [trunk["sip_trunk_id"]]
-    assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == live["room_prefix"]
+    # The room prefix and metadata name the line (decision 0085).
+    assert rule["rule"]["dispatch_rule_individual"]["room_prefix"] == f"{live['room_prefix']}_main"
     assert rule["hide_phone_number"] is False  # decision 0031
     (agent,) = rule["room_config"]["agents"]
     first = api("GET", f"clinics/{slug}/receptionists/").json()[0]
     assert json.loads(agent["metadata"]) == {
         "clinic": clinic_id,
         "config_version": 2,
+        "line": "main",
         "receptionist": first["id"],
     }
     assert len(state["inbound_trunks"]) == 1 and len(state["dispatch_rules"]) == 1

@@ -280,3 +280,16 @@ def test_the_batch_goes_live_and_hands_the_line_rules_to_a_one_clinic_run(
     assert prov.trunk_id and prov.dispatch_rule_id
     converge(Probing(lk, clinic3), clinic3)
     assert lines(lk, clinic3) == {N1: "main", N2: "spanish-line", N3: "main"}
+
+
+def test_the_staff_console_compares_each_lines_rule(live, lk, spanish):
+    from telephony.console import compare_clinic
+
+    gw = Probing(lk, live)
+    found = compare_clinic(live, gateway=gw)
+    ((title, cmp),) = found["lines"]
+    assert title == "Dispatch rule of the line “Spanish line”" and not found["error"]
+    assert cmp.observed_present and cmp.rows and all(row.same for row in cmp.rows)
+    gw.delete_dispatch_rule(cmp.object_id)
+    ((_, gone),) = compare_clinic(live, gateway=gw)["lines"]
+    assert gone.observed_present is False and "is not in LiveKit" in gone.note
