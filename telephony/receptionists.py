@@ -138,7 +138,9 @@ def receptionist_update(*, receptionist: Receptionist, **changes: Any) -> Recept
     _check_fields(changes)
     clinic = receptionist.clinic
     with transaction.atomic():
-        row = Receptionist.objects.select_for_update().get(pk=receptionist.pk, clinic=clinic)
+        row = Receptionist.objects.select_for_update(of=("self",)).get(
+            pk=receptionist.pk, clinic=clinic
+        )
         changed = False
         for key, value in changes.items():
             if value is None:
@@ -162,7 +164,9 @@ def receptionist_delete(*, receptionist: Receptionist, move_to: Receptionist | N
     receptionist when not given). A clinic keeps at least one."""
     clinic = receptionist.clinic
     with transaction.atomic():
-        rows = list(Receptionist.objects.for_clinic(clinic).select_for_update().order_by("id"))
+        rows = list(
+            Receptionist.objects.for_clinic(clinic).select_for_update(of=("self",)).order_by("id")
+        )
         others = [r for r in rows if r.pk != receptionist.pk]
         if len(others) == len(rows):
             raise ValidationError({"receptionist": "This receptionist no longer exists."})
@@ -204,7 +208,7 @@ def receptionist_of(
             {field: "Give the id of one of this clinic's receptionists."}
         ) from None
     rows = Receptionist.objects.for_clinic(clinic)
-    row = (rows.select_for_update() if lock else rows).filter(pk=key).first()
+    row = (rows.select_for_update(of=("self",)) if lock else rows).filter(pk=key).first()
     if row is None:
         raise ValidationError(
             {field: f"{key} is not one of this clinic's receptionists (see receptionists/)."}

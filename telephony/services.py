@@ -112,7 +112,7 @@ def phone_number_add(
             answering = (
                 receptionist_of(clinic, receptionist, lock=True)
                 if receptionist is not None
-                else Receptionist.objects.select_for_update().first_of(clinic)
+                else Receptionist.objects.select_for_update(of=("self",)).first_of(clinic)
             )
             phone = PhoneNumber(
                 clinic=clinic, receptionist=answering, e164=e164, label=label.strip()

@@ -1,7 +1,8 @@
 """Fault-matrix figures from ground truth: the emulator's state and request log plus the DB.
 
-dup      = our-marked trunks/rules per clinic beyond one, plus creates beyond one per clinic
-           counted in the request log (including creates whose reply was dropped)
+dup      = our-marked trunks per clinic and rules per clinic and line beyond one (a clinic has
+           a rule per line, decision 0085), plus creates beyond one per clinic counted in the
+           request log (including creates whose reply was dropped)
 stuck    = clinics whose observed_generation lags their generation after settling
 orphans  = our-marked objects no clinic's row points at
 ttc      = converged_at - requested_at per clinic (seconds), p50/p95/max
@@ -19,28 +20,42 @@ from typing import Any
 from django.db.models import F
 
 from emulators.livekit.testing import EmulatorControl
-from telephony.models import Provisioning
+from telephony.models import LineRule, Provisioning
 
 RESULTS = Path(os.environ.get("FAULT_RESULTS_DIR", "var/fault-results"))
 
 
-def _owner(obj: dict[str, Any]) -> str | None:
+def _marker(obj: dict[str, Any]) -> dict[str, Any]:
     try:
         meta = json.loads(obj.get("metadata") or "{}")
     except ValueError:
-        return None
-    return meta.get("clinic") if isinstance(meta, dict) else None
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _owner(obj: dict[str, Any]) -> str | None:
+    return _marker(obj).get("clinic")
+
+
+def _line(obj: dict[str, Any]) -> tuple[str | None, str]:
+    """(clinic, line) of a rule: "" for the trunk-wide rule."""
+    meta = _marker(obj)
+    return meta.get("clinic"), str(meta.get("line") or "")
 
 
 def assess(control: EmulatorControl, clinic_ids: list[str]) -> dict[str, Any]:
     state = control.state()
     trunks = Counter(_owner(t) for t in state["inbound_trunks"])
-    rules = Counter(_owner(r) for r in state["dispatch_rules"])
+    rules = Counter(_line(r) for r in state["dispatch_rules"])
     provs = {str(p.clinic_id): p for p in Provisioning.objects.filter(clinic_id__in=clinic_ids)}
     live_trunk_creates = len(control.created_ids("CreateSIPInboundTrunk"))
     live_rule_creates = len(control.created_ids("CreateSIPDispatchRule"))
-    dup_state = sum(max(0, trunks[c] - 1) + max(0, rules[c] - 1) for c in clinic_ids)
+    dup_state = sum(max(0, trunks[c] - 1) for c in clinic_ids)
+    dup_state += sum(max(0, n - 1) for (c, _), n in rules.items() if c in clinic_ids)
     claimed = {p.trunk_id for p in provs.values()} | {p.dispatch_rule_id for p in provs.values()}
+    claimed |= set(
+        LineRule.objects.filter(clinic_id__in=clinic_ids).values_list("rule_id", flat=True)
+    )
     orphans = [
         o
         for o in [*state["inbound_trunks"], *state["dispatch_rules"]]

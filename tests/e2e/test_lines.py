@@ -28,6 +28,7 @@ from telephony.agent_tokens import agent_token_create
 from telephony.models import Provisioning, Receptionist
 from tests.api_helpers import user_token
 from tests.e2e.conftest import wait_until
+from tests.e2e.figures import assess, record
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -157,6 +158,7 @@ def test_numbers_move_and_receptionists_go_without_a_single_unrouted_call(
     clinic_of_two_lines, livekit
 ):
     clinic, platform, main, spanish = clinic_of_two_lines
+    # No wait: the first move lands while the worker still runs for this change.
     billing = platform.call("POST", "receptionists/", json={"name": "Billing"})["id"]
     caller = Caller(livekit, clinic)
     caller.start()
@@ -195,3 +197,7 @@ def test_numbers_move_and_receptionists_go_without_a_single_unrouted_call(
         ["spanish-line", "billing", "spanish-line"],
     )
     assert caller.lines_of(N3) == ["main", "spanish-line", "main"]
+    found = assess(livekit, [str(clinic.pk)])
+    record("lines_moves", {**found, "calls": caller.calls(), "unrouted": len(unrouted)})
+    assert (found["dup"], found["orphans"], found["stuck"], found["failed"]) == (0, 0, 0, 0)
+    assert len(livekit.state()["dispatch_rules"]) == 2  # main's and Spanish's
