@@ -99,9 +99,14 @@ def plan_move(clinic: Clinic, target: LiveKitProject) -> MovePlan:
         f"Test call in project '{target.name}' to each number: each must reach a room of "
         "the clinic with its agent. If it does not, the move is called off and the new "
         f"objects deleted; the clinic stays in '{source.name}'.",
-        f"Carrier: calls to {numbers} must go to {new_uri} instead of {old_uri}. The clinic's "
-        "admin is shown the new address and the move waits for their confirmation (or an "
-        "operator's). Until then it can still be called off.",
+        (
+            f"Carrier: Switchboard points the clinic's carrier trunk at {new_uri} instead of "
+            f"{old_uri}, and the move goes on once the carrier has it."
+            if _carrier_automatic(clinic)
+            else f"Carrier: calls to {numbers} must go to {new_uri} instead of {old_uri}. The "
+            "clinic's admin is shown the new address and the move waits for their "
+            "confirmation (or an operator's). Until then it can still be called off."
+        ),
         f"Delete dispatch rule {prov.dispatch_rule_id or '(none)'} and trunk "
         f"{prov.trunk_id} from project '{source.name}'.",
     )
@@ -161,11 +166,7 @@ def start_move(clinic: Clinic, target: LiveKitProject, *, actor: User | None = N
 def advance(move: ProjectMove) -> ProjectMove:
     """Take the next step if the previous one is done. Never raises for LiveKit."""
     move.refresh_from_db()
-    if move.call_off_reason and move.state in (
-        State.PROVISIONING,
-        State.VERIFYING,
-        State.AWAITING_CARRIER,
-    ):
+    if move.call_off_reason and _can_call_off(move):
         return roll_back(move, reason=move.call_off_reason)
     if move.state == State.PROVISIONING:
         prov = Provisioning.objects.get(clinic=move.clinic)
@@ -176,6 +177,9 @@ def advance(move: ProjectMove) -> ProjectMove:
             return advance(move)
     elif move.state == State.VERIFYING:
         return _verify(move)
+    elif move.state == State.AWAITING_CARRIER:
+        if _carrier_automatic(move.clinic) and _carrier_repointed(move):
+            return confirm_carrier(move)
     elif move.state == State.DELETING:
         return _delete_source(move)
     return move
@@ -202,6 +206,20 @@ def _verify(move: ProjectMove) -> ProjectMove:
         problems = "; ".join(p for r in report.results for p in r.problems)
         return roll_back(move, reason=f"the test call in the target failed: {problems}")
     target = move.target
+    if _carrier_automatic(move.clinic):
+        from telephony.provisioning_requests import request_provisioning
+
+        with transaction.atomic():
+            _save(
+                move,
+                State.AWAITING_CARRIER,
+                f"Test call passed in '{target.name}'. Pointing the clinic's carrier at "
+                f"{target.effective_sip_uri}.",
+            )
+            request_provisioning(
+                move.clinic, reason=f"move to LiveKit project {target.name}: repoint the carrier"
+            )
+        return move
     _save(
         move,
         State.AWAITING_CARRIER,
@@ -209,6 +227,39 @@ def _verify(move: ProjectMove) -> ProjectMove:
         "then confirm.",
     )
     return move
+
+
+def _can_call_off(move: ProjectMove) -> bool:
+    """Only while the carrier still sends calls to the source: before the test call passed,
+    or after it when the carrier is configured by hand and not yet confirmed. A connected
+    carrier is repointed by the engine as soon as the test call passes."""
+    if move.state in (State.PROVISIONING, State.VERIFYING):
+        return True
+    return move.state == State.AWAITING_CARRIER and not _carrier_automatic(move.clinic)
+
+
+def _carrier_automatic(clinic: Clinic) -> bool:
+    """The clinic's carrier is set up by Switchboard (a connected account): the engine
+    repoints it once the move has passed its test call (projects.carrier_sip_uri)."""
+    from telephony.models import CarrierAccount
+
+    return CarrierAccount.objects.filter(
+        clinic=clinic, state=CarrierAccount.State.CONNECTED
+    ).exists()
+
+
+def _carrier_repointed(move: ProjectMove) -> bool:
+    """The engine has applied the carrier spec that sends calls to the target."""
+    from telephony.provisioning.carrier_kind import CarrierTrunkKind
+    from telephony.provisioning.desired import load_desired, spec_hash
+
+    prov = Provisioning.objects.get(clinic=move.clinic)
+    if prov.state != Provisioning.State.ACTIVE or not prov.converged or not prov.carrier_trunk_id:
+        return False
+    desired = load_desired(move.clinic_id)
+    if desired.sip_uri != move.target.effective_sip_uri:
+        return False
+    return spec_hash(CarrierTrunkKind().spec(desired, {})) == prov.carrier_applied_hash
 
 
 def confirm_carrier(move: ProjectMove, *, actor: User | None = None) -> ProjectMove:
@@ -263,7 +314,7 @@ def roll_back(move: ProjectMove, *, reason: str, actor: User | None = None) -> P
 
     with transaction.atomic():
         move = ProjectMove.objects.select_for_update().get(pk=move.pk)
-        if move.state not in (State.PROVISIONING, State.VERIFYING, State.AWAITING_CARRIER):
+        if not _can_call_off(move):
             raise ValidationError(
                 {"state": "The carrier uses the new project already: the move can only finish."}
             )

@@ -10,14 +10,16 @@ signups at once see each other's clinics.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from telephony.models import DEFAULT_PROJECT, LiveKitProject, Provisioning
+from telephony.models import DEFAULT_PROJECT, LiveKitProject, ProjectMove, Provisioning
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -40,17 +42,22 @@ def project_of(clinic: Clinic) -> LiveKitProject:
 
 def carrier_sip_uri(clinic: Clinic) -> str:
     """Where the clinic's carrier should send calls: its project's SIP URI, except while a
-    move to another project has not reached the carrier step (the source still serves;
+    move to another project has not passed its test call (the source still serves;
     telephony/moves.py)."""
-    from telephony.models import ProjectMove
+    return carrier_sip_uris([clinic])[clinic.pk]
 
+
+def carrier_sip_uris(clinics: Iterable[Clinic]) -> dict[Any, str]:
+    """`carrier_sip_uri` for many clinics, keyed by clinic id, in one query for the moves."""
+    clinics = list(clinics)
     early = (ProjectMove.State.PROVISIONING, ProjectMove.State.VERIFYING)
-    move = (
-        ProjectMove.objects.filter(clinic=clinic, state__in=early).select_related("source").first()
-    )
-    if move is not None:
-        return move.source.effective_sip_uri
-    return project_of(clinic).effective_sip_uri
+    sources = {
+        move.clinic_id: move.source.effective_sip_uri
+        for move in ProjectMove.objects.filter(
+            clinic_id__in=[c.pk for c in clinics], state__in=early
+        ).select_related("source")
+    }
+    return {c.pk: sources.get(c.pk) or project_of(c).effective_sip_uri for c in clinics}
 
 
 def clinics_of(project: LiveKitProject) -> Q:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
@@ -114,8 +114,9 @@ def rule_spec(
     )
 
 
-def spec_hash(spec: TrunkSpec | RuleSpec) -> str:
-    """A keyed hash (the password is part of the spec, so never a bare digest)."""
+def spec_hash(spec: object) -> str:
+    """A keyed hash of any kind's spec dataclass (a trunk's holds its password, so never a
+    bare digest)."""
     payload = json.dumps(_plain(spec), sort_keys=True, default=str).encode()
     return hmac.new(settings.SECRET_KEY.encode(), payload, hashlib.sha256).hexdigest()
 
@@ -236,6 +237,12 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
     receptionists: dict[Any, list[Receptionist]] = defaultdict(list)
     for row in Receptionist.objects.filter(clinic_id__in=list(generations)).order_by("id"):
         receptionists[row.clinic_id].append(row)
+    with_carrier = [c for c in clinics if _related(c, "carrier_account") is not None]
+    sip_uris: dict[Any, str] = {}
+    if with_carrier:  # one more query, only when some clinic has a connected carrier
+        from telephony.projects import carrier_sip_uris
+
+        sip_uris = carrier_sip_uris(with_carrier)
     return {
         str(clinic.pk): DesiredState(
             generation=generations[clinic.pk],
@@ -243,7 +250,7 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
             numbers=tuple(e164 for e164, _ in assigned[clinic.pk]),
             trunk_settings=_related(clinic, "trunk_settings"),
             receptionists=tuple(receptionists[clinic.pk]),
-            **_carrier(clinic),
+            **_carrier(clinic, sip_uris),
             assigned=tuple(assigned[clinic.pk]),
         )
         for clinic in clinics
@@ -260,10 +267,13 @@ def _related(clinic: Clinic, name: str) -> Any:
         return None
 
 
-def _carrier(clinic: Clinic) -> dict[str, Any]:
+def _carrier(clinic: Clinic, sip_uris: Mapping[Any, str] | None = None) -> dict[str, Any]:
+    """The carrier account and where it sends calls: the clinic's project's SIP URI, or the
+    source's while a move to another project has not passed its test call (decision 0096)."""
     account = _related(clinic, "carrier_account")
     if account is None:
         return {}
-    from telephony.projects import project_of
+    from telephony.projects import carrier_sip_uri
 
-    return {"carrier_account": account, "sip_uri": project_of(clinic).effective_sip_uri}
+    sip_uri = sip_uris[clinic.pk] if sip_uris is not None else carrier_sip_uri(clinic)
+    return {"carrier_account": account, "sip_uri": sip_uri}

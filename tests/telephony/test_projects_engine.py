@@ -423,3 +423,62 @@ def test_a_failing_test_call_in_the_target_calls_the_move_off(projects, emulator
     assert move.state == State.ROLLED_BACK and "test call" in move.detail
     assert reconcile_clinic(clinic.pk, verify=True).outcome == "converged"
     assert held(emulators["a"]) == ["+14155550541"] and held(emulators["b"]) == []
+
+
+# --- a move with a connected carrier: the engine repoints it after the test call ----------
+
+
+@pytest.fixture(scope="module")
+def twilio_process(tmp_path_factory):
+    from emulators.twilio.testing import TwilioProcess
+
+    with TwilioProcess(numbers=["+14155550601"], log_dir=tmp_path_factory.mktemp("twilio")) as emu:
+        yield emu
+
+
+@pytest.fixture
+def twilio(twilio_process, settings):
+    twilio_process.control.reset()
+    settings.TWILIO_API_BASE_URL = twilio_process.url
+    settings.LIVEKIT_SIP_URI = "sip:a.example"
+    return twilio_process
+
+
+def origination(twilio) -> list[str]:
+    (trunk,) = twilio.control.state()["trunks"]
+    return [u["sip_url"] for u in trunk["origination_urls"]]
+
+
+def test_a_connected_carrier_keeps_the_source_until_the_test_call_then_follows(
+    projects, emulators, emulated, twilio
+):
+    from telephony import carrier_services
+
+    clinic = live_clinic("Default Dental", "+14155550601")
+    owner = clinic.memberships.first().user
+    creds = carrier_services.parse_credentials(
+        provider="twilio", account_sid=twilio.account_sid, auth_token=twilio.auth_token
+    )
+    carrier_services.carrier_connect(clinic=clinic, creds=creds, actor=owner)
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert origination(twilio) == ["sip:a.example;transport=tcp"]
+    assert "Switchboard points the clinic's carrier" in plan_move(clinic, projects["b"]).steps[2]
+
+    move = start_move(clinic, projects["b"])
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    # Set up in b, but the carrier still sends calls to a until b has passed its test call.
+    assert held(emulators["b"]) == ["+14155550601"]
+    assert origination(twilio) == ["sip:a.example;transport=tcp"]
+
+    move = advance(move)  # the test call in b passes: the engine is asked to repoint
+    assert move.state == State.AWAITING_CARRIER and "Pointing" in move.detail
+    with pytest.raises(ValidationError):  # the carrier may be moving: only forward now
+        roll_back(move, reason="changed my mind")
+    assert advance(move).state == State.AWAITING_CARRIER  # not repointed yet: wait
+
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert origination(twilio) == ["sip:b.example;transport=tcp"]
+    move = advance(move)  # confirmed by itself, then the source is deleted
+    assert move.state == State.DONE
+    assert held(emulators["a"]) == [] and held(emulators["b"]) == ["+14155550601"]
+    assert len(twilio.control.state()["trunks"]) == 1  # updated in place, never a second
