@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from telephony.livekit_gateway import LiveKitError, LiveKitNotFoundError
-from telephony.models import LiveKitProject, PhoneNumber, ProjectMove, Provisioning
+from telephony.models import LineRule, LiveKitProject, PhoneNumber, ProjectMove, Provisioning
 from telephony.projects import project_of
 from tenants.models import Clinic, User
 
@@ -80,6 +80,14 @@ def _check(clinic: Clinic, target: LiveKitProject) -> tuple[LiveKitProject, Prov
             {
                 "clinic": "The clinic is not settled in LiveKit (provisioning is "
                 f"{prov.get_state_display().lower()}); move it once it is active."
+            }
+        )
+    if LineRule.objects.filter(clinic=clinic).exists():
+        raise ValidationError(
+            {
+                "clinic": "The clinic has more than one line (a receptionist other than the "
+                "first answers some numbers). A move handles one dispatch rule for now: give "
+                "the numbers back to the first receptionist, move, then assign them again."
             }
         )
     if prov.trunk_intent or prov.rule_intent:

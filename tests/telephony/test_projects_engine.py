@@ -482,3 +482,18 @@ def test_a_connected_carrier_keeps_the_source_until_the_test_call_then_follows(
     assert move.state == State.DONE
     assert held(emulators["a"]) == [] and held(emulators["b"]) == ["+14155550601"]
     assert len(twilio.control.state()["trunks"]) == 1  # updated in place, never a second
+
+
+def test_a_clinic_with_a_second_line_is_not_moved_yet(projects, emulators, emulated):
+    from telephony.receptionists import phone_number_assign, receptionist_create
+
+    clinic = live_clinic("Default Dental", "+14155550611")
+    services.phone_number_add(clinic=clinic, number="+14155550612")
+    billing = receptionist_create(clinic=clinic, name="Billing")
+    phone_number_assign(clinic=clinic, e164="+14155550612", receptionist=billing)
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    with pytest.raises(ValidationError) as refused:
+        plan_move(clinic, projects["b"])
+    assert "more than one line" in refused.value.message_dict["clinic"][0]
+    assert not ProjectMove.objects.filter(clinic=clinic).exists()
+    assert len(emulators["b"].control.state()["inbound_trunks"]) == 0
