@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from telephony.livekit_gateway import LiveKitError, LiveKitNotFoundError
 from telephony.models import LineRule, LiveKitProject, PhoneNumber, ProjectMove, Provisioning
+from telephony.move_carrier import carrier_automatic, carrier_repointed
 from telephony.projects import project_of
 from tenants.models import Clinic, User
 
@@ -110,7 +111,7 @@ def plan_move(clinic: Clinic, target: LiveKitProject) -> MovePlan:
         (
             f"Carrier: Switchboard points the clinic's carrier trunk at {new_uri} instead of "
             f"{old_uri}, and the move goes on once the carrier has it."
-            if _carrier_automatic(clinic)
+            if carrier_automatic(clinic)
             else f"Carrier: calls to {numbers} must go to {new_uri} instead of {old_uri}. The "
             "clinic's admin is shown the new address and the move waits for their "
             "confirmation (or an operator's). Until then it can still be called off."
@@ -186,7 +187,7 @@ def advance(move: ProjectMove) -> ProjectMove:
     elif move.state == State.VERIFYING:
         return _verify(move)
     elif move.state == State.AWAITING_CARRIER:
-        if _carrier_automatic(move.clinic) and _carrier_repointed(move):
+        if carrier_automatic(move.clinic) and carrier_repointed(move):
             return confirm_carrier(move)
     elif move.state == State.DELETING:
         return _delete_source(move)
@@ -214,7 +215,7 @@ def _verify(move: ProjectMove) -> ProjectMove:
         problems = "; ".join(p for r in report.results for p in r.problems)
         return roll_back(move, reason=f"the test call in the target failed: {problems}")
     target = move.target
-    if _carrier_automatic(move.clinic):
+    if carrier_automatic(move.clinic):
         from telephony.provisioning_requests import request_provisioning
 
         with transaction.atomic():
@@ -243,31 +244,7 @@ def _can_call_off(move: ProjectMove) -> bool:
     carrier is repointed by the engine as soon as the test call passes."""
     if move.state in (State.PROVISIONING, State.VERIFYING):
         return True
-    return move.state == State.AWAITING_CARRIER and not _carrier_automatic(move.clinic)
-
-
-def _carrier_automatic(clinic: Clinic) -> bool:
-    """The clinic's carrier is set up by Switchboard (a connected account): the engine
-    repoints it once the move has passed its test call (projects.carrier_sip_uri)."""
-    from telephony.models import CarrierAccount
-
-    return CarrierAccount.objects.filter(
-        clinic=clinic, state=CarrierAccount.State.CONNECTED
-    ).exists()
-
-
-def _carrier_repointed(move: ProjectMove) -> bool:
-    """The engine has applied the carrier spec that sends calls to the target."""
-    from telephony.provisioning.carrier_kind import CarrierTrunkKind
-    from telephony.provisioning.desired import load_desired, spec_hash
-
-    prov = Provisioning.objects.get(clinic=move.clinic)
-    if prov.state != Provisioning.State.ACTIVE or not prov.converged or not prov.carrier_trunk_id:
-        return False
-    desired = load_desired(move.clinic_id)
-    if desired.sip_uri != move.target.effective_sip_uri:
-        return False
-    return spec_hash(CarrierTrunkKind().spec(desired, {})) == prov.carrier_applied_hash
+    return move.state == State.AWAITING_CARRIER and not carrier_automatic(move.clinic)
 
 
 def confirm_carrier(move: ProjectMove, *, actor: User | None = None) -> ProjectMove:
