@@ -85,17 +85,22 @@ def agent_token() -> str:
 
 
 def config_etags(clinic_ids: list[str]) -> dict[str, str]:
-    from django.utils.http import quote_etag
-
+    """The ETag the config API gives each clinic's first receptionist now, computed by the
+    platform's own functions (version and the call-time part: open or closed, next change)."""
+    from frontdesk.config import call_time
+    from telephony.agent_config import config_etag
     from telephony.models import Receptionist
 
     # A request without a receptionist gets the clinic's first (the oldest) receptionist.
     rows = (
         Receptionist.objects.filter(clinic_id__in=clinic_ids)
+        .select_related("clinic", "clinic__front_desk", "after_hours")
         .order_by("-id")
-        .values_list("clinic_id", "id", "version")
     )
-    return {str(c): quote_etag(f"{c}-{r}-{v}") for c, r, v in rows}  # the lowest id wins
+    return {  # the lowest id wins
+        str(r.clinic_id): config_etag(r.clinic_id, r.pk, r.version, call_time(r).etag_part)
+        for r in rows
+    }
 
 
 # --- LiveKit's webhooks ------------------------------------------------------------------------
