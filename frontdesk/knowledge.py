@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from telephony.validators import normalize_e164
-from tenants.text import text_problem
+from tenants.text import clean_text
 from tenants.timezones import clinic_region
 
 LIST_FIELDS = {"services": "service", "insurers": "insurer", "languages": "language"}
@@ -21,18 +21,6 @@ MAX_ANSWER = 1000
 FIELDS = ("address", "directions", *LIST_FIELDS, "emergency_number", "faqs")
 
 
-def _text(value: object, field: str, limit: int, *, multiline: bool = True) -> str:
-    if not isinstance(value, str):
-        raise ValidationError({field: ["Send text."]})
-    problem = text_problem(value, multiline=multiline)  # before stripping: "\n" is refused
-    if problem:
-        raise ValidationError({field: [problem]})
-    value = value.strip()
-    if len(value) > limit:
-        raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
-    return value
-
-
 def _items(value: object, field: str, noun: str) -> list[str]:
     if not isinstance(value, list):
         raise ValidationError({field: [f"Send a list, one {noun} per entry."]})
@@ -40,7 +28,7 @@ def _items(value: object, field: str, noun: str) -> list[str]:
         raise ValidationError({field: [f"At most {MAX_ITEMS} entries."]})
     found: list[str] = []
     for i, item in enumerate(value):
-        text = _text(item, f"{field}[{i}]", MAX_ITEM, multiline=False)
+        text = clean_text(item, f"{field}[{i}]", MAX_ITEM, multiline=False)
         if text and text not in found:
             found.append(text)
     return found
@@ -55,8 +43,8 @@ def _faqs(value: object) -> list[dict[str, str]]:
     for i, row in enumerate(value):
         if not isinstance(row, dict) or set(row) != {"question", "answer"}:
             raise ValidationError({f"faqs[{i}]": ['Each entry is {"question", "answer"}.']})
-        question = _text(row["question"], f"faqs[{i}].question", MAX_QUESTION, multiline=False)
-        answer = _text(row["answer"], f"faqs[{i}].answer", MAX_ANSWER)
+        question = clean_text(row["question"], f"faqs[{i}].question", MAX_QUESTION, multiline=False)
+        answer = clean_text(row["answer"], f"faqs[{i}].answer", MAX_ANSWER)
         if not question or not answer:
             raise ValidationError({f"faqs[{i}]": ["Give both the question and its answer."]})
         found.append({"question": question, "answer": answer})
@@ -71,13 +59,13 @@ def clean_knowledge(clinic: Any, data: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for field, value in data.items():
         if field in TEXT_LIMITS:
-            clean[field] = _text(value, field, TEXT_LIMITS[field])
+            clean[field] = clean_text(value, field, TEXT_LIMITS[field])
         elif field in LIST_FIELDS:
             clean[field] = _items(value, field, LIST_FIELDS[field])
         elif field == "faqs":
             clean[field] = _faqs(value)
         else:
-            raw = _text(value, field, 64, multiline=False)
+            raw = clean_text(value, field, 64, multiline=False)
             try:
                 clean[field] = normalize_e164(raw, clinic_region(clinic)) if raw else ""
             except ValidationError as exc:

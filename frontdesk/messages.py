@@ -21,7 +21,7 @@ from telephony.calllog import last4, redact_room_name
 from telephony.models import Call
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, Membership, User
-from tenants.text import text_problem
+from tenants.text import clean_text
 from tenants.timezones import clinic_region
 
 logger = logging.getLogger(__name__)
@@ -62,17 +62,7 @@ def clean_key(value: object) -> str:
 
 
 def _one_line(value: object, field: str, limit: int, *, multiline: bool = False) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValidationError({field: ["Send text."]})
-    problem = text_problem(value, multiline=multiline)  # before stripping: "\n" is refused
-    if problem:
-        raise ValidationError({field: [problem]})
-    value = value.strip()
-    if len(value) > limit:
-        raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
-    return value
+    return "" if value is None else clean_text(value, field, limit, multiline=multiline)
 
 
 def _caller(clinic: Clinic, room: str, stored_name: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from frontdesk.knowledge import clean_knowledge
 from frontdesk.models import AfterHours, FrontDesk
 from telephony.models import Receptionist
 from tenants.models import Clinic
-from tenants.text import text_problem
+from tenants.text import clean_text
 
 MAX_GREETING = 500
 MAX_INSTRUCTIONS = 4000
@@ -75,17 +75,6 @@ def after_hours_of(receptionist: Receptionist) -> AfterHours:
     return found or AfterHours(receptionist=receptionist, clinic_id=receptionist.clinic_id)
 
 
-def _after_hours_text(value: object, field: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ValidationError({field: ["Send text."]})
-    problem = text_problem(value)
-    if problem:
-        raise ValidationError({field: [problem]})
-    if len(value.strip()) > limit:
-        raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
-    return value.strip()
-
-
 def after_hours_update(
     *,
     receptionist: Receptionist,
@@ -106,9 +95,9 @@ def after_hours_update(
             )
         changes["action"] = action
     if greeting is not None:
-        changes["greeting"] = _after_hours_text(greeting, "greeting", MAX_GREETING)
+        changes["greeting"] = clean_text(greeting, "greeting", MAX_GREETING)
     if instructions is not None:
-        changes["instructions"] = _after_hours_text(instructions, "instructions", MAX_INSTRUCTIONS)
+        changes["instructions"] = clean_text(instructions, "instructions", MAX_INSTRUCTIONS)
     if route_to_given:
         changes["route_to_id"] = _route_target(receptionist, route_to)
     final_action = changes.get("action", row.action)

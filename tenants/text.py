@@ -51,6 +51,21 @@ def text_problem(value: str, *, multiline: bool = True) -> str | None:
     return None
 
 
+def clean_text(value: object, field: str, limit: int, *, multiline: bool = True) -> str:
+    """`value` as stored text: a string of acceptable characters (checked before stripping,
+    so a one-line field refuses a trailing newline), stripped, at most `limit` long.
+    Otherwise a ValidationError on `field` with the sentence that says what to send."""
+    if not isinstance(value, str):
+        raise ValidationError({field: ["Send text."]})
+    problem = text_problem(value, multiline=multiline)
+    if problem:
+        raise ValidationError({field: [problem]})
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError({field: [f"Keep it to {limit} characters or fewer."]})
+    return value
+
+
 def first_bad_text(data: Any) -> str | None:
     """The sentence for the first string in a parsed JSON value that is not acceptable
     text (dictionary keys included), or None."""
