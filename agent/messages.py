@@ -15,7 +15,7 @@ from typing import Literal
 
 import aiohttp
 
-from agent.platform_client import RETRYABLE_STATUSES, redact
+from agent.platform_client import RETRYABLE_STATUSES, post_until_answered, redact
 
 logger = logging.getLogger("switchboard.agent")
 
@@ -57,31 +57,22 @@ class MessagePoster:
             "Content-Type": "application/json",
             "Idempotency-Key": self.key_factory(),
         }
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.deadline_s
-        last, attempt = "no attempt made", 0
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                async with asyncio.timeout(min(self.attempt_timeout_s, remaining)):
-                    async with self.session.post(
-                        self.url, data=payload, headers=headers, allow_redirects=False
-                    ) as resp:
-                        status = resp.status
-                        await resp.read()
-            except TimeoutError:
-                last = f"attempt {attempt + 1} timed out"
-            except aiohttp.ClientError as exc:
-                last = f"attempt {attempt + 1} failed: {type(exc).__name__}"
-            else:
-                answer = _answer(status)
-                if answer is not None:
-                    return answer
-                last = f"attempt {attempt + 1}: HTTP {status}"
-            delay = self.rng.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
-            attempt += 1
-            if loop.time() + delay >= deadline:
-                break
-            await self.sleep(delay)
+        answer: Posted | None
+        answer, last = await post_until_answered(
+            self.session,
+            self.url,
+            payload,
+            headers,
+            _answer,
+            deadline_s=self.deadline_s,
+            attempt_timeout_s=self.attempt_timeout_s,
+            backoff_base_s=self.backoff_base_s,
+            backoff_cap_s=self.backoff_cap_s,
+            rng=self.rng,
+            sleep=self.sleep,
+        )
+        if answer is not None:
+            return answer
         logger.error("message for room %s not delivered: %s", redact(self.room), last)
         return "failed"
 

@@ -31,7 +31,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import aiohttp
 
@@ -41,6 +41,7 @@ from agent.metadata import JobTarget
 logger = logging.getLogger("switchboard.agent")
 
 Source = Literal["cache", "platform", "revalidated", "stale", "fallback"]
+A = TypeVar("A")
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -255,6 +256,57 @@ def redact(text: str) -> str:
 PostResult = Literal["stored", "already_stored", "conflict", "not_ours", "rejected", "failed"]
 
 
+async def post_until_answered(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: bytes,
+    headers: dict[str, str],
+    classify: Callable[[int], A | None],
+    *,
+    deadline_s: float,
+    attempt_timeout_s: float,
+    backoff_base_s: float,
+    backoff_cap_s: float,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    max_attempts: int | None = None,
+) -> tuple[A | None, str]:
+    """POST the *same* payload until `classify` turns a status into an answer (None: worth
+    another attempt), the deadline passes or `max_attempts` are spent. Timeouts and
+    connection errors are retried with full-jitter backoff; a retry that cannot start before
+    the deadline is not made. Returns the answer (None when there was none) and what the
+    last attempt did, for the caller's log. Never raises for the network's sake."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    last, attempt = "no attempt made", 0
+    while max_attempts is None or attempt < max_attempts:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            async with asyncio.timeout(min(attempt_timeout_s, remaining)):
+                async with session.post(
+                    url, data=payload, headers=headers, allow_redirects=False
+                ) as resp:
+                    status = resp.status
+                    await resp.read()
+        except TimeoutError:
+            last = f"attempt {attempt + 1} timed out"
+        except aiohttp.ClientError as exc:
+            last = f"attempt {attempt + 1} failed: {type(exc).__name__}"
+        else:
+            answer = classify(status)
+            if answer is not None:
+                return answer, last
+            last = f"attempt {attempt + 1}: HTTP {status}"
+        delay = rng.uniform(0, min(backoff_cap_s, backoff_base_s * 2**attempt))
+        attempt += 1
+        if attempt == max_attempts or loop.time() + delay >= deadline:
+            break
+        await sleep(delay)
+    return None, last
+
+
 async def post_outcome(
     client: PlatformClient,
     url: str,
@@ -268,42 +320,31 @@ async def post_outcome(
     The platform stores one outcome per call and recognises a repeat of the same body (200),
     so a retry after a timed-out attempt that did reach it is harmless. Never raises.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = {
         "Authorization": f"Bearer {client._token}",
         "Content-Type": "application/json",
         "Accept": "application/json",
     }
-    last = "no attempt made"
-    for attempt in range(client._max_attempts * 2):
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        try:
-            async with asyncio.timeout(min(attempt_timeout_s, remaining)):
-                async with client._http().post(
-                    url, data=payload, headers=headers, allow_redirects=False
-                ) as resp:
-                    status = resp.status
-                    await resp.read()
-        except TimeoutError:
-            last = f"attempt {attempt + 1} timed out"
-        except aiohttp.ClientError as exc:
-            last = f"attempt {attempt + 1} failed: {type(exc).__name__}"
-        else:
-            result = _outcome_answer(status, url)
-            if result is not None:
-                return result
-            last = f"attempt {attempt + 1}: HTTP {status}"
-        ceiling = min(client._backoff_cap_s, client._backoff_base_s * 2**attempt)
-        delay = client._rng.uniform(0, ceiling)
-        if loop.time() + delay >= deadline:
-            break
-        await client._sleep(delay)
-    logger.error("outcome for %s not delivered: %s", redact(url), last)
-    return "failed"
+    answer: PostResult | None
+    answer, last = await post_until_answered(
+        client._http(),
+        url,
+        payload,
+        headers,
+        lambda status: _outcome_answer(status, url),
+        deadline_s=deadline_s,
+        attempt_timeout_s=attempt_timeout_s,
+        backoff_base_s=client._backoff_base_s,
+        backoff_cap_s=client._backoff_cap_s,
+        rng=client._rng,
+        sleep=client._sleep,
+        max_attempts=client._max_attempts * 2,
+    )
+    if answer is None:
+        logger.error("outcome for %s not delivered: %s", redact(url), last)
+        return "failed"
+    return answer
 
 
 def _outcome_answer(status: int, url: str) -> PostResult | None:
