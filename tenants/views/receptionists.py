@@ -7,6 +7,7 @@ clinic_for_request). The services (telephony/receptionists.py) decide and re-pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -115,19 +116,42 @@ def receptionist_add(request: HttpRequest, slug: str) -> HttpResponse:
     # the script, not everything.
     initial = {name: getattr(first, name) for name in ReceptionistForm.base_fields}
     initial["name"] = ""
+    return _form_page(
+        request,
+        clinic,
+        membership,
+        initial=initial,
+        save=lambda data: receptionist_create(clinic=clinic, **data),
+        saved="added",
+        title="Add a receptionist",
+        editing=None,
+    )
+
+
+def _form_page(
+    request: HttpRequest,
+    clinic: Clinic,
+    membership: Membership,
+    *,
+    initial: dict[str, Any],
+    save: Callable[[dict[str, Any]], Receptionist],
+    saved: str,
+    title: str,
+    editing: Receptionist | None,
+) -> HttpResponse:
+    """The add and edit pages: the form, saved through `save` when valid; the service's
+    refusals shown on their fields (400), nothing saved."""
     form = ReceptionistForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            row = receptionist_create(clinic=clinic, **form.cleaned_data)
+            row = save(form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            return _done(request, clinic, f"Receptionist “{row.name}” added.")
-    context = {"form": form, "editing": None}
+            return _done(request, clinic, f"Receptionist “{row.name}” {saved}.")
+    context = {"form": form, "editing": editing}
     status = 400 if form.errors else 200
-    return _page(
-        request, clinic, membership, "form.html", "Add a receptionist", context, status=status
-    )
+    return _page(request, clinic, membership, "form.html", title, context, status=status)
 
 
 @login_required
@@ -136,17 +160,16 @@ def receptionist_edit(request: HttpRequest, slug: str, receptionist_id: int) -> 
     clinic, membership = clinic_for_request(request, slug)
     row = _get(clinic, receptionist_id)
     initial = {name: getattr(row, name) for name in ReceptionistForm.base_fields}
-    form = ReceptionistForm(request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            row = receptionist_update(receptionist=row, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(request, clinic, f"Receptionist “{row.name}” saved.")
-    context = {"form": form, "editing": row}
-    status = 400 if form.errors else 200
-    return _page(request, clinic, membership, "form.html", row.name, context, status=status)
+    return _form_page(
+        request,
+        clinic,
+        membership,
+        initial=initial,
+        save=lambda data: receptionist_update(receptionist=row, **data),
+        saved="saved",
+        title=row.name,
+        editing=row,
+    )
 
 
 @login_required
