@@ -29,8 +29,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from telephony import move_lines
 from telephony.livekit_gateway import LiveKitError, LiveKitNotFoundError
-from telephony.models import LineRule, LiveKitProject, PhoneNumber, ProjectMove, Provisioning
+from telephony.models import LiveKitProject, PhoneNumber, ProjectMove, Provisioning
 from telephony.move_carrier import carrier_automatic, carrier_repointed
 from telephony.projects import project_of
 from tenants.models import Clinic, User
@@ -83,15 +84,7 @@ def _check(clinic: Clinic, target: LiveKitProject) -> tuple[LiveKitProject, Prov
                 f"{prov.get_state_display().lower()}); move it once it is active."
             }
         )
-    if LineRule.objects.filter(clinic=clinic).exists():
-        raise ValidationError(
-            {
-                "clinic": "The clinic has more than one line (a receptionist other than the "
-                "first answers some numbers). A move handles one dispatch rule for now: give "
-                "the numbers back to the first receptionist, move, then assign them again."
-            }
-        )
-    if prov.trunk_intent or prov.rule_intent:
+    if prov.trunk_intent or prov.rule_intent or move_lines.lines_in_flight(clinic):
         raise ValidationError({"clinic": "A LiveKit write is in flight; try again shortly."})
     return source, prov
 
@@ -101,10 +94,12 @@ def plan_move(clinic: Clinic, target: LiveKitProject) -> MovePlan:
     source, prov = _check(clinic, target)
     numbers = ", ".join(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True))
     old_uri, new_uri = source.effective_sip_uri, target.effective_sip_uri
+    lines = move_lines.snapshot(clinic)
+    extra = f" Other lines, each with its own rule: {move_lines.describe(lines)}." if lines else ""
     steps = (
         f"Create an inbound trunk for {numbers} and its dispatch rule (rooms "
-        f"{clinic.room_prefix}_…) in project '{target.name}'. Project '{source.name}' keeps "
-        "serving every call meanwhile.",
+        f"{clinic.room_prefix}_…) in project '{target.name}', and a rule per other line "
+        f"({len(lines)}).{extra} Project '{source.name}' keeps serving every call meanwhile.",
         f"Test call in project '{target.name}' to each number: each must reach a room of "
         "the clinic with its agent. If it does not, the move is called off and the new "
         f"objects deleted; the clinic stays in '{source.name}'.",
@@ -116,8 +111,9 @@ def plan_move(clinic: Clinic, target: LiveKitProject) -> MovePlan:
             "clinic's admin is shown the new address and the move waits for their "
             "confirmation (or an operator's). Until then it can still be called off."
         ),
-        f"Delete dispatch rule {prov.dispatch_rule_id or '(none)'} and trunk "
-        f"{prov.trunk_id} from project '{source.name}'.",
+        f"Delete dispatch rule{'s' if lines else ''} "
+        f"{', '.join([prov.dispatch_rule_id or '(none)', *(i['rule_id'] for i in lines)])} "
+        f"and trunk {prov.trunk_id} from project '{source.name}'.",
     )
     return MovePlan(clinic.slug, source.name, target.name, steps)
 
@@ -153,6 +149,7 @@ def start_move(clinic: Clinic, target: LiveKitProject, *, actor: User | None = N
             source_rule_id=prov.dispatch_rule_id,
             source_trunk_hash=prov.trunk_applied_hash,
             source_rule_hash=prov.rule_applied_hash,
+            source_lines=move_lines.snapshot(clinic),
             actor=actor,
         )
         _log(move, f"Provisioning in project '{target.name}'; '{source.name}' serves calls.")
@@ -162,6 +159,7 @@ def start_move(clinic: Clinic, target: LiveKitProject, *, actor: User | None = N
         Provisioning.objects.filter(pk=prov.pk).update(
             trunk_id="", dispatch_rule_id="", trunk_applied_hash="", rule_applied_hash=""
         )
+        move_lines.hand_over(clinic)
         request_provisioning(clinic, reason=f"move to LiveKit project {target.name}", actor=actor)
         record(
             "clinic.project_move_started",
@@ -273,8 +271,9 @@ def _delete_source(move: ProjectMove) -> ProjectMove:
 
     gw = gateway_for(move.source)
     try:
-        if move.source_rule_id:
-            _gone(gw.delete_dispatch_rule, move.source_rule_id)
+        for rule_id in [*move_lines.source_rule_ids(move), move.source_rule_id]:
+            if rule_id:
+                _gone(gw.delete_dispatch_rule, rule_id)
         _gone(gw.delete_trunk, move.source_trunk_id)
     except LiveKitError as exc:  # retried by the next advance; the target serves meanwhile
         _log(move, f"Project '{move.source.name}' could not remove it yet: {exc.sentence}")
@@ -315,7 +314,7 @@ def roll_back(move: ProjectMove, *, reason: str, actor: User | None = None) -> P
             _log(move, f"Calling off once the current LiveKit write ends ({reason}).")
             move.save(update_fields=["call_off_reason", "log", "detail", "updated_at"])
             return move
-        made = (prov.dispatch_rule_id, prov.trunk_id)
+        made = ([*move_lines.restore(move), prov.dispatch_rule_id], prov.trunk_id)
         _restore_source(move, prov)
         clinic.livekit_project = move.source
         clinic.save(update_fields=["livekit_project", "updated_at"])
@@ -352,14 +351,14 @@ def _restore_source(move: ProjectMove, prov: Provisioning) -> None:
     )
 
 
-def _delete_quietly(project: LiveKitProject, made: tuple[str, str]) -> None:
+def _delete_quietly(project: LiveKitProject, made: tuple[list[str], str]) -> None:
     """What the move created in the target; left to its drift scan when it cannot be."""
     from telephony.upstream import gateway_for
 
-    rule_id, trunk_id = made
+    rule_ids, trunk_id = made
     try:
         gw = gateway_for(project)
-        if rule_id:
+        for rule_id in filter(None, rule_ids):
             _gone(gw.delete_dispatch_rule, rule_id)
         if trunk_id:
             _gone(gw.delete_trunk, trunk_id)
@@ -371,10 +370,11 @@ def _delete_quietly(project: LiveKitProject, made: tuple[str, str]) -> None:
 
 def claimed_by_moves(project: LiveKitProject) -> set[str]:
     """The source objects of the open moves out of `project` (never its orphans)."""
-    ids = ProjectMove.objects.filter(source=project, state__in=ProjectMove.OPEN).values_list(
-        "source_trunk_id", "source_rule_id"
-    )
-    return {i for pair in ids for i in pair if i}
+    claimed: set[str] = set()
+    for move in ProjectMove.objects.filter(source=project, state__in=ProjectMove.OPEN):
+        ids = (move.source_trunk_id, move.source_rule_id, *move_lines.source_rule_ids(move))
+        claimed.update(i for i in ids if i)
+    return claimed
 
 
 def serves_during_move(project_pk: int | None, clinic: Clinic) -> bool:

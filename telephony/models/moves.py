@@ -41,6 +41,9 @@ class ProjectMove(models.Model):
     source_rule_id = models.CharField(max_length=64, blank=True)
     source_trunk_hash = models.CharField(max_length=64, blank=True)
     source_rule_hash = models.CharField(max_length=64, blank=True)
+    # The source's other lines' rules (LineRule records: line, rule_id, applied_hash,
+    # numbers), kept the same way (telephony/move_lines.py, decision 0130).
+    source_lines = models.JSONField(default=list, blank=True)
     # Set when the move is called off while LiveKit is being written for the clinic: the
     # roll-back completes at the next step (advance) once the lease is free.
     call_off_reason = models.CharField(max_length=500, blank=True)

@@ -325,10 +325,11 @@ class Caller:
     """A caller dialling the clinic's number every 100 ms through whichever project the
     carrier points at, recording every result."""
 
-    def __init__(self, emulator: EmulatorProcess, number: str) -> None:
+    def __init__(self, emulator: EmulatorProcess, *numbers: str) -> None:
         self.carrier_to = emulator
-        self.number = number
+        self.numbers = numbers  # dialled in turn
         self.results: list[tuple[int, dict[str, Any]]] = []
+        self.dialled: list[str] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -337,8 +338,10 @@ class Caller:
     def _run(self) -> None:
         while not self._stop.is_set():
             emulator = self.carrier_to
+            number = self.numbers[len(self.dialled) % len(self.numbers)]
+            self.dialled.append(number)
             try:
-                self.results.append((emulator.port, emulator.control.call(CALLER, self.number)))
+                self.results.append((emulator.port, emulator.control.call(CALLER, number)))
             except Exception as exc:  # an error is an unrouted call: counted, not raised
                 self.errors.append(repr(exc))
             self._stop.wait(0.1)  # the pace of the calls, not a wait for a condition
@@ -347,13 +350,16 @@ class Caller:
         self._stop.set()
         self._thread.join(10)
 
-    def unrouted(self, room_prefix: str) -> list[Any]:
+    def unrouted(self, room_prefix: str, lines: dict[str, str] | None = None) -> list[Any]:
+        """Calls that reached no room of the clinic; with `lines` (number: line slug), also
+        calls that reached the wrong line's room."""
         bad: list[Any] = list(self.errors)
-        for port, r in self.results:
-            if r.get("result") != "dispatch" or not str(r.get("room_name", "")).startswith(
-                f"{room_prefix}_"
-            ):
-                bad.append((port, r))
+        for number, (port, r) in zip(self.dialled, self.results, strict=False):
+            prefix = f"{room_prefix}_"
+            if lines:
+                prefix += f"{lines[number]}_"
+            if r.get("result") != "dispatch" or not str(r.get("room_name", "")).startswith(prefix):
+                bad.append((port, number, r))
         return bad
 
 
@@ -421,3 +427,57 @@ def test_a_target_unreachable_during_a_move_leaves_the_clinic_with_the_source(
     assert clinic.livekit_project == projects["a"]
     emulators["c"].control.clear_faults()
     no_dup_stuck_or_orphans(emulators, {"default": [clinic], "project-b": [], "project-c": []})
+
+
+def test_a_clinic_with_two_lines_moves_while_calls_to_both_keep_arriving(
+    emulators, projects, worker
+):
+    from telephony.models import LineRule, Receptionist
+    from telephony.receptionists import phone_number_assign, receptionist_create
+
+    clinic = go_live("Albany Dental", "+15185550501", projects["a"])
+    services.phone_number_add(clinic=clinic, number="+15185550502")
+    billing = receptionist_create(clinic=clinic, name="Billing")
+    phone_number_assign(clinic=clinic, e164="+15185550502", receptionist=billing)
+    first = Receptionist.objects.filter(clinic=clinic).exclude(pk=billing.pk).get()
+    lines = {"+15185550501": first.slug, "+15185550502": billing.slug}
+
+    def two_rules(emulator: EmulatorProcess) -> bool:
+        return len(emulator.control.state()["dispatch_rules"]) == 2
+
+    wait_until(lambda: settled(clinic) and two_rules(emulators["a"]), timeout=60)
+    source_line_rule = LineRule.objects.get(clinic=clinic).rule_id
+    plan = plan_move(clinic, projects["b"])
+    assert "receptionist 'Billing' (+15185550502)" in plan.steps[0]
+    assert source_line_rule in plan.steps[3]
+
+    caller = Caller(emulators["a"], "+15185550501", "+15185550502")
+    try:
+        move = start_move(clinic, projects["b"])
+        wait_until(lambda: advance(move).state == ProjectMove.State.AWAITING_CARRIER, timeout=60)
+        assert two_rules(emulators["a"]) and two_rules(emulators["b"])  # both serve both lines
+        calls_before = len(caller.results)
+        wait_until(lambda: len(caller.results) > calls_before + 4, timeout=20)
+        caller.carrier_to = emulators["b"]  # the carrier is repointed, then confirmed
+        confirm_carrier(move)
+        wait_until(lambda: advance(move).state == ProjectMove.State.DONE, timeout=30)
+        calls_after = len(caller.results)
+        wait_until(lambda: len(caller.results) > calls_after + 4, timeout=20)
+    finally:
+        caller.stop()
+
+    assert caller.unrouted(clinic.room_prefix, lines) == []
+    assert {port for port, _ in caller.results} == {emulators["a"].port, emulators["b"].port}
+    assert set(caller.dialled) == set(lines) and len(caller.results) >= 10
+    assert emulators["a"].control.state()["dispatch_rules"] == []
+    assert two_rules(emulators["b"])
+    assert LineRule.objects.get(clinic=clinic).rule_id != source_line_rule
+    state = emulators["b"].control.state()  # one trunk and a rule per line, no duplicate
+    assert ours(state["inbound_trunks"]) == [str(clinic.pk)]
+    assert ours(state["dispatch_rules"]) == [str(clinic.pk)] * 2
+    holds_exactly(emulators["a"], [])
+    holds_exactly(emulators["c"], [])
+    assert not Provisioning.objects.exclude(state=Provisioning.State.ACTIVE).exists()
+    reports = scan_all()
+    for name in NAMES.values():
+        assert reports[name]["drift_count"] == 0 and reports[name]["orphans"] == 0, reports

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from audit.models import AuditEntry
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
-from telephony.models import LiveKitProject, ProjectMove, Provisioning, UpstreamStatus
+from telephony.models import LineRule, LiveKitProject, ProjectMove, Provisioning, UpstreamStatus
 from telephony.moves import advance, confirm_carrier, plan_move, roll_back, start_move
 from telephony.projects import set_credentials
 from telephony.provisioning.circuit import auth_blocked, resume_everywhere
@@ -484,16 +484,73 @@ def test_a_connected_carrier_keeps_the_source_until_the_test_call_then_follows(
     assert len(twilio.control.state()["trunks"]) == 1  # updated in place, never a second
 
 
-def test_a_clinic_with_a_second_line_is_not_moved_yet(projects, emulators, emulated):
+def two_line_clinic(number: str, other: str):
     from telephony.receptionists import phone_number_assign, receptionist_create
 
-    clinic = live_clinic("Default Dental", "+14155550611")
-    services.phone_number_add(clinic=clinic, number="+14155550612")
+    clinic = live_clinic("Default Dental", number)
+    services.phone_number_add(clinic=clinic, number=other)
     billing = receptionist_create(clinic=clinic, name="Billing")
-    phone_number_assign(clinic=clinic, e164="+14155550612", receptionist=billing)
+    phone_number_assign(clinic=clinic, e164=other, receptionist=billing)
     assert reconcile_clinic(clinic.pk).outcome == "converged"
-    with pytest.raises(ValidationError) as refused:
-        plan_move(clinic, projects["b"])
-    assert "more than one line" in refused.value.message_dict["clinic"][0]
-    assert not ProjectMove.objects.filter(clinic=clinic).exists()
-    assert len(emulators["b"].control.state()["inbound_trunks"]) == 0
+    return clinic, billing
+
+
+def rules(emulator) -> list[tuple[str, ...]]:
+    """Each dispatch rule's numbers (empty: trunk-wide), sorted."""
+    out = []
+    for rule in emulator.control.state()["dispatch_rules"]:
+        out.append(tuple(sorted(rule.get("numbers") or [])))
+    return sorted(out)
+
+
+def test_a_clinic_with_two_lines_moves_with_every_line_rule(projects, emulators, emulated):
+    clinic, _ = two_line_clinic("+14155550611", "+14155550612")
+    source_rules = rules(emulators["a"])
+    assert source_rules == [(), ("+14155550612",)]
+    line = LineRule.objects.get(clinic=clinic)
+    source_line_rule = line.rule_id
+
+    plan = plan_move(clinic, projects["b"])
+    assert "receptionist 'Billing' (+14155550612)" in plan.steps[0]
+    assert source_line_rule in plan.steps[3]
+
+    move = start_move(clinic, projects["b"])
+    assert move.source_lines[0]["rule_id"] == source_line_rule
+    assert not LineRule.objects.filter(clinic=clinic).exists()  # the target makes its own
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert rules(emulators["b"]) == source_rules  # the same lines in b
+    assert rules(emulators["a"]) == source_rules  # and a still serves both
+    reports = scan_all()  # the source's line rule is claimed by the move, not an orphan
+    assert reports["default"]["orphans"] == 0 and reports["project-b"]["drift_count"] == 0
+    assert len(emulators["a"].control.state()["dispatch_rules"]) == 2
+    target_line_rule = LineRule.objects.get(clinic=clinic).rule_id
+    assert target_line_rule != source_line_rule
+
+    move = advance(move)  # the test call checks each number against its line in b
+    assert move.state == State.AWAITING_CARRIER, move.detail
+    move = confirm_carrier(move)
+    assert move.state == State.DONE
+    assert rules(emulators["a"]) == [] and held(emulators["a"]) == []
+    assert rules(emulators["b"]) == source_rules
+    reports = scan_all()
+    assert all(r["orphans"] == 0 and r["drift_count"] == 0 for r in reports.values()), reports
+
+
+def test_a_two_line_move_called_off_restores_every_line(projects, emulators, emulated):
+    clinic, _ = two_line_clinic("+14155550621", "+14155550622")
+    before = list(LineRule.objects.filter(clinic=clinic).values("line", "rule_id", "numbers"))
+    move = start_move(clinic, projects["b"])
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert len(emulators["b"].control.state()["dispatch_rules"]) == 2
+
+    move = roll_back(move, reason="not today")
+
+    assert move.state == State.ROLLED_BACK
+    after = list(LineRule.objects.filter(clinic=clinic).values("line", "rule_id", "numbers"))
+    assert after == before
+    assert reconcile_clinic(clinic.pk, verify=True).outcome == "converged"
+    assert rules(emulators["b"]) == [] and held(emulators["b"]) == []
+    assert rules(emulators["a"]) == [(), ("+14155550622",)]
+    assert LineRule.objects.get(clinic=clinic).rule_id == before[0]["rule_id"]
+    reports = scan_all()
+    assert all(r["orphans"] == 0 and r["drift_count"] == 0 for r in reports.values()), reports
