@@ -57,6 +57,18 @@ class Zone:
         return f"{where} ({self.name})"
 
 
+def zone_name(name: str) -> str:
+    """A zone as people say it: "Eastern Time (US and Canada)", "Lisbon, Portugal"; the
+    stored name itself for one we do not know."""
+    common = dict(COMMON_ZONES)
+    if name in common:
+        return common[name]
+    zone = zones().get(name)
+    if zone is None:
+        return name
+    return f"{zone.city}, {zone.country}" if zone.country else zone.city
+
+
 def _tzdata_text(name: str) -> str:
     return (resources.files("tzdata") / "zoneinfo" / name).read_text(encoding="utf-8")
 

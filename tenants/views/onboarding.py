@@ -30,6 +30,7 @@ from telephony.services import (
     phone_number_remove,
     trunk_settings_update,
 )
+from telephony.validators import display_number
 from tenants.forms import (
     AgentSettingsForm,
     CarrierSettingsForm,
@@ -137,7 +138,7 @@ def _numbers(request: HttpRequest, clinic: Clinic, membership: Membership) -> Ht
         except ValidationError as exc:
             add_service_errors(form, exc, {"number": "e164"})
         else:
-            return _saved(request, clinic, "numbers", f"{phone.e164} added.")
+            return _saved(request, clinic, "numbers", f"{display_number(phone.e164)} added.")
     return _render_step(request, clinic, membership, "numbers", {"form": form})
 
 

@@ -76,6 +76,19 @@ def test_each_zone_names_its_country(zone, country):
     assert timezones.country_for_zone(zone) == country
 
 
+@pytest.mark.parametrize(
+    ("zone", "said"),
+    [
+        ("America/New_York", "Eastern Time (US and Canada)"),
+        ("Europe/Lisbon", "Lisbon, Portugal"),
+        ("UTC", "UTC (no daylight saving)"),
+        ("Nowhere/Special", "Nowhere/Special"),
+    ],
+)
+def test_a_zone_is_named_as_people_say_it(zone, said):
+    assert timezones.zone_name(zone) == said
+
+
 def test_services_store_the_canonical_zone_and_refuse_unknown_ones(owner):
     clinic = clinic_create(owner=owner, name="Alias Dental", timezone_name="US/Central")
     assert clinic.timezone == "America/Chicago"
@@ -171,6 +184,7 @@ def test_the_dashboard_shows_every_time_in_the_clinics_zone_across_a_dst_change(
     assert "Mar 8, 3:30:00 AM EDT" in body  # the call and the event after it
     assert "(Mar 8, 1:30 AM EST)" in body  # the checklist's test call
     assert "Next try at Mar 8, 3:30:05 AM EDT." in body
+    assert "time zone: Eastern Time (US and Canada)." in body
     assert " UTC" not in body.replace("(UTC)", "")
 
     status = client.get(reverse("tenants:status", args=[ny_clinic.slug])).json()

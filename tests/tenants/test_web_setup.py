@@ -94,7 +94,8 @@ def test_add_number_normalises_to_e164(owner_client, clinic):
     phone = PhoneNumber.objects.for_clinic(clinic).get()
     assert (phone.e164, phone.label) == ("+14155550100", "Front desk")
     page = owner_client.get(setup_url(clinic, "numbers"))
-    assert b"+14155550100" in page.content
+    assert b"+14155550100" in page.content  # the remove form's value
+    assert "+1 415 555 0100 added." in page.content.decode()  # as people read it
 
 
 @pytest.mark.parametrize(
