@@ -253,6 +253,7 @@ LIVEKIT_URL = env.str("LIVEKIT_URL", default="http://127.0.0.1:7880")
 LIVEKIT_API_KEY = env.str("LIVEKIT_API_KEY", default="devkey")
 LIVEKIT_API_SECRET = _required("LIVEKIT_API_SECRET", _DEV_LIVEKIT_SECRET)
 LIVEKIT_SIP_URI = env.str("LIVEKIT_SIP_URI", default="sip:127.0.0.1:5060")
+LIVEKIT_SIP_FALLBACK_URI = env.str("LIVEKIT_SIP_FALLBACK_URI", default="")  # decision 0113
 LIVEKIT_AGENT_NAME = env.str("LIVEKIT_AGENT_NAME", default="switchboard-receptionist")
 LIVEKIT_TIMEOUT_SECONDS = env.float("LIVEKIT_TIMEOUT_SECONDS", default=10.0)
 LIVEKIT_GATEWAY = env.str("LIVEKIT_GATEWAY", default="telephony.livekit_gateway.LiveKitGateway")
@@ -348,7 +349,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
     },
 }
-
 
 check_timeouts(globals())
 check_webhooks(globals())

@@ -22,7 +22,15 @@ from telephony.models import LiveKitProject
 from telephony.projects import check_credentials
 
 SECRET_FIELDS = ("api_secret", "webhook_secret")
-ENVIRONMENT_FIELDS = ("url", "api_key", "api_secret", "sip_uri", "webhook_key", "webhook_secret")
+ENVIRONMENT_FIELDS = (
+    "url",
+    "api_key",
+    "api_secret",
+    "sip_uri",
+    "sip_fallback_uri",
+    "webhook_key",
+    "webhook_secret",
+)
 
 
 class LiveKitProjectForm(forms.ModelForm):
@@ -54,6 +62,7 @@ class LiveKitProjectForm(forms.ModelForm):
             "api_key",
             "api_secret",
             "sip_uri",
+            "sip_fallback_uri",
             "webhook_key",
             "webhook_secret",
         )

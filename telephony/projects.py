@@ -49,15 +49,27 @@ def carrier_sip_uri(clinic: Clinic) -> str:
 
 def carrier_sip_uris(clinics: Iterable[Clinic]) -> dict[Any, str]:
     """`carrier_sip_uri` for many clinics, keyed by clinic id, in one query for the moves."""
+    return {pk: uris[0] for pk, uris in carrier_destinations(clinics).items()}
+
+
+def carrier_destinations(clinics: Iterable[Clinic]) -> dict[Any, tuple[str, str]]:
+    """Where each clinic's carrier sends calls, keyed by clinic id: (SIP URI, fallback SIP
+    URI or ""), both of the project that serves the clinic's calls (the source's while a
+    move has not passed its test call). One query, for the moves."""
     clinics = list(clinics)
     early = (ProjectMove.State.PROVISIONING, ProjectMove.State.VERIFYING)
     sources = {
-        move.clinic_id: move.source.effective_sip_uri
+        move.clinic_id: move.source
         for move in ProjectMove.objects.filter(
             clinic_id__in=[c.pk for c in clinics], state__in=early
         ).select_related("source")
     }
-    return {c.pk: sources.get(c.pk) or project_of(c).effective_sip_uri for c in clinics}
+    found: dict[Any, tuple[str, str]] = {}
+    for clinic in clinics:
+        source = sources.get(clinic.pk)
+        project = source if source is not None and source.effective_sip_uri else project_of(clinic)
+        found[clinic.pk] = (project.effective_sip_uri, project.effective_sip_fallback_uri)
+    return found
 
 
 def clinics_of(project: LiveKitProject) -> Q:
@@ -246,6 +258,7 @@ def register_project(
     weight: int = 1,
     accepting: bool = True,
     check: bool = True,
+    sip_fallback_uri: str = "",
 ) -> LiveKitProject:
     """A new project, validated field by field and (with `check`) by one read call."""
     if name == DEFAULT_PROJECT:
@@ -266,6 +279,7 @@ def register_project(
         api_key=api_key,
         api_secret=api_secret,
         sip_uri=sip_uri,
+        sip_fallback_uri=(sip_fallback_uri or "").strip(),
         capacity_weight=weight,
         accepting_new_clinics=accepting,
     )

@@ -95,3 +95,29 @@ def validate_address(raw: str) -> str:
         f"{value[:60]!r} is not an IP address, a CIDR block (e.g. 192.0.2.0/24) or a hostname.",
         "invalid_address",
     )
+
+
+_SIP_URI_RE = re.compile(r"^sip:([^;:@/\s]+)(?::([0-9]{1,5}))?(;[A-Za-z0-9=._-]+)*$")
+
+
+def validate_sip_uri(raw: str) -> None:
+    """``sip:host[:port][;params]`` as a carrier is given it: no user part, no sips: (Twilio
+    takes sip: only), a hostname or an IP address and a port from 1 to 65535."""
+    value = (raw or "").strip()
+    if not value:
+        return
+    match = _SIP_URI_RE.match(value)
+    host = match.group(1) if match else ""
+    valid_host = bool(_HOSTNAME_RE.match(host))
+    try:
+        ipaddress.ip_address(host)
+        valid_host = True
+    except ValueError:
+        pass
+    port = match.group(2) if match else None
+    if not match or not valid_host or (port is not None and not 0 < int(port) < 65536):
+        raise ValidationError(
+            "Enter a SIP URI such as sip:example.sip.livekit.cloud (sip:, a host name and "
+            "optionally :port; nothing else).",
+            "invalid_sip_uri",
+        )

@@ -22,6 +22,8 @@ INBOUND_DEFAULTS: dict[str, Any] = {
     "codecs": ["G722", "G711U", "G711A", "G729", "OPUS", "H.264"],
     "default_routing_method": "sequential",
     "default_primary_fqdn_id": None,
+    "default_secondary_fqdn_id": None,
+    "default_tertiary_fqdn_id": None,
     "generate_ringback_tone": False,
     "isup_headers_enabled": False,
     "prack_enabled": False,
@@ -35,7 +37,13 @@ INBOUND_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _inbound(raw: Any, current: dict[str, Any]) -> dict[str, Any]:
+FQDN_ORDER = ("default_primary_fqdn_id", "default_secondary_fqdn_id", "default_tertiary_fqdn_id")
+ROUTING_METHODS = ("sequential", "round-robin", None)
+
+
+def _inbound(
+    raw: Any, current: dict[str, Any], store: Store | None = None, connection_id: str = ""
+) -> dict[str, Any]:
     if raw is None:
         return current
     if not isinstance(raw, dict):
@@ -45,10 +53,24 @@ def _inbound(raw: Any, current: dict[str, Any]) -> dict[str, Any]:
         raise invalid("inbound/ani_number_format", "ani_number_format is not a valid format.")
     if merged["dnis_number_format"] not in DNIS_FORMATS:
         raise invalid("inbound/dnis_number_format", "dnis_number_format is not a valid format.")
+    if merged.get("default_routing_method") not in ROUTING_METHODS:
+        raise invalid(
+            "inbound/default_routing_method",
+            "default_routing_method must be sequential or round-robin.",
+        )
+    for name in FQDN_ORDER:  # "Value must be the ID of an FQDN set on the connection."
+        value = merged.get(name)
+        if value is None:
+            continue
+        fqdn = store.fqdns.get(str(value)) if store is not None else None
+        if fqdn is None or fqdn.connection_id != connection_id:
+            raise invalid(f"inbound/{name}", f"{name} must be an FQDN ID of this connection.")
     return merged
 
 
-def _connection_fields(body: dict[str, Any], current: Connection | None) -> dict[str, Any]:
+def _connection_fields(
+    body: dict[str, Any], current: Connection | None, store: Store | None = None
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "connection_name" in body:
         name = body["connection_name"]
@@ -69,7 +91,7 @@ def _connection_fields(body: dict[str, Any], current: Connection | None) -> dict
             raise invalid("tags", "tags must be a list of strings.")
         fields["tags"] = tags
     base = current.inbound if current else dict(INBOUND_DEFAULTS)
-    fields["inbound"] = _inbound(body.get("inbound"), base)
+    fields["inbound"] = _inbound(body.get("inbound"), base, store, current.id if current else "")
     return fields
 
 
@@ -111,7 +133,7 @@ def _connections(emu: TelnyxEmulator) -> None:
 
     async def update(call: Call) -> Reply:
         connection = store.connection(call.request.match_info["id"])
-        for name, value in _connection_fields(call.body, connection).items():
+        for name, value in _connection_fields(call.body, connection, store).items():
             setattr(connection, name, value)
         connection.updated_at = stamp()
         return Reply(200, {"data": shapes.connection(connection)}, committed=True)
@@ -157,6 +179,16 @@ def _check_connection(store: Store, connection_id: str) -> None:
         raise error(422, "10013", "One of the associated fields does not exist.", "/connection_id")
 
 
+def _forget(store: Store, fqdn: Fqdn) -> None:
+    """A deleted FQDN, also gone from its connection's order (not confirmed at Telnyx:
+    docs/carriers.md)."""
+    del store.fqdns[fqdn.id]
+    owner = store.connections.get(fqdn.connection_id)
+    for name in FQDN_ORDER if owner is not None else ():
+        if owner.inbound.get(name) == fqdn.id:  # type: ignore[union-attr]
+            owner.inbound[name] = None  # type: ignore[union-attr]
+
+
 def _fqdns(emu: TelnyxEmulator) -> None:
     store = emu.store
 
@@ -195,7 +227,7 @@ def _fqdns(emu: TelnyxEmulator) -> None:
 
     async def delete(call: Call) -> Reply:
         fqdn = store.fqdn(call.request.match_info["id"])
-        del store.fqdns[fqdn.id]
+        _forget(store, fqdn)
         return Reply(200, {"data": shapes.fqdn(fqdn)}, committed=True)
 
     for method, path, name, handler in (

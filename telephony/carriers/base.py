@@ -48,6 +48,10 @@ class CarrierTrunk:
     trunk_id: str
     marker: str
     target: str
+    # Telnyx: the connection's primary and secondary FQDN ids (its inbound routing order);
+    # Twilio orders its origination URLs by their priority instead.
+    primary_origination: str = ""
+    secondary_origination: str = ""
 
 
 @dataclass(frozen=True)

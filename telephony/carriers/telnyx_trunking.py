@@ -18,7 +18,14 @@ INBOUND = {"ani_number_format": "+E.164", "dnis_number_format": "+e164"}
 
 
 def _connection(remote: Any) -> CarrierTrunk:
-    return CarrierTrunk(str(remote.id), remote.connection_name or "", remote.connection_name or "")
+    inbound = getattr(remote, "inbound", None)
+    return CarrierTrunk(
+        str(remote.id),
+        remote.connection_name or "",
+        remote.connection_name or "",
+        primary_origination=str(getattr(inbound, "default_primary_fqdn_id", None) or ""),
+        secondary_origination=str(getattr(inbound, "default_secondary_fqdn_id", None) or ""),
+    )
 
 
 class TelnyxTrunking:
@@ -64,6 +71,18 @@ class TelnyxTrunking:
         if created is None:
             raise CarrierTransientError("Telnyx sent a reply that could not be read.")
         return Origination(str(created.id), f"{created.fqdn}:{created.port}")
+
+    def set_routing(self, trunk_id: str, *, primary: str, secondary: str | None) -> None:
+        """Which FQDN the connection tries first and which next (inbound routing in
+        sequence): ``secondary=None`` leaves no second one."""
+        inbound = {
+            "default_routing_method": "sequential",
+            "default_primary_fqdn_id": primary,
+            "default_secondary_fqdn_id": secondary,
+        }
+        self.carrier._call(
+            lambda: self.api.fqdn_connections.update(trunk_id, inbound=inbound)  # type: ignore[arg-type]
+        )
 
     def remove_origination(self, trunk_id: str, origination_id: str) -> None:
         try:

@@ -57,7 +57,8 @@ class TwilioTrunking:
         listed = self.carrier._call(
             lambda: self.api.trunks(trunk_id).origination_urls.list(page_size=1000)
         )
-        return [_origination(u) for u in listed]
+        found = [_origination(u) for u in listed]
+        return sorted(found, key=lambda o: (o.priority, o.uri))  # the order Twilio tries them
 
     def add_origination(
         self, trunk_id: str, *, uri: str, priority: int, weight: int, name: str

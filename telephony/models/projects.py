@@ -18,6 +18,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from telephony.crypto import EncryptedTextField
+from telephony.validators import validate_sip_uri
 
 DEFAULT_PROJECT = "default"
 
@@ -63,6 +64,16 @@ class LiveKitProject(models.Model):
     api_secret = EncryptedTextField("API secret", blank=True)
     sip_uri = models.CharField(
         "SIP URI", max_length=300, blank=True, help_text="What clinics give their carrier."
+    )
+    # A second place the carrier tries when the first does not answer (Twilio: a second
+    # origination URL with a lower priority; Telnyx: the connection's secondary FQDN).
+    sip_fallback_uri = models.CharField(
+        "fallback SIP URI",
+        max_length=300,
+        blank=True,
+        validators=[validate_sip_uri],
+        help_text="Optional: where carriers set up by Switchboard send calls when the SIP URI "
+        "does not answer (e.g. another region's SIP URI of this project).",
     )
     webhook_key = models.CharField(
         "webhook API key",
@@ -142,6 +153,13 @@ class LiveKitProject(models.Model):
     @property
     def effective_sip_uri(self) -> str:
         return settings.LIVEKIT_SIP_URI if self.from_environment else self.sip_uri
+
+    @property
+    def effective_sip_fallback_uri(self) -> str:
+        """LIVEKIT_SIP_FALLBACK_URI for the environment's project, else the stored one."""
+        if self.from_environment:
+            return str(getattr(settings, "LIVEKIT_SIP_FALLBACK_URI", "") or "")
+        return self.sip_fallback_uri
 
     @property
     def effective_url(self) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,7 +34,7 @@ from telephony.carriers import (
     client_for,
     markers,
 )
-from telephony.carriers.base import CarrierTrunk
+from telephony.carriers.base import CarrierTrunk, Origination
 from telephony.carriers.errors import CarrierNumberError, CarrierRejectedError
 from telephony.livekit_gateway import (
     CallInfo,
@@ -47,6 +47,7 @@ from telephony.models import CarrierAccount
 
 T = TypeVar("T")
 TWILIO_PRIORITY = 10
+TWILIO_FALLBACK_PRIORITY = 20  # a higher number: tried only when the first does not answer
 TWILIO_WEIGHT = 10
 TELNYX_PORT = 5060
 # Twilio keeps a deleted trunk's domain name reserved for a while: a clinic that comes back
@@ -63,11 +64,19 @@ class CarrierAuthError(LiveKitPermanentError):
 class CarrierSpec:
     """What the carrier must hold for a clinic. ``name`` is the marker (whose it is);
     ``origination`` where calls go (Twilio: a SIP URI with ``;transport=tcp``; Telnyx:
-    ``host:port``); ``numbers`` those attached to the trunk."""
+    ``host:port``); ``numbers`` those attached to the trunk; ``fallback`` where they go when
+    the origination does not answer (same form; "" for none). The fallback counts in the
+    spec's hash only when set, so trunks applied before it existed keep theirs (0113)."""
 
     name: str
     origination: str
     numbers: tuple[str, ...]
+    fallback: str = field(default="", metadata={"hash_if_set": True})
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Where calls go, in the order the carrier must try them."""
+        return (self.origination, self.fallback) if self.fallback else (self.origination,)
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,11 @@ class RemoteCarrierTrunk:
     trunk_id: str
     name: str
     target: str  # Twilio: the domain name; Telnyx: the connection name
-    originations: tuple[str, ...] = ()
+    originations: tuple[str, ...] = ()  # in the order the carrier tries them
     numbers: tuple[str, ...] = ()
+    # The originations are a strict order (Twilio: rising priorities; Telnyx: the first is
+    # the connection's primary FQDN, the second its secondary), not just a list.
+    ordered: bool = False
 
     @property
     def metadata(self) -> str:
@@ -91,8 +103,12 @@ class RemoteCarrierTrunk:
         )
 
     def as_spec(self) -> CarrierSpec:
-        origination = ",".join(sorted(self.originations))
-        return CarrierSpec(self.name, origination, tuple(sorted(self.numbers)))
+        numbers = tuple(sorted(self.numbers))
+        if len(self.originations) == 2 and self.ordered:
+            first, second = self.originations
+            return CarrierSpec(self.name, first, numbers, fallback=second)
+        origination = ",".join(sorted(self.originations))  # anything else differs from a spec
+        return CarrierSpec(self.name, origination, numbers)
 
 
 def sip_host(sip_uri: str) -> str:
@@ -106,6 +122,8 @@ def sip_host(sip_uri: str) -> str:
 
 
 def origination_for(provider: str, sip_uri: str) -> str:
+    if not sip_uri:
+        return ""
     host = sip_host(sip_uri)
     if provider == CarrierAccount.Provider.TWILIO:
         return f"sip:{host};transport=tcp"
@@ -198,11 +216,32 @@ class CarrierGateway:
         return self._do(read)
 
     def _remote(self, trunk: CarrierTrunk, numbers: list[Any]) -> RemoteCarrierTrunk:
-        originations = tuple(o.uri for o in self.trunking.originations(trunk.trunk_id))
+        found, ordered = self._routing(trunk)
         attached = tuple(sorted(n.e164 for n in numbers if n.attached_to == trunk.trunk_id))
         return RemoteCarrierTrunk(
-            trunk.trunk_id, trunk.marker, trunk.target, originations, attached
+            trunk.trunk_id,
+            trunk.marker,
+            trunk.target,
+            tuple(o.uri for o in found),
+            attached,
+            ordered=ordered,
         )
+
+    def _routing(self, trunk: CarrierTrunk) -> tuple[list[Origination], bool]:
+        """The trunk's originations in the order the carrier tries them, and whether that
+        order is strict: Twilio's by priority (two distinct priorities), Telnyx's by the
+        connection's primary and secondary FQDN (both set, and both are these two)."""
+        found = list(self.trunking.originations(trunk.trunk_id))
+        if len(found) != 2:
+            return found, False
+        if self.provider == CarrierAccount.Provider.TWILIO:
+            return found, found[0].priority < found[1].priority
+        by_id = {o.origination_id: o for o in found}
+        first = by_id.get(trunk.primary_origination)
+        second = by_id.get(trunk.secondary_origination)
+        if first is None or second is None or first is second:
+            return found, False
+        return [first, second], True
 
     # -- writes ------------------------------------------------------------------------------
     def create_carrier_trunk(self, spec: CarrierSpec, clinic_id: str) -> RemoteCarrierTrunk:
@@ -239,38 +278,78 @@ class CarrierGateway:
         return self._do(update)
 
     def _converge(self, trunk: CarrierTrunk, spec: CarrierSpec) -> RemoteCarrierTrunk:
-        """Exactly one origination, to the spec's; exactly the spec's numbers attached (each
-        checked by a fresh read first); anything else of ours on the trunk detached."""
+        """Exactly the spec's originations, in its order (the fallback second); exactly the
+        spec's numbers attached (each checked by a fresh read first); anything else of ours
+        on the trunk detached."""
         tid = trunk.trunk_id
-        kept = False
-        for origination in self.trunking.originations(tid):
-            if origination.uri == spec.origination and not kept:
-                kept = True
-                continue
-            self.trunking.remove_origination(tid, origination.origination_id)
-        if not kept:
-            self._add_origination(tid, spec)
+        self._converge_originations(trunk, spec)
         for number in self.carrier.numbers():
             if number.attached_to == tid and number.e164 not in spec.numbers:
                 self.trunking.detach(tid, number.e164)
         for e164 in spec.numbers:
             self.trunking.attach(tid, e164)
         return RemoteCarrierTrunk(
-            tid, trunk.marker, trunk.target, (spec.origination,), spec.numbers
+            tid,
+            trunk.marker,
+            trunk.target,
+            spec.destinations,
+            spec.numbers,
+            ordered=bool(spec.fallback),
         )
 
-    def _add_origination(self, trunk_id: str, spec: CarrierSpec) -> None:
+    def _converge_originations(self, trunk: CarrierTrunk, spec: CarrierSpec) -> None:
+        """New ones are added before old ones go, so calls always have somewhere to go
+        (a move changes the first destination; a fallback appears or goes)."""
+        tid = trunk.trunk_id
+        wanted = spec.destinations
+        kept: dict[str, Origination] = {}
+        stale: list[Origination] = []
+        for origination in self.trunking.originations(tid):
+            rank = wanted.index(origination.uri) if origination.uri in wanted else -1
+            if rank < 0 or origination.uri in kept or not self._in_place(origination, rank):
+                stale.append(origination)
+            else:
+                kept[origination.uri] = origination
+        for rank, uri in enumerate(wanted):
+            if uri not in kept:
+                kept[uri] = self._add_origination(tid, spec, uri, rank)
+        if self.provider == CarrierAccount.Provider.TELNYX:  # before a listed FQDN goes
+            self._order_fqdns(trunk, [kept[uri].origination_id for uri in wanted])
+        for origination in stale:
+            self.trunking.remove_origination(tid, origination.origination_id)
+
+    def _in_place(self, origination: Origination, rank: int) -> bool:
+        """Twilio's order is each URL's priority: one at the wrong priority is replaced."""
+        if self.provider != CarrierAccount.Provider.TWILIO:
+            return True
+        return origination.priority == (TWILIO_FALLBACK_PRIORITY if rank else TWILIO_PRIORITY)
+
+    def _order_fqdns(self, trunk: CarrierTrunk, ids: list[str]) -> None:
+        """The connection tries the primary FQDN, then the secondary. A connection without a
+        fallback that never had an order set is left as it is (one FQDN: nothing to order)."""
+        primary, secondary = ids[0], (ids[1] if len(ids) > 1 else None)
+        current = (trunk.primary_origination, trunk.secondary_origination or None)
+        if current == (primary, secondary):
+            return
+        if secondary is None and not trunk.secondary_origination:
+            return
+        self.trunking.set_routing(trunk.trunk_id, primary=primary, secondary=secondary)
+
+    def _add_origination(
+        self, trunk_id: str, spec: CarrierSpec, uri: str, rank: int
+    ) -> Origination:
         if self.provider == CarrierAccount.Provider.TWILIO:
-            self.trunking.add_origination(
+            added: Origination = self.trunking.add_origination(
                 trunk_id,
-                uri=spec.origination,
-                priority=TWILIO_PRIORITY,
+                uri=uri,
+                priority=TWILIO_FALLBACK_PRIORITY if rank else TWILIO_PRIORITY,
                 weight=TWILIO_WEIGHT,
                 name=spec.name,
             )
-            return
-        host, _, port = spec.origination.rpartition(":")
-        self.trunking.add_origination(trunk_id, host=host, port=int(port))
+            return added
+        host, _, port = uri.rpartition(":")
+        created: Origination = self.trunking.add_origination(trunk_id, host=host, port=int(port))
+        return created
 
     def delete_carrier_trunk(self, trunk_id: str) -> None:
         """Detach our numbers, remove the originations, delete the trunk; the numbers stay

@@ -64,10 +64,13 @@ class CarrierTrunkKind:
     def spec(self, desired: DesiredState, ids: Mapping[str, str], key: str = "") -> CarrierSpec:
         account = desired.carrier_account
         assert account is not None
+        origination = origination_for(account.provider, desired.sip_uri)
+        fallback = origination_for(account.provider, desired.sip_fallback_uri)
         return CarrierSpec(
             name=markers.marker(desired.clinic.pk),
-            origination=origination_for(account.provider, desired.sip_uri),
+            origination=origination,
             numbers=tuple(sorted(desired.numbers)),
+            fallback="" if fallback == origination else fallback,
         )
 
     def keys(self, spec_or_remote: Any) -> tuple[str, ...]:
@@ -144,13 +147,18 @@ class CarrierTrunkKind:
         return "The carrier trunk is being changed by another run; retrying shortly."
 
     def describe(self, spec: Any) -> str:
-        return f"calls to {spec.origination}, numbers {', '.join(spec.numbers)}"
+        return f"calls to {self._where(spec)}, numbers {', '.join(spec.numbers)}"
+
+    @staticmethod
+    def _where(spec: Any) -> str:
+        fallback = getattr(spec, "fallback", "")
+        return f"{spec.origination} (then {fallback})" if fallback else spec.origination
 
     def created_detail(self, remote: Any, spec: Any) -> str:
         return f"{remote.trunk_id} ({remote.target}) with {', '.join(spec.numbers)}"
 
     def updated_detail(self, object_id: str, spec: Any) -> str:
-        return f"numbers {', '.join(spec.numbers)}, calls to {spec.origination}"
+        return f"numbers {', '.join(spec.numbers)}, calls to {self._where(spec)}"
 
 
 def after_convergence(desired: DesiredState, prov: Provisioning) -> None:

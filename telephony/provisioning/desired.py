@@ -123,9 +123,15 @@ def spec_hash(spec: object) -> str:
 
 def _plain(value: Any) -> Any:
     """What `dataclasses.asdict` gives for the JSON above, without its deep copies (a
-    batch hashes two specs per clinic). The JSON, and so the hash, is the same."""
+    batch hashes two specs per clinic). The JSON, and so the hash, is the same. A field
+    added later with ``metadata={"hash_if_set": True}`` counts only when it is set, so the
+    objects applied before it existed keep their hash (no drift, no re-apply)."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in fields(value)
+            if getattr(value, f.name) or not f.metadata.get("hash_if_set")
+        }
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return value
@@ -142,6 +148,7 @@ class DesiredState:
     # of its LiveKit project, where the carrier sends calls (carrier_kind.py).
     carrier_account: CarrierAccount | None = None
     sip_uri: str = ""
+    sip_fallback_uri: str = ""  # the project's fallback SIP URI, if it has one (0113)
     # Which receptionist answers each number: (e164, receptionist id), by number.
     assigned: tuple[tuple[str, int], ...] = ()
 
@@ -238,11 +245,11 @@ def load_desired_many(clinic_ids: Iterable[Any]) -> dict[str, DesiredState]:
     for row in Receptionist.objects.filter(clinic_id__in=list(generations)).order_by("id"):
         receptionists[row.clinic_id].append(row)
     with_carrier = [c for c in clinics if _related(c, "carrier_account") is not None]
-    sip_uris: dict[Any, str] = {}
+    sip_uris: dict[Any, tuple[str, str]] = {}
     if with_carrier:  # one more query, only when some clinic has a connected carrier
-        from telephony.projects import carrier_sip_uris
+        from telephony.projects import carrier_destinations
 
-        sip_uris = carrier_sip_uris(with_carrier)
+        sip_uris = carrier_destinations(with_carrier)
     return {
         str(clinic.pk): DesiredState(
             generation=generations[clinic.pk],
@@ -267,13 +274,18 @@ def _related(clinic: Clinic, name: str) -> Any:
         return None
 
 
-def _carrier(clinic: Clinic, sip_uris: Mapping[Any, str] | None = None) -> dict[str, Any]:
-    """The carrier account and where it sends calls: the clinic's project's SIP URI, or the
-    source's while a move to another project has not passed its test call (decision 0096)."""
+def _carrier(
+    clinic: Clinic, sip_uris: Mapping[Any, tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The carrier account and where it sends calls: the clinic's project's SIP URI and
+    fallback, or the source's while a move to another project has not passed its test call
+    (decisions 0096, 0113)."""
     account = _related(clinic, "carrier_account")
     if account is None:
         return {}
-    from telephony.projects import carrier_sip_uri
+    from telephony.projects import carrier_destinations
 
-    sip_uri = sip_uris[clinic.pk] if sip_uris is not None else carrier_sip_uri(clinic)
-    return {"carrier_account": account, "sip_uri": sip_uri}
+    if sip_uris is None:
+        sip_uris = carrier_destinations([clinic])
+    sip_uri, fallback = sip_uris[clinic.pk]
+    return {"carrier_account": account, "sip_uri": sip_uri, "sip_fallback_uri": fallback}

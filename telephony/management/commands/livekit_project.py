@@ -47,6 +47,12 @@ class Command(BaseCommand):
         add.add_argument("--api-key", required=True)
         add.add_argument("--api-secret-file", required=True, help="a file holding the secret")
         add.add_argument("--sip-uri", required=True, help="what clinics give their carrier")
+        add.add_argument(
+            "--sip-fallback-uri",
+            default="",
+            help="optional: where carriers set up by Switchboard send calls when the SIP URI "
+            "does not answer",
+        )
         add.add_argument("--region", default="", help="a label such as eu or us")
         add.add_argument("--weight", type=int, default=1, help="capacity weight (default 1)")
         add.add_argument("--closed", action="store_true", help="do not place new clinics here")
@@ -74,6 +80,7 @@ class Command(BaseCommand):
                     api_key=options["api_key"],
                     api_secret=_secret(options["api_secret_file"]),
                     sip_uri=options["sip_uri"],
+                    sip_fallback_uri=options["sip_fallback_uri"],
                     region=options["region"],
                     weight=options["weight"],
                     accepting=not options["closed"],
