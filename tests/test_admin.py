@@ -20,7 +20,9 @@ from telephony.models import (
     UpstreamStatus,
 )
 from telephony.provisioning.reconcile import reconcile_clinic
+from tenants.admin.clinics import nothing_upstream
 from tenants.admin.filters import EstimatedCountPaginator
+from tenants.models import Clinic
 from tests.console import bulk_clinics, row_ids, staff_in
 from tests.factories import UserFactory, make_clinic
 
@@ -345,3 +347,24 @@ def test_support_sees_the_call_log_and_the_clinic_calls_panel(client):
     assert client.get("/admin/telephony/call/").status_code == 200
     page = client.get(f"/admin/tenants/clinic/{clinic.pk}/change/").content.decode()
     assert "***4567" in page and f"{clinic.room_prefix}_4567_abc" in page
+
+
+def test_a_live_clinic_cannot_be_deleted_only_offboarded(client, staff, live, owner):
+    """Deleting the row would leave its LiveKit objects with nothing to name them."""
+    changelist = client.get(CHANGELIST)
+    assert "delete_selected" not in changelist.content.decode()
+    assert client.get(f"{CHANGELIST}{live.pk}/delete/").status_code == 403
+    assert client.post(f"{CHANGELIST}{live.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Clinic.objects.filter(pk=live.pk).exists()
+    assert not nothing_upstream(live)
+
+    draft = make_clinic(owner, "Never Live Dental")
+    assert nothing_upstream(draft)
+
+    services.clinic_offboard(clinic=live, actor=owner)
+    live.refresh_from_db()
+    assert not nothing_upstream(live)  # offboarded, its objects not deleted yet
+    reconcile_clinic(live.pk)
+    live.refresh_from_db()
+    assert live.provisioning.state == Provisioning.State.DEPROVISIONED
+    assert nothing_upstream(live)

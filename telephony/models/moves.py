@@ -59,6 +59,7 @@ class ProjectMove(models.Model):
     class Meta:
         ordering: ClassVar = ["-created_at"]
         verbose_name = "move between LiveKit projects"
+        verbose_name_plural = "moves between LiveKit projects"
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["clinic"],

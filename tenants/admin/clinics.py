@@ -17,7 +17,13 @@ from django.urls import path
 from django.utils.text import smart_split, unescape_string_literal
 
 from telephony import services
-from telephony.models import DEFAULT_PROJECT, PhoneNumber, Receptionist, TrunkSettings
+from telephony.models import (
+    DEFAULT_PROJECT,
+    PhoneNumber,
+    Provisioning,
+    Receptionist,
+    TrunkSettings,
+)
 from telephony.projects import pin
 from tenants.admin.console import ConsoleMixin
 from tenants.admin.erasure import ErasureMixin
@@ -108,6 +114,19 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # clinics are created by signup / the API (clinic_create), not here
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Deleting the row would leave the clinic's LiveKit and carrier objects behind, with
+        nothing left to name them: only a clinic that never went live, or one offboarded and
+        cleaned up, can be deleted. Everything else goes through Offboard first."""
+        if not super().has_delete_permission(request, obj):
+            return False
+        return obj is None or nothing_upstream(obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would skip the per-clinic check above
+        return actions
 
     # --- the list -------------------------------------------------------------------------
 
@@ -271,3 +290,15 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+
+def nothing_upstream(clinic: Clinic) -> bool:
+    """The clinic holds no object at LiveKit or its carrier: never provisioned, or offboarded
+    and deprovisioned."""
+    try:
+        state = clinic.provisioning.state
+    except Provisioning.DoesNotExist:
+        state = Provisioning.State.NEW
+    if clinic.state == Clinic.State.DRAFT:
+        return state == Provisioning.State.NEW
+    return clinic.state == Clinic.State.OFFBOARDED and state == Provisioning.State.DEPROVISIONED
