@@ -4,14 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telephony', '0015_move_source_lines'),
+        ("telephony", "0016_project_sip_fallback"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='projectmove',
-            options={'ordering': ['-created_at'], 'verbose_name': 'move between LiveKit projects', 'verbose_name_plural': 'moves between LiveKit projects'},
+            name="projectmove",
+            options={
+                "ordering": ["-created_at"],
+                "verbose_name": "move between LiveKit projects",
+                "verbose_name_plural": "moves between LiveKit projects",
+            },
         ),
     ]
