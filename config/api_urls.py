@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from telephony.api import carrier
+from telephony.api import carrier, move
 from telephony.api import receptionists as rec
 from telephony.api import views as tel
 from tenants.api import team
@@ -23,6 +23,12 @@ urlpatterns = [
     path(clinic + "carrier/", carrier.CarrierApi.as_view(), name="api-carrier"),
     path(
         clinic + "carrier/numbers/", carrier.CarrierNumbersApi.as_view(), name="api-carrier-numbers"
+    ),
+    path(clinic + "move/", move.MoveApi.as_view(), name="api-move"),
+    path(
+        clinic + "move/carrier-confirmed/",
+        move.MoveCarrierConfirmedApi.as_view(),
+        name="api-move-carrier-confirmed",
     ),
     path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
     path(clinic + "receptionists/", rec.ReceptionistListApi.as_view(), name="api-receptionists"),

@@ -19,9 +19,7 @@ clinic's rooms are accepted (calls keep arriving there until the carrier moves).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -29,8 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from telephony import move_lines
-from telephony.livekit_gateway import LiveKitError, LiveKitNotFoundError
+from telephony import move_cleanup, move_lines
 from telephony.models import LiveKitProject, PhoneNumber, ProjectMove, Provisioning
 from telephony.move_carrier import carrier_automatic, carrier_repointed
 from telephony.projects import project_of
@@ -38,7 +35,7 @@ from tenants.models import Clinic, User
 
 logger = logging.getLogger(__name__)
 
-TEST_CALLER = "+12125550199"
+TEST_CALLER = move_cleanup.TEST_CALLER
 State = ProjectMove.State
 
 
@@ -200,6 +197,16 @@ def _save(move: ProjectMove, state: str, step: str) -> None:
     move.save()
 
 
+def _delete_source(move: ProjectMove) -> ProjectMove:
+    problem = move_cleanup.delete_source(move)
+    if problem:
+        _log(move, problem)
+        move.save(update_fields=["log", "detail", "updated_at"])
+        return move
+    _save(move, State.DONE, f"Removed from project '{move.source.name}'. The move is done.")
+    return move
+
+
 def _verify(move: ProjectMove) -> ProjectMove:
     from telephony.testcall import TestCallUnavailable, test_call_run
 
@@ -245,8 +252,13 @@ def _can_call_off(move: ProjectMove) -> bool:
     return move.state == State.AWAITING_CARRIER and not carrier_automatic(move.clinic)
 
 
-def confirm_carrier(move: ProjectMove, *, actor: User | None = None) -> ProjectMove:
+def confirm_carrier(
+    move: ProjectMove, *, actor: User | None = None, later: bool = False
+) -> ProjectMove:
+    """The carrier sends calls to the target now; the source is deleted next (after a last
+    test call). `later`: the next step runs in a worker after the commit (web and API)."""
     from audit.recorder import record
+    from telephony.tasks import advance_move
 
     with transaction.atomic():
         move = ProjectMove.objects.select_for_update().get(pk=move.pk)
@@ -263,29 +275,9 @@ def confirm_carrier(move: ProjectMove, *, actor: User | None = None) -> ProjectM
             actor=actor,
             changes={"sip_uri": [move.source.effective_sip_uri, move.target.effective_sip_uri]},
         )
-    return advance(move)
-
-
-def _delete_source(move: ProjectMove) -> ProjectMove:
-    from telephony.upstream import gateway_for
-
-    gw = gateway_for(move.source)
-    try:
-        for rule_id in [*move_lines.source_rule_ids(move), move.source_rule_id]:
-            if rule_id:
-                _gone(gw.delete_dispatch_rule, rule_id)
-        _gone(gw.delete_trunk, move.source_trunk_id)
-    except LiveKitError as exc:  # retried by the next advance; the target serves meanwhile
-        _log(move, f"Project '{move.source.name}' could not remove it yet: {exc.sentence}")
-        move.save(update_fields=["log", "detail", "updated_at"])
-        return move
-    _save(move, State.DONE, f"Removed from project '{move.source.name}'. The move is done.")
-    return move
-
-
-def _gone(delete: Callable[[str], object], object_id: str) -> None:
-    with contextlib.suppress(LiveKitNotFoundError):  # already gone is gone
-        delete(object_id)
+        if later:
+            transaction.on_commit(lambda: advance_move.apply_async(args=[move.pk]))
+    return move if later else advance(move)
 
 
 def roll_back(move: ProjectMove, *, reason: str, actor: User | None = None) -> ProjectMove:
@@ -330,7 +322,7 @@ def roll_back(move: ProjectMove, *, reason: str, actor: User | None = None) -> P
             actor=actor,
             changes={"livekit_project": [move.target.name, move.source.name]},
         )
-    _delete_quietly(move.target, made)
+    move_cleanup.delete_quietly(move.target, made)
     return move
 
 
@@ -349,23 +341,6 @@ def _restore_source(move: ProjectMove, prov: Provisioning) -> None:
         rule_intent=None,
         rule_intent_at=None,
     )
-
-
-def _delete_quietly(project: LiveKitProject, made: tuple[list[str], str]) -> None:
-    """What the move created in the target; left to its drift scan when it cannot be."""
-    from telephony.upstream import gateway_for
-
-    rule_ids, trunk_id = made
-    try:
-        gw = gateway_for(project)
-        for rule_id in filter(None, rule_ids):
-            _gone(gw.delete_dispatch_rule, rule_id)
-        if trunk_id:
-            _gone(gw.delete_trunk, trunk_id)
-    except LiveKitError as exc:
-        logger.warning(
-            "move roll-back: %s keeps %s for its drift scan (%s)", project.name, made, exc.sentence
-        )
 
 
 def claimed_by_moves(project: LiveKitProject) -> set[str]:

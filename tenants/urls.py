@@ -42,6 +42,7 @@ urlpatterns = [
     path("clinics/<slug:slug>/", dashboard.dashboard, name="dashboard"),
     path("clinics/<slug:slug>/status.json", dashboard.status_json, name="status"),
     path("clinics/<slug:slug>/retry/", dashboard.retry, name="retry"),
+    path("clinics/<slug:slug>/move/confirm/", dashboard.move_confirm, name="move_confirm"),
     path("clinics/<slug:slug>/offboard/", dashboard.offboard, name="offboard"),
     path("clinics/<slug:slug>/test-call/", telephony_views.test_call, name="test_call"),
     path("clinics/<slug:slug>/calls/", telephony_views.call_log, name="call_log"),

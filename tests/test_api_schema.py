@@ -29,6 +29,8 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/offboard/": {"post"},
     "/api/v1/clinics/{slug}/retry/": {"post"},
     "/api/v1/clinics/{slug}/provisioning/": {"get"},
+    "/api/v1/clinics/{slug}/move/": {"get"},
+    "/api/v1/clinics/{slug}/move/carrier-confirmed/": {"post"},
     "/api/v1/clinics/{slug}/members/": {"get", "post"},
     "/api/v1/clinics/{slug}/members/{user_id}/": {"patch", "delete"},
     "/api/v1/clinics/{slug}/invitations/": {"get", "post"},

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from telephony.move_status import clinic_confirms_carrier, move_status
 from telephony.selectors import go_live_checklist, recent_calls
 from telephony.services import clinic_offboard, provisioning_retry
 from tenants.access import MANAGE, get_clinic_for_user
@@ -44,6 +47,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "calls": recent_calls(clinic=clinic),
         "prov_steps": provisioning_steps(overview.provisioning, overview.carrier),
+        "move": move_status(clinic),
     }
     return render(request, "tenants/dashboard.html", context)
 
@@ -63,6 +67,23 @@ def retry(request: HttpRequest, slug: str) -> HttpResponse:
     provisioning_retry(clinic=clinic, actor=current_user(request))
     messages.success(request, "Trying again now. This page updates as it happens.")
     return redirect("tenants:dashboard", slug=clinic.slug)
+
+
+@login_required
+@require_POST
+def move_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """The clinic's carrier sends calls to the new address of a move (decision 0131)."""
+    clinic, _ = clinic_for_request(request, slug)
+    try:
+        clinic_confirms_carrier(clinic=clinic, actor=current_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            "Thanks. We are making a last test call at the new address, then removing the old one.",
+        )
+    return redirect(reverse("tenants:dashboard", kwargs={"slug": clinic.slug}) + "#move-card")
 
 
 @login_required

@@ -1,0 +1,103 @@
+"""What a clinic's own people see of a move between LiveKit projects, and the confirmation
+they give when their carrier is configured by hand (decision 0131).
+
+A move waits for that confirmation once the target has passed its test call: the clinic's
+admin points the carrier at the new address, then says so on the dashboard or with
+`POST /api/v1/clinics/{slug}/move/carrier-confirmed/`. The move then goes on in a worker:
+a last test call in the target, then the source's objects are deleted. A connected carrier
+account never waits for a person (telephony/move_carrier.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from telephony.models import PhoneNumber, ProjectMove
+from telephony.move_carrier import carrier_automatic
+from telephony.moves import confirm_carrier, open_move
+from telephony.validators import display_number
+from tenants.models import Clinic, User
+
+State = ProjectMove.State
+
+
+@dataclass(frozen=True)
+class MoveStatus:
+    """An open move as the clinic sees it: never a project's name, key or URL."""
+
+    state: str
+    waiting_for_you: bool  # the clinic's admin must repoint the carrier and confirm
+    automatic: bool  # Switchboard repoints the connected carrier itself
+    new_sip_uri: str
+    old_sip_uri: str
+    numbers: tuple[str, ...]
+    sentence: str
+
+
+def _sentence(move: ProjectMove, automatic: bool, numbers: str) -> str:
+    if move.state in (State.PROVISIONING, State.VERIFYING):
+        return (
+            "Your phone line is moving to a new server. We are setting it up and testing it; "
+            "your receptionist keeps answering as before. Nothing to do yet."
+        )
+    if move.state == State.AWAITING_CARRIER and automatic:
+        return (
+            "Your phone line is moving to a new server. It passed its test call, and we are "
+            "updating your carrier account to send calls there. Nothing to do."
+        )
+    if move.state == State.AWAITING_CARRIER:
+        return (
+            "Your phone line is moving to a new server, and it passed its test call. Now ask "
+            f"whoever manages your phone lines to send calls for {numbers} to the new address "
+            "below. Your receptionist keeps answering at the old address until then. Once "
+            "it is done, press the button to tell us."
+        )
+    return (
+        "Your carrier sends calls to the new server. We are making a last test call there, "
+        "then removing the old address. Nothing else to do."
+    )
+
+
+def move_status(clinic: Clinic) -> MoveStatus | None:
+    move = open_move(clinic)
+    if move is None:
+        return None
+    automatic = carrier_automatic(clinic)
+    numbers = tuple(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True))
+    return MoveStatus(
+        state=move.state,
+        waiting_for_you=move.state == State.AWAITING_CARRIER and not automatic,
+        automatic=automatic,
+        new_sip_uri=move.target.effective_sip_uri,
+        old_sip_uri=move.source.effective_sip_uri,
+        numbers=numbers,
+        sentence=_sentence(
+            move, automatic, ", ".join(display_number(n) for n in numbers) or "your numbers"
+        ),
+    )
+
+
+def clinic_confirms_carrier(*, clinic: Clinic, actor: User | None) -> ProjectMove:
+    """The clinic's admin says their carrier sends calls to the new address. ValidationError
+    (field `move`) when nothing waits for that."""
+    move = open_move(clinic)
+    if move is None:
+        raise ValidationError(
+            {"move": "Your phone line is not moving: there is nothing to confirm."}
+        )
+    if carrier_automatic(clinic):
+        raise ValidationError(
+            {"move": "Your carrier account is connected: Switchboard updates it itself."}
+        )
+    if move.state != State.AWAITING_CARRIER:
+        raise ValidationError(
+            {
+                "move": "The new address is not ready for your carrier yet; this page tells "
+                "you when it is."
+                if move.state in (State.PROVISIONING, State.VERIFYING)
+                else "Your confirmation is recorded already."
+            }
+        )
+    return confirm_carrier(move, actor=actor, later=True)
