@@ -48,7 +48,11 @@ class MovePlan:
 
 
 def open_move(clinic: Clinic) -> ProjectMove | None:
-    return ProjectMove.objects.filter(clinic=clinic, state__in=ProjectMove.OPEN).first()
+    return (
+        ProjectMove.objects.filter(clinic=clinic, state__in=ProjectMove.OPEN)
+        .select_related("source", "target")
+        .first()
+    )
 
 
 def _check(clinic: Clinic, target: LiveKitProject) -> tuple[LiveKitProject, Provisioning]:
