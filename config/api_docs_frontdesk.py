@@ -82,4 +82,17 @@ FRONTDESK_OPERATIONS: dict[str, tuple[str, str, str]] = {
         '`{"handled": true}` records who handled it and when; `{"handled": false}` makes it '
         "new again. Owners and admins.",
     ),
+    "message_email_retrieve": (
+        "messages",
+        "Get whether each message is emailed",
+        "`email_owners_and_admins`: whether the clinic's owners and admins get an email for "
+        "each new message (off until someone turns it on).",
+    ),
+    "message_email_update": (
+        "messages",
+        "Turn the email per message on or off",
+        '`{"email_owners_and_admins": true}` sends one email per new message to every owner '
+        "and admin, once, with the caller masked and a link; the message stays behind "
+        "sign-in. Owners and admins.",
+    ),
 }

@@ -7,6 +7,9 @@
 - GET /api/v1/clinics/{slug}/messages/: newest first, the caller masked (every role).
 - GET/PATCH /api/v1/clinics/{slug}/messages/{id}/: one message; owners and admins see the
   caller's full number; PATCH {"handled": true|false} (owners and admins).
+- GET/PATCH /api/v1/clinics/{slug}/messages/email/: whether owners and admins get an email
+  for each new message (the web inbox's checkbox); every member reads it, owners and
+  admins change it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from frontdesk.messages import MessageConflict, NoSuchRoom, message_set_handled, record_message
-from frontdesk.models import Message
+from frontdesk.messages import (
+    MessageConflict,
+    NoSuchRoom,
+    email_messages_set,
+    message_set_handled,
+    record_message,
+)
+from frontdesk.models import FrontDesk, Message
 from telephony.api.auth import AgentTokenAuthentication, IsAgent
 from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ClinicApiView, errors
 
@@ -63,6 +72,16 @@ MESSAGE = inline_serializer(
     },
 )
 HANDLED = inline_serializer("MessageHandledInput", {"handled": serializers.BooleanField()})
+EMAIL_FIELD = "email_owners_and_admins"
+MESSAGE_EMAIL = inline_serializer(
+    "MessageEmail",
+    {
+        EMAIL_FIELD: serializers.BooleanField(
+            help_text="Email the clinic's owners and admins once for each new message "
+            "(the caller masked; the message itself stays behind sign-in)."
+        )
+    },
+)
 MESSAGE_ID = OpenApiParameter("message_id", int, OpenApiParameter.PATH, description="Its id.")
 
 
@@ -202,3 +221,36 @@ class MessageDetailApi(ClinicApiView):
         _refuse_changed_echoes(data, message_out(row, full=True))
         updated = message_set_handled(message=row, handled=data["handled"], actor=request.user)
         return Response(message_out(self._get(request, updated.pk), full=True))
+
+
+def _email_out(clinic: Any) -> dict[str, bool]:
+    desk = FrontDesk.objects.filter(clinic=clinic).only("email_messages").first()
+    return {EMAIL_FIELD: bool(desk and desk.email_messages)}
+
+
+class MessageEmailApi(ClinicApiView):
+    @extend_schema(
+        operation_id="message_email_retrieve",
+        responses={200: MESSAGE_EMAIL, **errors(*READ_ERRORS)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(_email_out(self.clinic(request)))
+
+    @extend_schema(
+        operation_id="message_email_update",
+        request=MESSAGE_EMAIL,
+        responses={200: MESSAGE_EMAIL, **errors(*WRITE_ERRORS)},
+    )
+    def patch(self, request: Request, slug: str) -> Response:
+        clinic = self.clinic(request)
+        data = request.data if isinstance(request.data, dict) else None
+        hint = f'Send {{"{EMAIL_FIELD}": true}} or {{"{EMAIL_FIELD}": false}}.'
+        if data is None or EMAIL_FIELD not in data:
+            raise ValidationError({EMAIL_FIELD: [hint]})
+        unknown = sorted(set(data) - {EMAIL_FIELD})
+        if unknown:
+            raise ValidationError({unknown[0]: [f"Unknown field; {hint}"]})
+        if not isinstance(data[EMAIL_FIELD], bool):
+            raise ValidationError({EMAIL_FIELD: [f"Use true or false. {hint}"]})
+        email_messages_set(clinic=clinic, enabled=data[EMAIL_FIELD])
+        return Response(_email_out(clinic))

@@ -12,6 +12,7 @@ urlpatterns = [
         api.AfterHoursApi.as_view(),
         name="api-after-hours",
     ),
+    path("messages/email/", api_messages.MessageEmailApi.as_view(), name="api-message-email"),
     path("messages/", api_messages.MessageListApi.as_view(), name="api-messages"),
     path("messages/<int:message_id>/", api_messages.MessageDetailApi.as_view(), name="api-message"),
 ]

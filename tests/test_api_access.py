@@ -38,6 +38,7 @@ READS = [
     AFTER_HOURS,
     "messages/",
     MESSAGE,
+    "messages/email/",
 ]
 WRITES = [
     ("patch", "", {"name": "Hacked"}),
@@ -54,6 +55,7 @@ WRITES = [
     ("patch", "clinic-info/", {"address": "Hacked"}),
     ("patch", AFTER_HOURS, {"greeting": "Hacked"}),
     ("patch", MESSAGE, {"handled": True}),
+    ("patch", "messages/email/", {"email_owners_and_admins": True}),
 ]
 ALL = [("get", path, None) for path in READS] + WRITES
 

@@ -41,6 +41,7 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/receptionists/{receptionist_id}/after-hours/": {"get", "patch"},
     "/api/v1/clinics/{slug}/messages/": {"get"},
     "/api/v1/clinics/{slug}/messages/{message_id}/": {"get", "patch"},
+    "/api/v1/clinics/{slug}/messages/email/": {"get", "patch"},
 }
 
 

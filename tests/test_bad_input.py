@@ -125,6 +125,8 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id):
         ("patch", f"{c}receptionists/{line_id}/after-hours/", {},
          ["action", "greeting", "instructions", "route_to"]),
         ("patch", f"{c}messages/{message_id}/", {"handled": True}, ["handled"]),
+        ("patch", c + "messages/email/", {"email_owners_and_admins": True},
+         ["email_owners_and_admins"]),
         ("post", "/api/v1/agent/messages",
          {"room": f"{clinic.room_prefix}_+14155550199_x", "reason": "Call me"},
          ["room", "caller_name", "callback_number", "reason", "urgency"]),
@@ -138,7 +140,7 @@ ONE_LINE |= {"allowed_addresses", "expires_in_days", "url", "events", "enabled"}
 ONE_LINE |= {"provider", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "api_key"}
 ONE_LINE |= {"weekly", "closures", "services", "insurers", "languages", "emergency_number"}
 ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "callback_number"}
-ONE_LINE |= {"urgency"}
+ONE_LINE |= {"urgency", "email_owners_and_admins"}
 
 
 def _bad_values(field):

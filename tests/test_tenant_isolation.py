@@ -165,6 +165,7 @@ CASES: dict[str, str] = {
     "api-agent-messages": AGENT,
     "api-messages": CLINIC,
     "api-message": CLINIC,
+    "api-message-email": CLINIC,
     "frontdesk:messages": CLINIC,
     "frontdesk:message": CLINIC,
 }

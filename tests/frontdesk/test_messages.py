@@ -180,6 +180,37 @@ def test_email_goes_to_owners_and_admins_once_when_opted_in(
     assert f"/messages/{message_id}/" in sent.body
 
 
+def test_the_email_opt_in_over_the_api_is_the_inbox_checkbox(live, owner, viewer):
+    url = clinic_url(live, "messages/email/")
+    assert api_as(viewer).get(url).json() == {"email_owners_and_admins": False}
+    r = api_as(owner).patch(url, {"email_owners_and_admins": True}, format="json")
+    assert r.status_code == 200 and r.json() == {"email_owners_and_admins": True}
+    web = Client()
+    web.force_login(owner)
+    inbox = web.get(reverse("frontdesk:messages", args=[live.slug])).content.decode()
+    assert 'id="id_email_messages" checked' in inbox
+    web.post(reverse("frontdesk:messages", args=[live.slug]), {})  # the checkbox cleared
+    assert api_as(viewer).get(url).json() == {"email_owners_and_admins": False}
+    assert api_as(viewer).patch(url, {"email_owners_and_admins": True}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("sent", "field"),
+    [
+        ({}, "email_owners_and_admins"),
+        ({"email_owners_and_admins": "yes"}, "email_owners_and_admins"),
+        ({"email_owners_and_admins": 1}, "email_owners_and_admins"),
+        ({"email_owners_and_admins": None}, "email_owners_and_admins"),
+        ({"email_owners_and_admins": True, "email": True}, "email"),
+    ],
+)
+def test_a_bad_email_opt_in_names_the_field_and_changes_nothing(live, owner, sent, field):
+    url = clinic_url(live, "messages/email/")
+    r = api_as(owner).patch(url, sent, format="json")
+    assert r.status_code == 400 and field in r.json(), r.content
+    assert api_as(owner).get(url).json() == {"email_owners_and_admins": False}
+
+
 def test_the_inbox_page_masks_callers_and_the_message_page_shows_owners_the_number(
     agent, live, owner, viewer
 ):
