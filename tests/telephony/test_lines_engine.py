@@ -293,3 +293,56 @@ def test_the_staff_console_compares_each_lines_rule(live, lk, spanish):
     gw.delete_dispatch_rule(cmp.object_id)
     ((_, gone),) = compare_clinic(live, gateway=gw)["lines"]
     assert gone.observed_present is False and "is not in LiveKit" in gone.note
+
+
+def test_a_bulk_go_live_converges_a_clinic_with_two_lines_through_the_batch_task(
+    clinic3, spanish, owner, lk, django_capture_on_commit_callbacks
+):
+    """Decision 0120: the batch creates the trunk and trunk-wide rule of every clinic, and
+    hands a clinic with a numbered line to a one-clinic run, which creates the line's rule.
+    The whole path of a bulk go-live: one transaction, one published batch, the batch task,
+    the one-clinic tasks it enqueues."""
+    from unittest import mock
+
+    from django.db import transaction
+
+    from telephony import tasks
+    from tests.factories import make_clinic
+
+    assign(clinic3, N2, spanish)
+    singles = [make_clinic(owner, f"Bulk single {i}") for i in range(2)]
+    for i, single in enumerate(singles):
+        services.phone_number_add(clinic=single, number=f"+1415555016{i}")
+    with (
+        mock.patch("telephony.publishing._publish_batch") as batch,
+        mock.patch("telephony.publishing._publish") as one,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        for c in (clinic3, *singles):
+            services.clinic_go_live(clinic=c, actor=owner)
+    one.assert_not_called()
+    (ids,) = batch.call_args.args
+    assert sorted(ids) == sorted(str(c.pk) for c in (clinic3, *singles))
+
+    enqueued: list[str] = []
+
+    def run_now(args, **kwargs):  # the one-clinic task, run here until it converges
+        enqueued.append(args[0])
+        for _ in range(5):
+            if reconcile_clinic(args[0]).outcome == "converged":
+                return
+
+    with mock.patch.object(tasks.reconcile_clinic_task, "apply_async", side_effect=run_now):
+        counts = tasks.reconcile_clinics_task(ids)
+
+    assert enqueued == [str(clinic3.pk)], counts  # only the clinic with a numbered line
+    assert lines(lk, clinic3) == {N1: "main", N2: "spanish-line", N3: "main"}
+    (row,) = LineRule.objects.filter(clinic=clinic3)
+    assert (row.line, row.numbers, row.intent) == (str(spanish.pk), [N2], None)
+    for c in (clinic3, *singles):
+        prov = Provisioning.objects.get(clinic=c)
+        assert prov.state == "active" and prov.observed_generation == prov.generation
+        assert plan_clinic(c.pk).in_sync
+    for i, single in enumerate(singles):
+        assert line_of(lk, single, f"+1415555016{i}") == "main"
