@@ -187,6 +187,9 @@ def _call_time(data: dict[str, Any]) -> CallTime | None:
         for f in faqs
         if isinstance(f, dict) and _text(f.get("question")) and _text(f.get("answer"))
     ]
+    # The location this line answers for (its address and hours are already the ones above).
+    location = data.get("location") if isinstance(data.get("location"), dict) else {}
+    knowledge["location"] = _text(location.get("name"))
     return CallTime(
         open_now=data["open_now"],
         open_until=data.get("open_until") if isinstance(data.get("open_until"), str) else None,

@@ -45,6 +45,7 @@ def knowledge_text(call_time: CallTime | None) -> str:
     k = call_time.knowledge
     lines = []
     for key, label in (
+        ("location", "This line answers for the location"),
         ("address", "Address"),
         ("directions", "How to find us"),
         ("emergency_number", "Emergency number"),

@@ -38,6 +38,7 @@ MODEL_NAMES = {
     "telephony.livekitproject": "livekit_project",
     "frontdesk.frontdesk": "hours",
     "frontdesk.afterhours": "after_hours",
+    "frontdesk.location": "location",
 }
 ACTIONS = {0: "create", 1: "update", 2: "delete", 3: "access"}
 

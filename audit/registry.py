@@ -23,6 +23,7 @@ EXCLUDED = {
     "telephony.LiveKitProject": ["api_secret", "webhook_secret", "created_at", "updated_at"],
     "frontdesk.FrontDesk": ["version", "updated_at"],
     "frontdesk.AfterHours": ["version", "updated_at"],
+    "frontdesk.Location": ["version", "created_at", "updated_at"],
 }
 
 

@@ -95,4 +95,35 @@ FRONTDESK_OPERATIONS: dict[str, tuple[str, str, str]] = {
         "and admin, once, with the caller masked and a link; the message stays behind "
         "sign-in. Owners and admins.",
     ),
+    "locations_list": (
+        "receptionist",
+        "List the locations",
+        "Each location's name, address and directions, its own opening hours (`hours`; null "
+        "when it follows the clinic's) and the receptionists answering for it.",
+    ),
+    "locations_add": (
+        "receptionist",
+        "Add a location",
+        "A second practice or office with its own address and directions, and optionally its "
+        "own hours: `hours` has the shape of `hours/`, with `timezone` null for the clinic's "
+        "zone. A receptionist answers for it once named on the receptionist "
+        '(`{"location": <id>}`).',
+    ),
+    "locations_retrieve": (
+        "receptionist",
+        "Get a location",
+        "Its name, address, directions, own hours (null: the clinic's) and receptionists.",
+    ),
+    "locations_update": (
+        "receptionist",
+        "Change a location",
+        "Fields left out keep their value; `hours` replaces the location's hours as a whole "
+        "(null: follow the clinic's hours again). Refused with a 400 naming the entry, "
+        "nothing changed, as for `hours/`.",
+    ),
+    "locations_remove": (
+        "receptionist",
+        "Remove a location",
+        "Its receptionists answer with the clinic's address, directions and hours again.",
+    ),
 }

@@ -1,4 +1,5 @@
-"""Staff admin: a clinic's hours and facts, and its receptionists' after-hours behaviour.
+"""Staff admin: a clinic's hours and facts, its locations, and its receptionists' after-hours
+behaviour.
 Read-mostly: changes go through the clinic's own pages and API, which check them."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from typing import ClassVar
 
 from django.contrib import admin
 
-from frontdesk.models import AfterHours, FrontDesk
+from frontdesk.models import AfterHours, FrontDesk, Location
 
 
 @admin.register(FrontDesk)
@@ -28,6 +29,18 @@ class AfterHoursAdmin(admin.ModelAdmin):
     search_fields = ("clinic__name", "receptionist__name")
     list_select_related = ("clinic", "receptionist", "route_to")
     readonly_fields: ClassVar = [f.name for f in AfterHours._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ("name", "clinic", "own_hours", "timezone", "version", "updated_at")
+    list_filter = ("own_hours",)
+    search_fields = ("name", "clinic__name", "clinic__slug")
+    list_select_related = ("clinic",)
+    readonly_fields: ClassVar = [f.name for f in Location._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from tenants.models import Clinic
 
@@ -49,6 +50,44 @@ class FrontDesk(models.Model):
 
     def __str__(self) -> str:
         return f"Hours and facts of {self.clinic}"
+
+
+class Location(models.Model):
+    """One of a clinic's locations (a second practice, a satellite office): its name, its own
+    address and directions, and optionally its own opening hours.
+
+    A receptionist that names a location (`telephony.Receptionist.location`) answers with
+    that location's address and directions, and decides open or closed from its hours when
+    `own_hours` is set; otherwise from the clinic's (FrontDesk). `weekly` and `closures` have
+    FrontDesk's shape. `timezone` "" means the clinic's zone (followed when it changes); it
+    only matters for the location's own hours. `version` goes up with every change, so the
+    agent config API's ETag follows it.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=60)
+    address = models.TextField(blank=True, max_length=500)
+    directions = models.TextField(blank=True, max_length=1000)
+    own_hours = models.BooleanField("has its own opening hours", default=False)
+    timezone = models.CharField(max_length=64, blank=True, help_text="Blank: the clinic's.")
+    weekly = models.JSONField(default=_empty_list, blank=True)
+    closures = models.JSONField(default=_empty_list, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["clinic", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint("clinic", Lower("name"), name="location_name_unique_in_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic})"
+
+    @property
+    def zone(self) -> str:
+        return self.timezone or self.clinic.timezone
 
 
 class AfterHours(models.Model):

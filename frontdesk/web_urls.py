@@ -1,8 +1,9 @@
-"""Web pages: /clinics/<slug>/hours/, /clinics/<slug>/clinic-info/, after-hours per line."""
+"""Web pages: /clinics/<slug>/hours/, /clinics/<slug>/clinic-info/, locations, after-hours
+per line, messages."""
 
 from django.urls import path
 
-from frontdesk import views, views_messages
+from frontdesk import views, views_locations, views_messages
 
 app_name = "frontdesk"
 
@@ -13,6 +14,12 @@ urlpatterns = [
         "clinics/<slug:slug>/receptionists/<int:receptionist_id>/after-hours/",
         views.after_hours,
         name="after_hours",
+    ),
+    path("clinics/<slug:slug>/locations/", views_locations.locations, name="locations"),
+    path(
+        "clinics/<slug:slug>/locations/<int:location_id>/",
+        views_locations.location,
+        name="location",
     ),
     path("clinics/<slug:slug>/messages/", views_messages.inbox, name="messages"),
     path(

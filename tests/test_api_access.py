@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from frontdesk.models import AfterHours, FrontDesk, Message
+from frontdesk.models import AfterHours, FrontDesk, Location, Message
 from telephony.models import (
     CarrierAccount,
     PhoneNumber,
@@ -39,6 +39,8 @@ READS = [
     "messages/",
     MESSAGE,
     "messages/email/",
+    "locations/",
+    "locations/LOC/",
 ]
 WRITES = [
     ("patch", "", {"name": "Hacked"}),
@@ -56,6 +58,9 @@ WRITES = [
     ("patch", AFTER_HOURS, {"greeting": "Hacked"}),
     ("patch", MESSAGE, {"handled": True}),
     ("patch", "messages/email/", {"email_owners_and_admins": True}),
+    ("post", "locations/", {"name": "Hacked"}),
+    ("patch", "locations/LOC/", {"address": "Hacked"}),
+    ("delete", "locations/LOC/", None),
 ]
 ALL = [("get", path, None) for path in READS] + WRITES
 
@@ -66,6 +71,9 @@ def _url(clinic: Clinic, path: str) -> str:
     if path == MESSAGE:
         message = Message.objects.get(clinic=clinic)
         return clinic_url(clinic, f"messages/{message.pk}/")
+    if "LOC" in path:
+        location = Location.objects.get(clinic=clinic)
+        return clinic_url(clinic, path.replace("LOC", str(location.pk)))
     if path == AFTER_HOURS:
         first = Receptionist.objects.first_of(clinic)
         return clinic_url(clinic, path.replace("FIRST", str(first.pk)))
@@ -78,6 +86,7 @@ def seeded(clinic):
     Message.objects.create(
         clinic=clinic, room_name="x", reason="Call me", idempotency_key="k", body_hash="x"
     )
+    Location.objects.create(clinic=clinic, name="Uptown")
     return clinic
 
 
@@ -102,6 +111,7 @@ def _snapshot(clinic: Clinic) -> tuple:
         list(FrontDesk.objects.filter(clinic=clinic).values()),
         list(AfterHours.objects.filter(clinic=clinic).values()),
         list(Message.objects.filter(clinic=clinic).values()),
+        list(Location.objects.filter(clinic=clinic).values()),
     )
 
 

@@ -16,7 +16,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from frontdesk.models import Message
+from frontdesk.models import Location, Message
 from telephony.models import Receptionist
 from tests.api_helpers import user_token
 from tests.factories import UserFactory, make_clinic
@@ -67,6 +67,7 @@ def owner_token(transactional_db, settings):
         "delivery_id": delivery.pk,
         "receptionist_id": first.pk,  # a real one, so its after-hours operations are reached
         "message_id": message.pk,
+        "location_id": Location.objects.create(clinic=clinic, name="Downtown").pk,
     }
     yield {"Authorization": f"Token {user_token(user)}"}, clinic.slug, ids
     signals.request_started.connect(close_old_connections)

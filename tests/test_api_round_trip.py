@@ -84,6 +84,20 @@ def resources(clinic, owner, viewer):
         body_hash="x",
     )
     message_url = clinic_url(clinic, f"messages/{message.pk}/")
+    location = api.post(
+        clinic_url(clinic, "locations/"),
+        {
+            "name": "Downtown",
+            "hours": {
+                "weekly": [{"day": 1, "opens": "08:00", "closes": "12:00"}],
+                "closures": [],
+            },
+        },
+        format="json",
+    ).json()
+    location_url = clinic_url(clinic, f"locations/{location['id']}/")
+    api.patch(line, {"location": location["id"]}, format="json")
+    email = clinic_url(clinic, "messages/email/")
 
     return api, [
         ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
@@ -109,6 +123,9 @@ def resources(clinic, owner, viewer):
          get(after), None, None),
         ("patch", "/api/v1/clinics/{slug}/messages/{message_id}/", message_url, get(message_url),
          "reason", "Changed"),
+        ("patch", "/api/v1/clinics/{slug}/locations/{location_id}/", location_url,
+         get(location_url), "receptionists", []),
+        ("patch", "/api/v1/clinics/{slug}/messages/email/", email, get(email), None, None),
     ]  # fmt: skip
 
 

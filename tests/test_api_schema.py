@@ -42,6 +42,8 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/messages/": {"get"},
     "/api/v1/clinics/{slug}/messages/{message_id}/": {"get", "patch"},
     "/api/v1/clinics/{slug}/messages/email/": {"get", "patch"},
+    "/api/v1/clinics/{slug}/locations/": {"get", "post"},
+    "/api/v1/clinics/{slug}/locations/{location_id}/": {"get", "patch", "delete"},
 }
 
 

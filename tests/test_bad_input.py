@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from frontdesk.models import Message
+from frontdesk.models import Location, Message
 from telephony.models import PhoneNumber, Receptionist
 from telephony.services import phone_number_add
 from webhooks.services import endpoint_create
@@ -86,7 +86,7 @@ NEWLINES = ["Bright\r\nBcc: x@evil.example", "tab\there", "\n", " \t "]
 OVERLONG = "x" * 100_001  # one more than the longest field (a transcript)
 
 
-def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id):
+def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id, location_id):
     c = f"/api/v1/clinics/{clinic.slug}/"
     hook = {"url": "https://hooks.example.com/in", "events": ["call.ended"]}
     agent_fields = ["agent_name", "greeting", "instructions", "language", "voice"]
@@ -100,8 +100,9 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id):
         ("post", "/api/v1/clinics/", {"name": "Second", "timezone": "UTC"}, ["name", "timezone"]),
         ("patch", c, {}, ["name", "timezone", "room_prefix"]),
         ("put", c + "agent/", {}, agent_fields),
-        ("post", c + "receptionists/", {"name": "Spanish line"}, ["name", *agent_fields]),
-        ("patch", f"{c}receptionists/{line_id}/", {}, ["name", *agent_fields]),
+        ("post", c + "receptionists/", {"name": "Spanish line"},
+         ["name", "location", *agent_fields]),
+        ("patch", f"{c}receptionists/{line_id}/", {}, ["name", "location", *agent_fields]),
         ("patch", f"{c}numbers/%2B14155550188/", {"receptionist": line_id}, ["receptionist"]),
         ("post", c + "invitations/", {"email": "i@x.example"}, ["email", "role"]),
         ("post", c + "members/", {"email": "i@x.example"}, ["email", "role"]),
@@ -127,6 +128,10 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id):
         ("patch", f"{c}messages/{message_id}/", {"handled": True}, ["handled"]),
         ("patch", c + "messages/email/", {"email_owners_and_admins": True},
          ["email_owners_and_admins"]),
+        ("post", c + "locations/", {"name": "Uptown"}, ["name", "address", "directions",
+                                                         "hours"]),
+        ("patch", f"{c}locations/{location_id}/", {}, ["name", "address", "directions",
+                                                        "hours"]),
         ("post", "/api/v1/agent/messages",
          {"room": f"{clinic.room_prefix}_+14155550199_x", "reason": "Call me"},
          ["room", "caller_name", "callback_number", "reason", "urgency"]),
@@ -140,7 +145,7 @@ ONE_LINE |= {"allowed_addresses", "expires_in_days", "url", "events", "enabled"}
 ONE_LINE |= {"provider", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "api_key"}
 ONE_LINE |= {"weekly", "closures", "services", "insurers", "languages", "emergency_number"}
 ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "callback_number"}
-ONE_LINE |= {"urgency", "email_owners_and_admins"}
+ONE_LINE |= {"urgency", "email_owners_and_admins", "location", "hours"}
 
 
 def _bad_values(field):
@@ -170,7 +175,8 @@ def every_endpoint(transactional_db, owner, clinic, viewer, settings):
     message = Message.objects.create(
         clinic=clinic, room_name="x", reason="Call me", idempotency_key="k", body_hash="x"
     )
-    rows = _endpoints(clinic, viewer.pk, invitation.pk, hook.pk, line.pk, message.pk)
+    location = Location.objects.create(clinic=clinic, name="Downtown")
+    rows = _endpoints(clinic, viewer.pk, invitation.pk, hook.pk, line.pk, message.pk, location.pk)
     return rows, agent_secret
 
 
@@ -211,6 +217,7 @@ def test_the_table_covers_every_operation_that_takes_a_body(every_endpoint, clin
         path = re.sub(r"/members/\d+/", "/members/{user_id}/", path)
         path = re.sub(r"/receptionists/\d+/", "/receptionists/{receptionist_id}/", path)
         path = re.sub(r"/messages/\d+/", "/messages/{message_id}/", path)
+        path = re.sub(r"/locations/\d+/", "/locations/{location_id}/", path)
         path = path.replace("/numbers/%2B14155550188/", "/numbers/{e164}/")
         path = path.replace("/calls/room_1_x/", "/calls/{room_name}/")
         path = re.sub(

@@ -20,7 +20,8 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
 from frontdesk import services as frontdesk_services
-from frontdesk.models import AfterHours, FrontDesk, Message
+from frontdesk.locations import location_create, receptionist_location_set
+from frontdesk.models import AfterHours, FrontDesk, Location, Message
 from telephony import services
 from telephony.models import (
     Call,
@@ -166,6 +167,11 @@ CASES: dict[str, str] = {
     "api-messages": CLINIC,
     "api-message": CLINIC,
     "api-message-email": CLINIC,
+    # Locations
+    "api-locations": CLINIC,
+    "api-location": CLINIC,
+    "frontdesk:locations": CLINIC,
+    "frontdesk:location": CLINIC,
     "frontdesk:messages": CLINIC,
     "frontdesk:message": CLINIC,
 }
@@ -263,6 +269,13 @@ def world(owner, clinic):
     frontdesk_services.after_hours_update(
         receptionist=victim_line, greeting="Victim is closed", instructions="victim night"
     )
+    victim_location = location_create(
+        clinic=victim,
+        name="Victim Uptown",
+        address="2 Victim Road",
+        hours={"weekly": [{"day": 1, "opens": "10:00", "closes": "12:00"}], "closures": []},
+    )
+    receptionist_location_set(receptionist=victim_line, location=victim_location)
     Message.objects.create(
         clinic=victim,
         receptionist=victim_line,
@@ -297,6 +310,7 @@ def fill(route: str, victim: Clinic) -> str:
     endpoint = WebhookEndpoint.objects.filter(clinic=victim).first()
     line = Receptionist.objects.for_clinic(victim).order_by("id").last()
     message = Message.objects.filter(clinic=victim).first()
+    location = Location.objects.filter(clinic=victim).first()
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     for key, value in {
         "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
@@ -304,6 +318,7 @@ def fill(route: str, victim: Clinic) -> str:
         "<slug:slug>": victim.slug,
         "<int:receptionist_id>": str(line.pk if line else 0),
         "<int:message_id>": str(message.pk if message else 0),
+        "<int:location_id>": str(location.pk if location else 0),
         "<str:e164>": "+14155550177",
         "<slug:step>": "numbers",
         "<slug:section>": "numbers",
@@ -342,6 +357,7 @@ def fingerprint(victim: Clinic) -> str:
         list(CallLogPolicy.objects.filter(clinic=victim).values()),
         list(FrontDesk.objects.filter(clinic=victim).values()),
         list(AfterHours.objects.filter(clinic=victim).values()),
+        list(Location.objects.filter(clinic=victim).values()),
         list(Message.objects.filter(clinic=victim).values()),
         list(WebhookEndpoint.objects.filter(clinic=victim).values()),
         list(
@@ -382,6 +398,8 @@ SECRETS_OF_B = (
     "victim night",
     "Victim Caller Name",
     "victim message reason",
+    "Victim Uptown",
+    "2 Victim Road",
 )
 
 
@@ -401,6 +419,8 @@ def body_for(victim: Clinic) -> dict[str, Any]:
         "address": "hijacked",
         "action": "message",
         "handled": True,
+        "location": 1,
+        "email_owners_and_admins": True,
     }
 
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.http import parse_etags
 
-from frontdesk.config import etag_part_from_rows
+from frontdesk.config import LocationRow, etag_part_from_rows
 from telephony.agent_config import CONFIG_CACHE_CONTROL, config_etag, named_receptionist
 from telephony.agent_tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
 from telephony.models import AgentToken
@@ -40,15 +41,20 @@ PATH = "/api/v1/agent/config"
 # view answers them 404 and 401).
 STATEMENT = """
 SELECT t.id, t.last_used_at, r.clinic_id, r.id, r.version,
-       r.timezone, r.desk_version, r.weekly, r.closures, r.after_version
+       r.timezone, r.desk_version, r.weekly, r.closures, r.after_version,
+       r.loc_id, r.loc_version, r.loc_own_hours, r.loc_timezone, r.loc_weekly, r.loc_closures
 FROM telephony_agenttoken t
 LEFT JOIN LATERAL (
     SELECT r.clinic_id, r.id, r.version, c.timezone,
-           fd.version AS desk_version, fd.weekly, fd.closures, ah.version AS after_version
+           fd.version AS desk_version, fd.weekly, fd.closures, ah.version AS after_version,
+           loc.id AS loc_id, loc.version AS loc_version, loc.own_hours AS loc_own_hours,
+           loc.timezone AS loc_timezone, loc.weekly AS loc_weekly,
+           loc.closures AS loc_closures
     FROM telephony_receptionist r
     JOIN tenants_clinic c ON c.id = r.clinic_id
     LEFT JOIN frontdesk_frontdesk fd ON fd.clinic_id = r.clinic_id
     LEFT JOIN frontdesk_afterhours ah ON ah.receptionist_id = r.id
+    LEFT JOIN frontdesk_location loc ON loc.id = r.location_id
     WHERE r.clinic_id = %s AND c.state = %s
     ORDER BY r.id = %s DESC, r.id
     LIMIT 1
@@ -77,11 +83,13 @@ def not_modified(request: HttpRequest) -> HttpResponse | None:
     if row is None or row[3] is None:
         return None
     token_id, last_used_at, clinic, receptionist, version = row[:5]
-    zone, desk_version, weekly, closures, after_version = row[5:]
+    zone, desk_version, weekly, closures, after_version = row[5:10]
     if isinstance(weekly, str):  # jsonb comes back decoded; text only on odd drivers
         weekly, closures = json.loads(weekly), json.loads(closures or "[]")
-    # Open or closed and the next change are part of the ETag (decision 0091).
-    part = etag_part_from_rows(desk_version, weekly, closures, after_version, zone)
+    location = _location(row[10:])
+    # Open or closed and the next change are part of the ETag (decision 0091), and the
+    # receptionist's location (decision 0121).
+    part = etag_part_from_rows(desk_version, weekly, closures, after_version, zone, location)
     etag = config_etag(clinic, receptionist, version, part)
     if etag not in wanted and "*" not in wanted:
         return None
@@ -93,6 +101,15 @@ def not_modified(request: HttpRequest) -> HttpResponse | None:
     response["Cache-Control"] = CONFIG_CACHE_CONTROL
     response["Vary"] = "Authorization"
     return response
+
+
+def _location(columns: Sequence[Any]) -> LocationRow | None:
+    loc_id, version, own_hours, zone, weekly, closures = columns
+    if loc_id is None:
+        return None
+    if isinstance(weekly, str):
+        weekly, closures = json.loads(weekly), json.loads(closures or "[]")
+    return LocationRow(loc_id, version, own_hours, zone or "", weekly or [], closures or [])
 
 
 class AgentConfigNotModifiedMiddleware:

@@ -1,15 +1,17 @@
 """A clinic's receptionists, /api/v1/clinics/{slug}/receptionists/ (issue 15).
 
 `agent/` keeps working and edits the first receptionist. A number's receptionist is set on
-`numbers/` (POST) and `numbers/{e164}/` (PATCH). Every view resolves the clinic through
-ClinicPermission (outsiders 404, viewers read only); a receptionist of another clinic is a
-404 like a missing one.
+`numbers/` (POST) and `numbers/{e164}/` (PATCH). `location` names the location the
+receptionist answers for (frontdesk.locations; not part of its version). Every view
+resolves the clinic through ClinicPermission (outsiders 404, viewers read only); a
+receptionist of another clinic is a 404 like a missing one.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -17,6 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from frontdesk.locations import location_of, receptionist_location_set
 from telephony.api.serializers import AgentInput
 from telephony.models import Receptionist
 from telephony.receptionists import (
@@ -44,6 +47,14 @@ class ReceptionistInput(AgentInput):
     }
 
     name = StrictCharField(max_length=60, required=False, help_text=NAME_HELP)
+    location = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The id of the location it answers for (see locations/); null: the clinic "
+        "as a whole. Its address and directions, and its opening hours if it has its own, "
+        "are then the ones the receptionist uses.",
+    )
 
 
 class ReceptionistCreateInput(ReceptionistInput):
@@ -67,6 +78,7 @@ class ReceptionistOutput(serializers.ModelSerializer):
             "slug",
             "first",
             "numbers",
+            "location",
             *AGENT_FIELDS,
             "version",
             "created_at",
@@ -121,7 +133,12 @@ class ReceptionistListApi(ClinicApiView):
         clinic = self.clinic(request)
         data = ReceptionistCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        row = receptionist_create(clinic=clinic, **data.validated_data)
+        fields = dict(data.validated_data)
+        location = location_of(clinic, fields.pop("location", None))
+        with transaction.atomic():
+            row = receptionist_create(clinic=clinic, **fields)
+            if location is not None:
+                receptionist_location_set(receptionist=row, location=location)
         return Response(_out(clinic, _rows(clinic).get(pk=row.pk)), status=status.HTTP_201_CREATED)
 
 
@@ -153,7 +170,13 @@ class ReceptionistDetailApi(ClinicApiView):
         current = _out(clinic, row)
         data = ReceptionistInput(data=request.data, context={"current": current})
         data.is_valid(raise_exception=True)
-        receptionist_update(receptionist=row, **data.validated_data)
+        fields = dict(data.validated_data)
+        given = "location" in fields
+        location = location_of(clinic, fields.pop("location", None))
+        with transaction.atomic():
+            receptionist_update(receptionist=row, **fields)
+            if given:
+                receptionist_location_set(receptionist=row, location=location)
         return Response(_out(clinic, self._get(request, receptionist_id)))
 
     @extend_schema(

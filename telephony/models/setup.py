@@ -146,6 +146,16 @@ class Receptionist(models.Model):
         max_length=40, choices=TtsModel.choices, default=TtsModel.OPENAI_TTS
     )
     recording_consent_required = models.BooleanField(default=True)
+    # The location it answers for (issue 15): its address, directions and, if it has them,
+    # its own opening hours. Call-time facts, like the hours: not part of `version` and
+    # nothing LiveKit holds (frontdesk.locations). Deleting the location: the clinic's.
+    location = models.ForeignKey(
+        "frontdesk.Location",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="receptionists",
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -60,6 +60,7 @@ def expected(clinic):
         "opens_at": None,
         "timezone": clinic.timezone,
         "hours": {"set": False, "weekly": [], "closures": []},
+        "location": None,
         "after_hours": {"action": "message", "greeting": "", "instructions": "", "route_to": None},
         "knowledge": {
             "address": "",

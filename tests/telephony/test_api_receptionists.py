@@ -146,7 +146,7 @@ def test_the_agent_settings_are_one_list_for_input_and_both_outputs():
     from telephony.receptionists import AGENT_FIELDS
 
     assert set(AgentInput().fields) == set(AGENT_FIELDS)
-    assert set(ReceptionistInput().fields) == {*AGENT_FIELDS, "name"}
+    assert set(ReceptionistInput().fields) == {*AGENT_FIELDS, "name", "location"}
     for output in (AgentOutput, ReceptionistOutput):
         fields = output.Meta.fields
         start = fields.index(AGENT_FIELDS[0])
