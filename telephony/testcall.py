@@ -9,7 +9,9 @@ trunks and rules are fetched from LiveKit and evaluated with the same matching r
 Either way the result is checked against what the clinic should get: its own trunk, the rule
 of the line the number is assigned to (decision 0085), a room named for that line, and the
 platform agent dispatched with this clinic's id, that receptionist and its current settings
-version. Each result says which receptionist and which room the call reaches.
+version. Each result says which receptionist and which room the call reaches, and who
+answers it now and after hours (telephony.testcall_hours: from the opening hours of the
+clinic, or of the line's location, and the line's after-hours behaviour).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from telephony.callplan import RANDOM_PART, CallPlan, evaluate
 from telephony.livekit_gateway import LiveKitError, LiveKitGateway, get_gateway, parse_metadata
 from telephony.models import Call, LineRule, PhoneNumber, Provisioning, Receptionist, TestCall
 from telephony.provisioning.desired import line_prefix, load_desired
+from telephony.testcall_hours import who_answers
 from telephony.upstream import gateway_for, project_for_clinic
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
@@ -67,6 +70,15 @@ class NumberResult:
     receptionist_name: str = ""
     assigned_receptionist: int | None = None
     line_room_prefix: str = ""
+    # Who answers a call to this number now and while closed (telephony.testcall_hours).
+    open_now: bool | None = None
+    answers_now: int | None = None
+    answers_now_name: str = ""
+    after_hours_action: str = ""
+    after_hours_receptionist: int | None = None
+    after_hours_name: str = ""
+    after_hours_room: str = ""
+    assigned_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,6 +250,7 @@ def _result(
         )
     line = expected.line(number)
     reached = _reached(number, agents, expected)
+    hours = who_answers(line.receptionist, pattern or f"{line.room_prefix}_<caller>_{RANDOM_PART}")
     return NumberResult(
         number=number,
         outcome=outcome,
@@ -253,6 +266,7 @@ def _result(
         receptionist_name=expected.names.get(reached, "") if reached is not None else "",
         assigned_receptionist=line.receptionist.pk,
         line_room_prefix=line.room_prefix,
+        **hours,
     )
 
 

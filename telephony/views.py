@@ -18,6 +18,7 @@ from telephony.models import Call, CallLogPolicy, PhoneNumber, Receptionist
 from telephony.outcomes import calls_csv, outcome_of
 from telephony.selectors import call_log_page
 from telephony.testcall import NumberResult, TestCallReport, TestCallUnavailable, test_call_run
+from telephony.testcall_hours import hours_sentence
 from tenants.access import MANAGE
 from tenants.models import Clinic
 from tenants.timezones import clinic_region
@@ -131,7 +132,7 @@ def call_log_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     return response
 
 
-def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResult, str]]:
+def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResult, str, str]]:
     """Each number's result with its one-sentence answer (the details go under Advanced)."""
     rows = {r.pk: r for r in Receptionist.objects.for_clinic(clinic).order_by("id")}
     first = next(iter(rows.values()))
@@ -158,6 +159,7 @@ def _sentences(clinic: Clinic, report: TestCallReport) -> list[tuple[NumberResul
                 clinic_live=live,
                 line=line(r),
             ),
+            hours_sentence(r),
         )
         for r in report.results
     ]
