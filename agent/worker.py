@@ -175,24 +175,34 @@ async def entrypoint(ctx: JobContext) -> None:
             target.metadata_error,
             target.room,
         )
+    # Join the room while the config is on its way: the caller is already waiting.
+    config, _ = await asyncio.gather(
+        config_for_call(settings, target), ctx.connect(), return_exceptions=False
+    )
+    if config is None:
+        await _end_politely(ctx)
+        return
+    await _run_receptionist(ctx, config, settings)
+
+
+async def config_for_call(settings: Settings, target: Any) -> ClinicConfig | None:
+    """The settings the receptionist answers this call with: the line's config, or, when
+    the clinic is closed and the line hands its calls to an after-hours receptionist, that
+    receptionist's (answering as when open). None: the clinic is not served here."""
     async with PlatformClient(
         endpoint=settings.config_endpoint(),
         token=settings.agent_token,
         cache=_CACHE,
         deadline_s=settings.config_deadline_s,
     ) as client:
-        # Join the room while the config is on its way: the caller is already waiting.
-        fetched, _ = await asyncio.gather(
-            _fetch_or_none(client, target), ctx.connect(), return_exceptions=False
-        )
+        fetched = await _fetch_or_none(client, target)
     if fetched is None:
-        await _end_politely(ctx)
-        return
-    config = fetched.config
+        return None
+    config: ClinicConfig = fetched.config
     routed = routed_receptionist(config)
     if routed is not None:  # closed, and this line hands its calls to another receptionist
         config = await _routed_config(settings, target, routed) or config
-    await _run_receptionist(ctx, config, settings)
+    return config
 
 
 async def _routed_config(settings: Settings, target: Any, receptionist: int) -> Any:

@@ -93,7 +93,7 @@ async def _serve(platform):
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1/agent/messages"
 
 
-async def _call(config, user_input, *script, platform=None):
+async def _call(config, user_input, *script, platform=None, room=ROOM):
     """Run the receptionist for one caller turn; returns the session's history items."""
     runner = url = None
     http = aiohttp.ClientSession()
@@ -102,7 +102,7 @@ async def _call(config, user_input, *script, platform=None):
     poster = MessagePoster(
         url=url or "http://127.0.0.1:1/none",
         token=TOKEN,
-        room=ROOM,
+        room=room,
         session=http,
         attempt_timeout_s=0.3,
         backoff_base_s=0.01,
