@@ -71,7 +71,3 @@ def clean_knowledge(clinic: Any, data: dict[str, Any]) -> dict[str, Any]:
             except ValidationError as exc:
                 raise ValidationError({field: exc.messages}) from None
     return clean
-
-
-# For other fields of the same kind (a location's address and directions).
-clean_text = _text

@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from frontdesk.hours import clean_closures, clean_weekly, clean_zone, weekly_out
-from frontdesk.knowledge import TEXT_LIMITS, clean_text
+from frontdesk.knowledge import TEXT_LIMITS
 from frontdesk.models import Location
 from telephony.models import Receptionist
 from tenants.models import Clinic
-from tenants.text import validate_display_name
+from tenants.text import clean_text, validate_display_name
 
 MAX_LOCATIONS_PER_CLINIC = 20
 FIELDS = ("name", "address", "directions", "hours")

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('frontdesk', '0003_locations'),
-        ('telephony', '0014_line_rules'),
+        ('telephony', '0017_move_plural_name'),
     ]
 
     operations = [
