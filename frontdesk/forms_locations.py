@@ -10,6 +10,7 @@ from django import forms
 
 from frontdesk.forms import HoursForm
 from frontdesk.models import Location
+from tenants.timezones import zone_name
 
 
 class LocationAddForm(forms.Form):
@@ -57,8 +58,9 @@ class LocationForm(HoursForm):
         super().__init__(*args, **kwargs)
         zone = self.fields["timezone"]
         zone.required = False
-        zone.choices = [("", f"The clinic's time zone ({clinic_zone})"), *zone.choices]
+        zone.choices = [("", f"The clinic's: {zone_name(clinic_zone)}"), *zone.choices]
         zone.help_text = "Only used for this location's own hours."
+        self.fields["closures"].label = "Days this location is closed (holidays, closures)"
         self.fields["receptionists"].choices = lines
         self.order_fields(self.field_order)
 

@@ -76,7 +76,12 @@ def _render_list(
     *,
     failed: NumberAssignForm | None = None,
 ) -> HttpResponse:
-    rows = list(Receptionist.objects.for_clinic(clinic).order_by("id").prefetch_related("numbers"))
+    rows = list(
+        Receptionist.objects.for_clinic(clinic)
+        .order_by("id")
+        .select_related("location")
+        .prefetch_related("numbers")
+    )
     choices = [(r.pk, r.name) for r in rows]
     numbers = []
     for phone in PhoneNumber.objects.for_clinic(clinic).order_by("e164"):
