@@ -30,6 +30,8 @@ class Config:
     reword_errors: bool = False
     request_log_size: int = 100_000
     log_level: str = "WARNING"
+    rate_limit_per_minute: float = 0.0
+    rate_limit_burst: float = 20.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +105,19 @@ def _behaviour_options(add: Callable[..., Any]) -> None:
         help="TEST ONLY: answer every invalid_argument with a message in other words than "
         "LiveKit's (same code and status), to prove clients classify errors by structure",
     )
+    add(
+        "--rate-limit-per-minute",
+        type=float,
+        default=0.0,
+        help="answer 429 resource_exhausted (with Retry-After) to SIP API requests beyond this "
+        "many a minute, a token bucket; 0: no limit (LiveKit documents 1000 per project)",
+    )
+    add(
+        "--rate-limit-burst",
+        type=float,
+        default=20.0,
+        help="requests the rate limit's bucket holds (full at start and after a reset)",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -124,4 +139,6 @@ def parse_args(argv: list[str] | None = None) -> Config:
         reword_errors=args.reword_errors,
         request_log_size=args.request_log_size,
         log_level=args.log_level,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+        rate_limit_burst=args.rate_limit_burst,
     )

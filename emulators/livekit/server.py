@@ -28,6 +28,7 @@ from .errors import TwirpError, bad_route, permissions_denied
 from .faults import FaultRule, FaultSet
 from .ids import go_quote
 from .persistence import StateWriter, load
+from .ratelimit import TokenBucket
 from .requestlog import Entry, RequestLog
 from .service import METHODS, MethodSpec, ServiceOptions, SipService
 from .store import Store
@@ -51,6 +52,9 @@ class Emulator:
             load(Path(config.state), self.store)
         self.faults = FaultSet()
         self.requests = RequestLog(config.request_log_size)
+        self.limit: TokenBucket | None = None
+        if config.rate_limit_per_minute > 0:
+            self.limit = TokenBucket(config.rate_limit_per_minute, config.rate_limit_burst)
         options = ServiceOptions(
             honour_list_limit=config.honour_list_limit,
             strict_update_conflicts=config.strict_update_conflicts,
@@ -92,6 +96,8 @@ class Emulator:
         self.store.clear()
         self.requests.clear()
         self.faults.clear()
+        if self.limit is not None:
+            self.limit.reset()
         if self.webhooks is not None:
             self.webhooks.deliveries.clear()
 
@@ -192,6 +198,12 @@ class Emulator:
         if isinstance(routed, web.StreamResponse):
             return routed
         spec, claims = routed
+        if self.limit is not None:
+            wait = self.limit.take()
+            if wait is not None:
+                entry["faults"] = ["rate_limit"]
+                error = TwirpError("resource_exhausted", "rate limit exceeded: too many requests")
+                return self._error(entry, error, self.limit.retry_after(wait))
         plan = self.faults.plan(method)
         entry["faults"] = list(plan.fired)
         if plan.latency_ms > 0:
