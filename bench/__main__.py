@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], int]] = {
     "webhooks": ("bench.bench_webhooks", [], 600),
     "calls": ("bench.bench_calls", [], 1200),
     "bulk-scale": ("bench.bench_bulk", ["--scale", "1000,10000"], 900),
+    "projects": ("bench.bench_projects", [], 900),
     "emulator": ("bench/bench_emulator.py", ["--trunks", "20000"], 240),
 }
 

@@ -443,15 +443,16 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def write_results(name: str, results: dict[str, Any]) -> Path:
-    """bench/results/<name>-<timestamp>.json, and print it as `key value` lines."""
+def write_results(name: str, results: dict[str, Any], directory: Path | None = None) -> Path:
+    """bench/results/<name>-<timestamp>.json (or in `directory`: a test's short run), and
+    print it as `key value` lines."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     results = {"benchmark": name, "at": stamp, "machine": machine(), **results}
-    out = RESULTS / f"{name}-{stamp}.json"
+    out = (directory or RESULTS) / f"{name}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     _print(results)
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
     return out
 
 

@@ -16,6 +16,7 @@ from celery import Signature, current_app
 from django.conf import settings
 from django.db import transaction
 
+from telephony.models.projects import DEFAULT_PROJECT
 from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
 from tenants.models import Clinic
 
@@ -86,12 +87,35 @@ class _Batch:
             _publish(ids[0], False)
             return
         size = settings.PROVISIONING_BATCH_SIZE
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
+        for chunk in _chunks(ids, size):
             if len(chunk) == 1:
                 _publish(chunk[0], False)
             else:
                 _publish_batch(chunk)
+
+
+def _chunks(ids: list[str], size: int) -> list[list[str]]:
+    """Batches of at most `size` clinics, each of one LiveKit project, taking the projects
+    in turn (A1 B1 C1 A2 ...): workers taking tasks in order then work on every project at
+    once, each under its own rate limit, instead of one project's at a time
+    (decisions/0136). One query; one project (or a failed query): plain slices in order."""
+    try:
+        projects = _projects_of(ids)
+    except Exception:  # the batch still goes out, only not split by project
+        logger.warning("could not read the clinics' LiveKit projects; batches not split")
+        projects = {}
+    groups: dict[str, list[str]] = {}
+    for clinic_id in ids:
+        name = projects.get(clinic_id)
+        groups.setdefault(name or DEFAULT_PROJECT, []).append(clinic_id)
+    sliced = [[g[i : i + size] for i in range(0, len(g), size)] for g in groups.values()]
+    return [s[i] for i in range(max(map(len, sliced))) for s in sliced if i < len(s)]
+
+
+def _projects_of(ids: list[str]) -> dict[str, str | None]:
+    """Each clinic's LiveKit project's name (None: no project recorded, the default one)."""
+    rows = Clinic.objects.filter(pk__in=ids).values_list("pk", "livekit_project__name")
+    return {str(pk): name for pk, name in rows}
 
 
 # This thread's open batch. A batch whose transaction rolled back never fires and is

@@ -56,11 +56,22 @@ def project_name(gateway: object) -> str:
     return str(getattr(gateway, "project", DEFAULT_PROJECT))
 
 
-def elsewhere_than_default(clinic_ids: list[str]) -> set[str]:
-    """Those of the clinics whose project is not the default one."""
-    return {
-        str(pk)
-        for pk in Clinic.objects.filter(pk__in=clinic_ids, livekit_project__isnull=False)
-        .exclude(livekit_project__name=DEFAULT_PROJECT)
-        .values_list("pk", flat=True)
+def clinics_by_project(clinic_ids: list[str]) -> list[tuple[LiveKitProject | None, list[str]]]:
+    """The clinics grouped by LiveKit project, the default one (None) first, then by name;
+    ids in their given order. Two queries whatever the count. A clinic that does not exist
+    goes with the default project (a run finds nothing to do for it)."""
+    owners = {
+        str(pk): project_id
+        for pk, project_id in Clinic.objects.filter(pk__in=clinic_ids).values_list(
+            "pk", "livekit_project_id"
+        )
     }
+    projects = LiveKitProject.objects.in_bulk({p for p in owners.values() if p is not None})
+    groups: dict[int | None, list[str]] = {}
+    for clinic_id in clinic_ids:
+        project_id = owners.get(str(clinic_id))
+        project = None if project_id is None else projects.get(project_id)
+        key = None if project is None or project.name == DEFAULT_PROJECT else project.pk
+        groups.setdefault(key, []).append(clinic_id)
+    order = sorted(groups, key=lambda k: "" if k is None else projects[k].name)
+    return [(None if k is None else projects[k], groups[k]) for k in order]

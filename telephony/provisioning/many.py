@@ -54,6 +54,7 @@ from telephony.provisioning.kinds import BY_NAME
 from telephony.provisioning.lease import db_now, lease_length
 from telephony.provisioning.outcome import Circuit, convergence
 from telephony.provisioning.slots import DEFERRED, Outcome, batch_numbers, wave
+from telephony.upstream import project_name
 
 # What planning a clinic reads of its row.
 RECORD_FIELDS = (
@@ -183,7 +184,7 @@ class ManyExecutor:
         self.owner = owner
         self.leases = Leases(owner)
         self.result = BatchResult()
-        self.circuit = Circuit()
+        self.circuit = Circuit(project_name(gateway))
         self.stop_at = time.monotonic() + budget_seconds()
         self.number = next(batch_numbers)  # older batches get call slots first
 
@@ -217,7 +218,7 @@ class ManyExecutor:
             clinic.desired = want
             clinic.begin(want)
             clinics.append(clinic)
-        if clinics and auth_blocked():
+        if clinics and auth_blocked(project_name(self.gw)):
             # The one-clinic run records the open circuit on each clinic, as for any run.
             self.result.handed_over.extend(c.clinic_id for c in clinics)
             return []

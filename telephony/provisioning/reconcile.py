@@ -18,7 +18,7 @@ from telephony.provisioning.executor import reconcile_clinic
 from telephony.provisioning.lease import acquire_lease, renew_window_seconds
 from telephony.provisioning.many import BatchResult, run_many
 from telephony.provisioning.outcome import Result, backoff_seconds, failure_fields
-from telephony.upstream import elsewhere_than_default
+from telephony.upstream import clinics_by_project, gateway_for
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +41,28 @@ def reconcile_batch(
     owner: str | None = None,
 ) -> BatchResult:
     """One run over a set of clinics (a bulk go-live). Never raises LiveKit errors. The
-    result names the clinics that need a one-clinic run next, now or after a delay."""
+    result names the clinics that need a one-clinic run next, now or after a delay.
+
+    The clinics of each LiveKit project are one batch run with that project's gateway,
+    limiter and circuit, one project after another (decisions/0136); with `gateway`, all
+    of them go to it."""
     ids = sorted({str(clinic_id) for clinic_id in clinic_ids})
-    # The batch talks to the default LiveKit project; clinics of other projects go on one
-    # by one, each with its own project's gateway (telephony.upstream, decision 0070).
-    elsewhere = set() if gateway is not None else elsewhere_than_default(ids)
-    result = run_many(
-        [i for i in ids if i not in elsewhere],
-        gateway=gateway or get_gateway(),
-        owner=owner or uuid.uuid4().hex,
-    )
-    result.handed_over.extend(sorted(elsewhere))
+    owner = owner or uuid.uuid4().hex
+    if gateway is not None:
+        groups = [(gateway, ids)]
+    else:
+        groups = [
+            (get_gateway() if project is None else gateway_for(project), group)
+            for project, group in clinics_by_project(ids)
+        ]
+    result = BatchResult()
+    for gw, group in groups:
+        part = run_many(group, gateway=gw, owner=owner)
+        for name in BatchResult.__dataclass_fields__:
+            mine, theirs = getattr(result, name), getattr(part, name)
+            if isinstance(mine, dict):
+                mine.update(theirs)
+            else:
+                mine.extend(theirs)
     logger.info("reconcile batch: %s", result.counts())
     return result

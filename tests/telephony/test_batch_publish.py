@@ -10,7 +10,7 @@ from django.db import transaction
 
 from telephony import publishing, services
 from telephony.livekit_gateway import LiveKitTransientError
-from telephony.models import Provisioning
+from telephony.models import LiveKitProject, Provisioning
 from telephony.tasks import reconcile_clinics_task
 from tests.factories import UserFactory, make_clinic
 
@@ -68,6 +68,46 @@ def test_batches_are_cut_at_the_batch_size(published, django_capture_on_commit_c
     ids = [str(c.pk) for c in clinics]
     assert published["batch"] == [ids[0:2], ids[2:4]]
     assert published["one"] == [(ids[4], False)]  # a batch of one is a plain reconcile
+
+
+def test_batches_hold_one_project_each_and_take_the_projects_in_turn(
+    published, django_capture_on_commit_callbacks, settings
+):
+    """Each batch is one LiveKit project's (its gateway, its limiter); the projects take
+    turns, so workers taking tasks in order work on every project at once (decision 0136)."""
+    settings.PROVISIONING_BATCH_SIZE = 2
+    beta = LiveKitProject.objects.create(name="beta", url="http://127.0.0.1:2", api_key="k",
+                                         api_secret="s" * 32, sip_uri="sip:beta.example",
+                                         accepting_new_clinics=False)  # fmt: skip
+    clinics = ready(7)
+    for clinic in clinics[1::2]:  # 1, 3, 5 in beta; 0, 2, 4, 6 in the default project
+        clinic.livekit_project = beta
+        clinic.save(update_fields=["livekit_project"])
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for clinic in clinics:
+            services.clinic_go_live(clinic=clinic, actor=None)
+
+    ids = [str(c.pk) for c in clinics]
+    assert published["batch"] == [[ids[0], ids[2]], [ids[1], ids[3]], [ids[4], ids[6]]]
+    assert published["one"] == [(ids[5], False)]
+
+
+def test_batches_go_out_unsplit_when_the_projects_cannot_be_read(
+    published, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    settings.PROVISIONING_BATCH_SIZE = 2
+    clinics = ready(3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(publishing, "_projects_of", broken)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for clinic in clinics:
+            services.clinic_go_live(clinic=clinic, actor=None)
+
+    ids = [str(c.pk) for c in clinics]
+    assert published["batch"] == [ids[0:2]] and published["one"] == [(ids[2], False)]
 
 
 def test_a_change_undone_by_a_savepoint_rollback_is_not_published(

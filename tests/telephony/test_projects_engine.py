@@ -103,13 +103,35 @@ def test_each_project_holds_exactly_its_clinics_objects(projects, emulators):
     assert not plan.error and plan.steps == ()
 
 
-def test_a_batch_hands_other_projects_clinics_to_their_own_runs(projects, emulators):
+def test_a_batch_runs_each_projects_clinics_with_that_projects_gateway(projects, emulators):
+    """A batch mixing projects is one batch run per project (decision 0136): each clinic's
+    objects land in its own project, none are handed to one-clinic runs."""
     in_a = live_clinic("Default Dental", "+14155550311")
     in_b = live_clinic("Berlin Dental", "+4930555011", projects["b"])
-    result = reconcile_batch([in_a.pk, in_b.pk])
-    assert result.handed_over == [str(in_b.pk)]
-    assert held(emulators["b"]) == []  # the batch never wrote it into project a
+    in_c = live_clinic("Chicago Dental", "+13125550311", projects["c"])
+    also_b = live_clinic("Bonn Dental", "+4922855011", projects["b"])
+    result = reconcile_batch([in_a.pk, in_b.pk, in_c.pk, also_b.pk])
+    assert sorted(result.converged) == sorted(str(c.pk) for c in (in_a, in_b, in_c, also_b))
+    assert result.handed_over == []
     assert held(emulators["a"]) == ["+14155550311"]
+    assert held(emulators["b"]) == ["+4922855011", "+4930555011"]
+    assert held(emulators["c"]) == ["+13125550311"]
+    for name, rules in (("a", 1), ("b", 2), ("c", 1)):
+        assert len(emulators[name].control.state()["dispatch_rules"]) == rules
+
+
+def test_a_batch_opens_only_the_refusing_projects_circuit(projects, emulators):
+    """Project b answers 401 inside a mixed batch: b's circuit opens, b's clinics fail on
+    credentials; a's and c's converge in the same batch."""
+    emulators["b"].control.add_faults([{"method": "*", "action": "status", "status": 401}])
+    in_a = live_clinic("Default Dental", "+14155550331")
+    in_b = live_clinic("Berlin Dental", "+4930555031", projects["b"])
+    in_c = live_clinic("Chicago Dental", "+13125550331", projects["c"])
+    result = reconcile_batch([in_a.pk, in_b.pk, in_c.pk])
+    assert sorted(result.converged) == sorted([str(in_a.pk), str(in_c.pk)])
+    assert result.failed == [str(in_b.pk)]
+    assert auth_blocked("project-b") and not auth_blocked() and not auth_blocked("project-c")
+    assert held(emulators["b"]) == []
 
 
 def test_a_revoked_key_pauses_only_that_projects_clinics(projects, emulators, settings):
