@@ -202,8 +202,10 @@ class Emulator:
             wait = self.limit.take()
             if wait is not None:
                 entry["faults"] = ["rate_limit"]
-                error = TwirpError("resource_exhausted", "rate limit exceeded: too many requests")
-                return self._error(entry, error, self.limit.retry_after(wait))
+                throttled = TwirpError(
+                    "resource_exhausted", "rate limit exceeded: too many requests"
+                )
+                return self._error(entry, throttled, self.limit.retry_after(wait))
         plan = self.faults.plan(method)
         entry["faults"] = list(plan.fired)
         if plan.latency_ms > 0:

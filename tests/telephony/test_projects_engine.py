@@ -21,7 +21,7 @@ from telephony.provisioning.circuit import auth_blocked, resume_everywhere
 from telephony.provisioning.drift import scan_all
 from telephony.provisioning.plan import plan_clinic
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
-from telephony.ratelimit import reset_limiter
+from telephony.ratelimit import get_limiter, reset_limiter
 from telephony.testcall import test_call_run as run_test_call
 from telephony.webhook_projects import serves
 from tests.factories import UserFactory, make_clinic
@@ -178,6 +178,25 @@ def test_rate_limited_project_leaves_the_others_alone(projects, emulators):
     assert result.outcome == "retry" and result.retry_in >= 30
     assert reconcile_clinic(in_c.pk).outcome == "converged"  # c's limiter is its own
     assert held(emulators["c"]) == ["+13125550331"]
+
+
+def test_a_batch_with_a_rate_limited_project_leaves_the_others_alone(projects, emulators):
+    """Project b answers 429 inside a mixed batch: b's clinics wait for its Retry-After,
+    its limiter alone is blocked, and a's and c's clinics converge in the same batch."""
+    emulators["b"].control.add_faults(
+        [{"method": "*", "action": "status", "status": 429, "code": "resource_exhausted",
+          "retry_after": 30}]
+    )  # fmt: skip
+    in_a = live_clinic("Default Dental", "+14155550341")
+    in_b = live_clinic("Berlin Dental", "+4930555041", projects["b"])
+    in_c = live_clinic("Chicago Dental", "+13125550341", projects["c"])
+    result = reconcile_batch([in_a.pk, in_b.pk, in_c.pk])
+    assert sorted(result.converged) == sorted([str(in_a.pk), str(in_c.pk)])
+    assert list(result.retry) == [str(in_b.pk)] and result.retry[str(in_b.pk)] >= 30
+    assert get_limiter("project-b").usage()["blocked_for"] > 20
+    assert get_limiter().usage()["blocked_for"] == 0
+    assert get_limiter("project-c").usage()["blocked_for"] == 0
+    assert held(emulators["a"]) == ["+14155550341"] and held(emulators["c"]) == ["+13125550341"]
 
 
 def test_the_test_call_reads_the_clinics_project(projects, emulators, settings):
