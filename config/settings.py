@@ -257,9 +257,9 @@ LIVEKIT_SIP_FALLBACK_URI = env.str("LIVEKIT_SIP_FALLBACK_URI", default="")  # de
 LIVEKIT_AGENT_NAME = env.str("LIVEKIT_AGENT_NAME", default="switchboard-receptionist")
 LIVEKIT_TIMEOUT_SECONDS = env.float("LIVEKIT_TIMEOUT_SECONDS", default=10.0)
 LIVEKIT_GATEWAY = env.str("LIVEKIT_GATEWAY", default="telephony.livekit_gateway.LiveKitGateway")
-# One upstream budget for all workers (LiveKit documents 1,000 requests/minute/project).
+# One upstream budget for all workers (LiveKit: 1,000 requests/min/project; burst: 0137).
 LIVEKIT_RATE_LIMIT_PER_MINUTE = env.float("LIVEKIT_RATE_LIMIT_PER_MINUTE", default=1000.0)
-LIVEKIT_RATE_LIMIT_BURST = env.float("LIVEKIT_RATE_LIMIT_BURST", default=20.0)
+LIVEKIT_RATE_LIMIT_BURST = env.float("LIVEKIT_RATE_LIMIT_BURST", default=10.0)
 LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS", default=5.0)
 # LIVEKIT_URL is Switchboard's own emulator (test calls simulate calls; `make run` sets it).
 LIVEKIT_IS_EMULATOR = _bool("LIVEKIT_IS_EMULATOR", False)
