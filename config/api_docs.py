@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.api_docs_frontdesk import FRONTDESK_OPERATIONS
+from config.api_docs_purchases import PURCHASE_OPERATIONS
 from config.api_docs_receptionists import RECEPTIONIST_OPERATIONS
 
 TAGS: list[dict[str, str]] = [
@@ -357,6 +358,7 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     ),
     **RECEPTIONIST_OPERATIONS,
     **FRONTDESK_OPERATIONS,
+    **PURCHASE_OPERATIONS,
 }
 
 

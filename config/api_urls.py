@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from telephony.api import carrier, move
+from telephony.api import carrier, move, purchases
 from telephony.api import receptionists as rec
 from telephony.api import views as tel
 from tenants.api import team
@@ -29,6 +29,21 @@ urlpatterns = [
         clinic + "move/carrier-confirmed/",
         move.MoveCarrierConfirmedApi.as_view(),
         name="api-move-carrier-confirmed",
+    ),
+    path(
+        clinic + "carrier/available-numbers/",
+        purchases.AvailableNumbersApi.as_view(),
+        name="api-carrier-available-numbers",
+    ),
+    path(
+        clinic + "carrier/purchases/",
+        purchases.PurchaseListApi.as_view(),
+        name="api-carrier-purchases",
+    ),
+    path(
+        clinic + "carrier/purchases/<uuid:purchase_id>/",
+        purchases.PurchaseDetailApi.as_view(),
+        name="api-carrier-purchase",
     ),
     path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
     path(clinic + "receptionists/", rec.ReceptionistListApi.as_view(), name="api-receptionists"),

@@ -15,3 +15,9 @@ CARRIER_TIMEOUT_SECONDS = env.float("CARRIER_TIMEOUT_SECONDS", default=10.0)
 # a 429's Retry-After pauses that account only (docs/carriers.md).
 CARRIER_RATE_LIMIT_PER_MINUTE = env.float("CARRIER_RATE_LIMIT_PER_MINUTE", default=300.0)
 CARRIER_RATE_LIMIT_BURST = env.float("CARRIER_RATE_LIMIT_BURST", default=10.0)
+# Buying numbers (telephony/purchase_runner.py): how long one attempt holds its purchase
+# (longer than a few carrier requests), and how long the purchase sweeper leaves a pending
+# purchase to its own task before publishing it again.
+PURCHASE_LEASE_SECONDS = env.float("PURCHASE_LEASE_SECONDS", default=60.0)
+PURCHASE_SWEEP_GRACE_SECONDS = env.float("PURCHASE_SWEEP_GRACE_SECONDS", default=30.0)
+PURCHASE_BACKOFF_MAX_SECONDS = env.float("PURCHASE_BACKOFF_MAX_SECONDS", default=300.0)

@@ -334,6 +334,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.sweep_provisioning",
         "schedule": PROVISIONING_SWEEP_SECONDS,
     },
+    "purchase-sweeper": {
+        "task": "telephony.sweep_purchases",
+        "schedule": PROVISIONING_SWEEP_SECONDS,
+    },
     "drift-scan": {
         "task": "telephony.drift_scan",
         "schedule": DRIFT_SCAN_SECONDS,

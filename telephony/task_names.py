@@ -7,3 +7,4 @@ engine, never the other way round (tools/import_graph.py).
 
 RECONCILE_CLINIC = "telephony.reconcile_clinic"
 RECONCILE_CLINICS = "telephony.reconcile_clinics"
+PURCHASE_NUMBER = "telephony.purchase_number"

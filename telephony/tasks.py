@@ -144,3 +144,8 @@ def purge_calls() -> dict[str, int]:
 
     purged = purge_expired()
     return {"transcripts": purged.transcripts, "calls": purged.calls, "outcomes": purged.outcomes}
+
+
+# The number purchases' tasks live in their own module; importing them here registers them
+# with the worker (Celery's autodiscovery reads telephony.tasks).
+from telephony.purchase_tasks import purchase_number_task, sweep_purchases  # noqa: E402, F401

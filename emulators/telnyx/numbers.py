@@ -100,6 +100,8 @@ def _orders(emu: TelnyxEmulator) -> None:
         connection_id = _text(body, "connection_id")
         if connection_id is not None and connection_id not in store.connections:
             raise error(422, "10013", "One of the associated fields does not exist.")
+        if not store.funds:
+            raise error(402, "20100", "You do not have enough funds to perform this action.")
         ids = [store.add_number(str(e164), status="purchase-pending").id for e164 in e164s]
         order = Order(new_id(), ids, connection_id, _text(body, "customer_reference"))
         store.orders[order.id] = order

@@ -113,6 +113,7 @@ class TelnyxEmulator(RestEmulator):
             "numbers": [shapes.number(store, n) for n in store.numbers.values()],
             "fqdn_connections": conns,
             "number_orders": [shapes.order(store, o) for o in store.orders.values()],
+            "billing": {"funds": store.funds},
         }
 
     def reset_state(self) -> None:
@@ -143,5 +144,12 @@ class TelnyxEmulator(RestEmulator):
                 return reply({"error": f"cannot add number: {exc}", "added": added}, 400)
             return reply({"numbers": added})
 
+        async def billing(request: web.Request) -> web.Response:
+            payload = await json_body(request)
+            if isinstance(payload.get("funds"), bool):
+                store.funds = payload["funds"]
+            return reply({"funds": store.funds})
+
         self.app.router.add_post(f"{PREFIX}/credentials", credentials)
+        self.app.router.add_post(f"{PREFIX}/billing", billing)
         self.app.router.add_post(f"{PREFIX}/numbers", add_numbers)

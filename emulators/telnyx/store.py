@@ -112,6 +112,7 @@ class Store:
         self.connections: dict[str, Connection] = {}
         self.fqdns: dict[str, Fqdn] = {}
         self.orders: dict[str, Order] = {}
+        self.funds = True  # /_emulator/billing: without funds a number order is refused
         self.reset()
 
     def reset(self) -> None:
@@ -120,6 +121,7 @@ class Store:
         self.connections.clear()
         self.fqdns.clear()
         self.orders.clear()
+        self.funds = True
         for e164 in self.config.numbers:
             self.add_number(e164)
 

@@ -129,6 +129,7 @@ class TwilioEmulator(RestEmulator):
             "trunks": trunks,
             "reserved_domains": sorted(store.released_domains),
             "taken_elsewhere": sorted(store.taken_elsewhere),
+            "billing": {"trial": store.trial, "funds": store.funds},
         }
 
     def reset_state(self) -> None:
@@ -171,6 +172,15 @@ class TwilioEmulator(RestEmulator):
             store.taken_elsewhere.update(str(d).lower() for d in payload.get("taken") or [])
             return reply({"taken_elsewhere": sorted(store.taken_elsewhere)})
 
+        async def billing(request: web.Request) -> web.Response:
+            payload = await json_body(request)
+            if isinstance(payload.get("trial"), bool):
+                store.trial = payload["trial"]
+            if isinstance(payload.get("funds"), bool):
+                store.funds = payload["funds"]
+            return reply({"trial": store.trial, "funds": store.funds})
+
         self.app.router.add_post(f"{PREFIX}/credentials", credentials)
+        self.app.router.add_post(f"{PREFIX}/billing", billing)
         self.app.router.add_post(f"{PREFIX}/numbers", numbers)
         self.app.router.add_post(f"{PREFIX}/domains", domains)

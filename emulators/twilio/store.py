@@ -25,6 +25,8 @@ NOT_FOUND = 20404
 DOMAIN_TAKEN = 21248
 NOT_AVAILABLE = 21422
 INVALID_NUMBER = 21421
+TRIAL_RESTRICTED = 10002
+ACCOUNT_NOT_ACTIVE = 20005
 
 
 def sid(prefix: str) -> str:
@@ -100,6 +102,10 @@ class Store:
         self.urls: dict[str, OriginationUrl] = {}
         self.released_domains: set[str] = set()
         self.taken_elsewhere: set[str] = set()
+        # Billing, set through /_emulator/billing: a trial account may own one number; an
+        # account without funds buys nothing.
+        self.trial = False
+        self.funds = True
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +116,7 @@ class Store:
         self.urls.clear()
         self.released_domains.clear()
         self.taken_elsewhere.clear()
+        self.trial, self.funds = False, True
         for e164 in self.config.numbers:
             self.add_number(e164)
 
@@ -160,7 +167,23 @@ class Store:
         area = phone_number[2:5] if phone_number.startswith("+1") else ""
         if not area or phone_number not in self.available(area):
             raise ApiError(400, NOT_AVAILABLE, f"{phone_number} is not available")
+        self.check_billing()
         return self.add_number(phone_number)
+
+    def check_billing(self) -> None:
+        """A purchase refused by the account's standing: no funds (20005), or a trial
+        account that owns a number already (10002). Statuses are UNCONFIRMED (400)."""
+        if not self.funds:
+            raise ApiError(
+                400, ACCOUNT_NOT_ACTIVE, "Account not active: the account has run out of funds"
+            )
+        if self.trial and self.numbers:
+            raise ApiError(
+                400,
+                TRIAL_RESTRICTED,
+                "Trial accounts do not support the feature you tried to use: a trial account "
+                "may own one phone number",
+            )
 
     # -- trunks -------------------------------------------------------------------------------
     def trunk(self, trunk_sid: str, path: str) -> Trunk:

@@ -6,12 +6,14 @@
 - moves: a clinic moving from one LiveKit project to another.
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
 - carriers: the clinic's connected carrier account (Twilio, Telnyx).
+- purchases: numbers bought in that account through Switchboard.
 """
 
 from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome, TestCall
 from telephony.models.carriers import CarrierAccount
 from telephony.models.moves import ProjectMove
 from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
+from telephony.models.purchases import NumberPurchase
 from telephony.models.provisioning import (
     LineRule,
     OrphanObject,
@@ -46,6 +48,7 @@ __all__ = [
     "ClinicScopedQuerySet",
     "LineRule",
     "LiveKitProject",
+    "NumberPurchase",
     "OrphanObject",
     "PhoneNumber",
     "ProjectConfig",

@@ -1,0 +1,42 @@
+"""Celery adapters of number purchases (telephony/purchase_runner.py): the purchase task and
+its sweeper. Registered through telephony.tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from telephony.task_names import PURCHASE_NUMBER
+
+
+@shared_task(
+    bind=True,
+    name=PURCHASE_NUMBER,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def purchase_number_task(self: Any, purchase_id: str) -> str:
+    """One attempt at a purchase; transient carrier failures (429, 5xx, a lost reply) come
+    back after a backoff that honours Retry-After. A lost retry message only costs time: the
+    purchase sweeper publishes every pending purchase whose attempt is due."""
+    from telephony.purchase_runner import run_purchase
+
+    outcome = run_purchase(purchase_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    return outcome.state
+
+
+@shared_task(name="telephony.sweep_purchases", acks_late=True, ignore_result=True)
+def sweep_purchases() -> int:
+    from telephony.purchase_runner import sweep_purchases as sweep
+
+    return sweep()
