@@ -334,18 +334,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.sweep_provisioning",
         "schedule": PROVISIONING_SWEEP_SECONDS,
     },
-    "purchase-sweeper": {
-        "task": "telephony.sweep_purchases",
-        "schedule": PROVISIONING_SWEEP_SECONDS,
-    },
+    "purchase-sweeper": {"task": "telephony.sweep_purchases", "schedule": 30.0},
     "drift-scan": {
         "task": "telephony.drift_scan",
         "schedule": DRIFT_SCAN_SECONDS,
     },
-    "call-retention": {
-        "task": "telephony.purge_calls",
-        "schedule": 3600.0,
-    },
+    "call-retention": {"task": "telephony.purge_calls", "schedule": 3600.0},
     "webhooks-sweeper": {"task": "webhooks.sweep", "schedule": WEBHOOKS_SWEEP_SECONDS},  # noqa: F405
     "webhooks-retention": {"task": "webhooks.purge", "schedule": 3600.0},
     "audit-retention": {

@@ -13,6 +13,7 @@ from telephony import project_admin
 from telephony.models import (
     Call,
     CarrierAccount,
+    NumberPurchase,
     OrphanObject,
     ProjectMove,
     Provisioning,
@@ -185,3 +186,47 @@ def ops_dashboard(request: HttpRequest) -> HttpResponse:
         "ops": ops_snapshot(),
     }
     return TemplateResponse(request, "admin/ops_dashboard.html", context)
+
+
+@admin.register(NumberPurchase)
+class NumberPurchaseAdmin(ReadOnlyAdmin):
+    """Each purchase intent with its state; ``creates_sent`` counts purchase requests sent
+    to the carrier (more than one only after the carrier proved an earlier one did not
+    happen)."""
+
+    list_display = (
+        "e164",
+        "clinic",
+        "provider",
+        "state",
+        "added",
+        "attempts",
+        "creates_sent",
+        "created_at",
+    )
+    list_filter = ("state", "provider")
+    search_fields = ("e164", "clinic__name", "clinic__slug", "carrier_id", "idempotency_key")
+    list_select_related = ("clinic",)
+    fields = (
+        "id",
+        "clinic",
+        "provider",
+        "e164",
+        "state",
+        "status_message",
+        "added",
+        "carrier_id",
+        "order_id",
+        "monthly_cost",
+        "currency",
+        "idempotency_key",
+        "attempts",
+        "creates_sent",
+        "sent_at",
+        "next_attempt_at",
+        "lease_until",
+        "requested_by",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields

@@ -10,10 +10,11 @@ field, like telephony.services.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
@@ -29,13 +30,14 @@ from telephony.carriers import (
     CarrierTransientError,
     client_for,
 )
-from telephony.carriers.buying import OnSale, buyer_for
+from telephony.carriers.buying import OnSale
 from telephony.models import CarrierAccount, NumberPurchase, PhoneNumber
 from telephony.services import MAX_NUMBERS_PER_CLINIC
 from telephony.task_names import PURCHASE_NUMBER
 from telephony.validators import normalize_e164
 from tenants.models import Clinic, User
 
+logger = logging.getLogger(__name__)
 COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 AREA_CODE_RE = re.compile(r"^[0-9]{1,5}$")
 CONTAINS_RE = re.compile(r"^[0-9*]{1,10}$")
@@ -94,9 +96,15 @@ def connected_account(clinic: Clinic) -> CarrierAccount:
 def _buyer(account: CarrierAccount) -> Any:
     from telephony.ratelimit import carrier_limiter
 
-    carrier = client_for(account)
+    carrier: Any = client_for(account)
     carrier.limiter = carrier_limiter(f"{account.provider}:{account.account_sid or account.pk}")
-    return buyer_for(carrier)
+    if account.provider == CarrierAccount.Provider.TWILIO:
+        from telephony.carriers.twilio_buying import TwilioBuyer
+
+        return TwilioBuyer(carrier)
+    from telephony.carriers.telnyx_buying import TelnyxBuyer
+
+    return TelnyxBuyer(carrier)
 
 
 def search_numbers(*, clinic: Clinic, search: Search) -> list[OnSale]:
@@ -116,12 +124,14 @@ def search_numbers(*, clinic: Clinic, search: Search) -> list[OnSale]:
         )
         raise ValidationError(exc.message) from None
     except CarrierTransientError:
-        raise ValidationError(f"{name} did not answer just now. Search again in a minute.") from None
+        raise ValidationError(
+            f"{name} did not answer just now. Search again in a minute."
+        ) from None
     except CarrierError as exc:
         raise ValidationError(f"{name} refused the search: {exc.message}") from None
-    owned = set(PhoneNumber.objects.values_list("e164", flat=True).filter(e164__in=[
-        n.e164 for n in found
-    ]))
+    owned = set(
+        PhoneNumber.objects.values_list("e164", flat=True).filter(e164__in=[n.e164 for n in found])
+    )
     return [n for n in found if n.e164 not in owned]
 
 
@@ -136,9 +146,9 @@ def price_words(carrier: str, monthly_cost: str, currency: str) -> str:
 
 def _number_limit(clinic: Clinic) -> None:
     numbers = PhoneNumber.objects.for_clinic(clinic).count()
-    underway = NumberPurchase.objects.for_clinic(clinic).filter(
-        state=NumberPurchase.State.PENDING
-    ).count()
+    underway = (
+        NumberPurchase.objects.for_clinic(clinic).filter(state=NumberPurchase.State.PENDING).count()
+    )
     if numbers + underway >= MAX_NUMBERS_PER_CLINIC:
         raise ValidationError(
             {"e164": f"A clinic can have at most {MAX_NUMBERS_PER_CLINIC} numbers."}
@@ -156,35 +166,13 @@ def purchase_start(
     actor: User | None = None,
 ) -> tuple[NumberPurchase, bool]:
     """Record the intent to buy ``number`` and publish the purchase; (purchase, created).
-
-    The same key, or a number already being bought or bought for this clinic, answers the
-    existing purchase: nothing is bought twice."""
+    The same key, or a number being bought or bought here, answers that purchase."""
     account = connected_account(clinic)
-    try:
-        e164 = normalize_e164(number, None)
-    except ValidationError as exc:
-        raise ValidationError({"e164": exc.messages}) from None
-    key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
-    if idempotency_key not in ("", None) and not KEY_RE.match(key):
-        raise ValidationError(
-            {"idempotency_key": "Use 1 to 100 printable characters without spaces."}
-        )
-    key = key or f"auto:{uuid.uuid4()}"  # a repeat is found by its number below
+    e164, key = _number_and_key(number, idempotency_key)
     existing = _existing(clinic, key, e164)
     if existing is not None:
         return existing, False
-    if confirm_cost is not True:
-        raise ValidationError(
-            {
-                "confirm_cost": "Buying a number costs money at your carrier: confirm that "
-                "you accept the charge (confirm_cost: true)."
-            }
-        )
-    if clinic.state == Clinic.State.OFFBOARDED:
-        raise ValidationError({"e164": "This clinic has been offboarded."})
-    if PhoneNumber.objects.filter(e164=e164).exists():
-        raise ValidationError({"e164": f"{e164} is already registered on Switchboard."})
-    _number_limit(clinic)
+    _may_buy(clinic, e164, confirm_cost)
     try:
         with transaction.atomic():
             purchase = NumberPurchase.objects.create(
@@ -196,9 +184,7 @@ def purchase_start(
                 currency=currency[:3],
                 requested_by=actor if getattr(actor, "is_authenticated", False) else None,
                 status_message=f"Buying {e164} at {account.get_provider_display()}.",
-                # The sweeper leaves it to its own task until then.
-                next_attempt_at=timezone.now()
-                + timedelta(seconds=float(settings.PURCHASE_SWEEP_GRACE_SECONDS)),
+                next_attempt_at=_grace(),  # the sweeper leaves it to its own task until then
             )
             record(
                 "carrier.number_purchase",
@@ -217,6 +203,38 @@ def purchase_start(
             ) from None
         return existing, False
     return purchase, True
+
+
+def _grace() -> Any:
+    return timezone.now() + timedelta(seconds=float(settings.PURCHASE_SWEEP_GRACE_SECONDS))
+
+
+def _number_and_key(number: object, idempotency_key: object) -> tuple[str, str]:
+    try:
+        e164 = normalize_e164(number, None)
+    except ValidationError as exc:
+        raise ValidationError({"e164": exc.messages}) from None
+    key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
+    if idempotency_key not in ("", None) and not KEY_RE.match(key):
+        raise ValidationError(
+            {"idempotency_key": "Use 1 to 100 printable characters without spaces."}
+        )
+    return e164, key or f"auto:{uuid.uuid4()}"  # a repeat is found by its number
+
+
+def _may_buy(clinic: Clinic, e164: str, confirm_cost: object) -> None:
+    if confirm_cost is not True:
+        raise ValidationError(
+            {
+                "confirm_cost": "Buying a number costs money at your carrier: confirm that "
+                "you accept the charge (confirm_cost: true)."
+            }
+        )
+    if clinic.state == Clinic.State.OFFBOARDED:
+        raise ValidationError({"e164": "This clinic has been offboarded."})
+    if PhoneNumber.objects.filter(e164=e164).exists():
+        raise ValidationError({"e164": f"{e164} is already registered on Switchboard."})
+    _number_limit(clinic)
 
 
 def _existing(clinic: Clinic, key: str, e164: str) -> NumberPurchase | None:
@@ -245,7 +263,7 @@ def publish_purchase(purchase_id: Any, countdown: float | None = None) -> None:
             current_app.signature(PURCHASE_NUMBER, args=[str(purchase_id)]).apply_async(
                 countdown=countdown
             )
-        except Exception:  # noqa: BLE001 - the sweeper publishes it later
-            pass
+        except Exception:  # the broker is down: the purchase sweeper publishes it later
+            logger.warning("could not enqueue purchase %s; the sweeper will", purchase_id)
 
     transaction.on_commit(send, robust=True)

@@ -28,7 +28,6 @@ from django.utils import timezone
 from audit.recorder import record
 from telephony.carriers import (
     CarrierCredentialsError,
-    CarrierError,
     CarrierNotFoundError,
     CarrierRejectedError,
     CarrierTransientError,

@@ -71,3 +71,45 @@ class NumberPickForm(WebForm):
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["numbers"].choices = choices
+
+
+class NumberSearchForm(WebForm):
+    """Search numbers on sale at the connected carrier (telephony/number_purchases.py)."""
+
+    country = forms.CharField(
+        label="Country",
+        max_length=2,
+        initial="US",
+        help_text="Two letters, like US or CA.",
+        widget=forms.TextInput(attrs={"autocomplete": "country", "size": 3}),
+    )
+    area_code = forms.CharField(
+        label="Area code",
+        max_length=5,
+        required=False,
+        help_text="Optional, like 415.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 6}),
+    )
+    contains = forms.CharField(
+        label="Contains",
+        max_length=10,
+        required=False,
+        help_text="Optional: digits the number should contain.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 10}),
+    )
+
+
+class PurchaseConfirmForm(WebForm):
+    """The confirmation that buying costs money; ``key`` makes a second click the same
+    purchase."""
+
+    e164 = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    monthly_cost = forms.RegexField(
+        regex=r"^[0-9]{1,8}(\.[0-9]{1,4})?$", widget=forms.HiddenInput, required=False
+    )
+    currency = forms.RegexField(regex=r"^[A-Z]{3}$", widget=forms.HiddenInput, required=False)
+    confirm_cost = forms.BooleanField(
+        label="I understand that my carrier charges my account for this number.",
+        error_messages={"required": "Tick the box to confirm you accept the charge."},
+    )

@@ -5,6 +5,7 @@ from django.urls import path
 from telephony import views as telephony_views
 from tenants.views import (
     auth,
+    carrier_buy,
     dashboard,
     onboarding,
     password_reset,
@@ -60,6 +61,7 @@ urlpatterns = [
         name="number_remove",
     ),
     path("clinics/<slug:slug>/setup/<slug:step>/", onboarding.setup_step, name="setup"),
+    path("clinics/<slug:slug>/carrier/buy/", carrier_buy.carrier_buy, name="carrier_buy"),
     path("clinics/<slug:slug>/settings/", onboarding.settings_start, name="settings_start"),
     path(
         "clinics/<slug:slug>/settings/<slug:section>/",

@@ -11,6 +11,7 @@ import pytest
 from frontdesk.models import AfterHours, FrontDesk, Location, Message
 from telephony.models import (
     CarrierAccount,
+    NumberPurchase,
     PhoneNumber,
     Provisioning,
     ProvisioningEvent,
@@ -31,6 +32,7 @@ READS = [
     "numbers/",
     "trunk-settings/",
     "carrier/",
+    "carrier/purchases/",
     "agent/",
     "provisioning/",
     "hours/",
@@ -49,6 +51,8 @@ WRITES = [
     ("put", "trunk-settings/", {"allowed_addresses": ["192.0.2.1"]}),
     ("put", "carrier/", {"provider": "telnyx", "api_key": "KEY-hacked-123"}),
     ("delete", "carrier/", None),
+    ("post", "carrier/purchases/", {"e164": "+14155550150", "confirm_cost": True}),
+    ("get", "carrier/available-numbers/?country=US", None),  # uses the carrier credentials
     ("put", "agent/", {"greeting": "Hacked"}),
     ("post", "go-live/", None),
     ("post", "offboard/", None),
@@ -106,6 +110,7 @@ def _snapshot(clinic: Clinic) -> tuple:
         Receptionist.objects.get(clinic=clinic).version,
         ts.allowed_addresses,
         list(CarrierAccount.objects.filter(clinic=clinic).values_list("provider", flat=True)),
+        NumberPurchase.objects.filter(clinic=clinic).count(),
         Provisioning.objects.get(clinic=clinic).generation,
         ProvisioningEvent.objects.filter(clinic=clinic).count(),
         list(FrontDesk.objects.filter(clinic=clinic).values()),

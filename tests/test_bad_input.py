@@ -114,6 +114,8 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id, l
         ("put", c + "carrier/", {"provider": "telnyx"}, ["provider", "account_sid", "auth_token",
                                                          "api_key_sid", "api_key_secret",
                                                          "api_key"]),
+        ("post", c + "carrier/purchases/", {"e164": "+14155550150", "confirm_cost": True},
+         ["e164", "idempotency_key", "monthly_cost", "currency"]),
         ("post", "/api/v1/invitations/accept", {"token": "t"}, ["token"]),
         ("post", "/api/v1/agent/calls/room_1_x/outcome", {"consent": "granted",
                                                           "outcome": "other"},
@@ -146,6 +148,7 @@ ONE_LINE |= {"provider", "account_sid", "auth_token", "api_key_sid", "api_key_se
 ONE_LINE |= {"weekly", "closures", "services", "insurers", "languages", "emergency_number"}
 ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "callback_number"}
 ONE_LINE |= {"urgency", "email_owners_and_admins", "location", "hours"}
+ONE_LINE |= {"idempotency_key", "monthly_cost", "currency"}
 
 
 def _bad_values(field):

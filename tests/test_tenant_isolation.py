@@ -28,6 +28,7 @@ from telephony.models import (
     CallLogPolicy,
     CallOutcome,
     CarrierAccount,
+    NumberPurchase,
     PhoneNumber,
     Provisioning,
     Receptionist,
@@ -79,6 +80,10 @@ CASES: dict[str, str] = {
     "api-trunk-settings": CLINIC,
     "api-carrier": CLINIC,
     "api-carrier-numbers": CLINIC,
+    "api-carrier-available-numbers": CLINIC,
+    "api-carrier-purchases": CLINIC,
+    "api-carrier-purchase": CLINIC,
+    "tenants:carrier_buy": CLINIC,
     "api-agent": CLINIC,
     "api-receptionists": CLINIC,
     "api-receptionist": CLINIC,
@@ -229,6 +234,10 @@ def world(owner, clinic):
     Provisioning.objects.filter(clinic=victim).update(
         trunk_id="ST_victimTrunk01", dispatch_rule_id="SDR_victimRule01"
     )
+    NumberPurchase.objects.create(
+        clinic=victim, provider="twilio", e164="+14155550166", idempotency_key="victim-buy",
+        status_message="victim purchase", carrier_id="PNvictimPurchase01",
+    )  # fmt: skip
     call = Call.objects.create(
         clinic=victim,
         room_sid="RM_victimCall01",
@@ -312,7 +321,9 @@ def fill(route: str, victim: Clinic) -> str:
     message = Message.objects.filter(clinic=victim).first()
     location = Location.objects.filter(clinic=victim).first()
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
+    purchase = NumberPurchase.objects.filter(clinic=victim).first()
     for key, value in {
+        "<uuid:purchase_id>": str(purchase.pk if purchase else uuid.UUID(int=0)),
         "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
         "<int:delivery_id>": str(delivery.pk if delivery else 0),
         "<slug:slug>": victim.slug,
@@ -350,6 +361,9 @@ def fingerprint(victim: Clinic) -> str:
         list(
             CarrierAccount.objects.filter(clinic=victim).values("provider", "account_sid", "state")
         ),
+        list(
+            NumberPurchase.objects.filter(clinic=victim).values("e164", "state", "status_message")
+        ),
         list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
         list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
         list(Call.objects.filter(clinic=victim).values()),
@@ -380,6 +394,7 @@ SECRETS_OF_B = (
     "Victim Family",
     VICTIM_ACCOUNT_SID,
     "victim-carrier-tok",
+    "PNvictimPurchase01",
     "+14155550177",
     "victimuser",
     "victim-secret-pw",

@@ -2,14 +2,15 @@
 on sale, placing the purchase, and finding out afterwards whether a purchase whose reply was
 lost went through (docs/decisions/0110).
 
-``buyer_for`` wraps a carrier client (``TwilioCarrier`` or ``TelnyxCarrier``); every call
-goes through the client's ``_call`` (its rate limiter and error classification).
+A buyer (``twilio_buying.TwilioBuyer``, ``telnyx_buying.TelnyxBuyer``) wraps a carrier
+client; every call goes through the client's ``_call`` (its rate limiter and error
+classification).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,3 @@ class Buyer(Protocol):
         """The purchase as the carrier has it now (the account owns the number, or an order
         with this reference exists), or None when it was not placed."""
         ...
-
-
-def buyer_for(carrier: Any) -> Buyer:
-    if carrier.name == "Twilio":
-        from telephony.carriers.twilio_buying import TwilioBuyer
-
-        return TwilioBuyer(carrier)
-    from telephony.carriers.telnyx_buying import TelnyxBuyer
-
-    return TelnyxBuyer(carrier)

@@ -55,7 +55,9 @@ class TelnyxBuyer:
             wanted["national_destination_code"] = area_code
         if contains:
             wanted["phone_number"] = {"contains": contains}
-        found = self.carrier._call(lambda: self.client.available_phone_numbers.list(filter=wanted))
+        found = self.carrier._call(
+            lambda: self.client.available_phone_numbers.list(filter=wanted)  # type: ignore[arg-type]
+        )
         result = []
         for n in found.data or []:
             monthly, currency = _cost(n)
@@ -87,9 +89,11 @@ class TelnyxBuyer:
     def buy(self, *, e164: str, reference: str) -> Bought:
         try:
             order = self.carrier._call(
-                lambda: self.client.number_orders.create(
-                    phone_numbers=[{"phone_number": e164}], customer_reference=reference
-                ).data
+                lambda: (
+                    self.client.number_orders.create(
+                        phone_numbers=[{"phone_number": e164}], customer_reference=reference
+                    ).data
+                )
             )
         except CarrierRejectedError as exc:
             raise CarrierRejectedError(refusal(exc), status=exc.status, code=exc.code) from None
@@ -99,10 +103,10 @@ class TelnyxBuyer:
         if order_id:
             order = self.carrier._call(lambda: self.client.number_orders.retrieve(order_id).data)
             return self._bought(order, e164)
-        orders = self.carrier._call(
+        orders: list[Any] = self.carrier._call(
             lambda: list(self.client.number_orders.list(filter={"customer_reference": reference}))
         )
-        for order in orders:
-            if any(p.phone_number == e164 for p in order.phone_numbers or []):
-                return self._bought(order, e164)
+        for listed in orders:
+            if any(p.phone_number == e164 for p in listed.phone_numbers or []):
+                return self._bought(listed, e164)
         return None

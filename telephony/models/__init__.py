@@ -13,7 +13,6 @@ from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome,
 from telephony.models.carriers import CarrierAccount
 from telephony.models.moves import ProjectMove
 from telephony.models.projects import DEFAULT_PROJECT, LiveKitProject, ProjectConfig
-from telephony.models.purchases import NumberPurchase
 from telephony.models.provisioning import (
     LineRule,
     OrphanObject,
@@ -21,6 +20,7 @@ from telephony.models.provisioning import (
     ProvisioningEvent,
     UpstreamStatus,
 )
+from telephony.models.purchases import NumberPurchase
 from telephony.models.setup import (
     DEFAULT_GREETING,
     DEFAULT_INSTRUCTIONS,

@@ -175,10 +175,14 @@ def test_429_and_5xx_are_retried_without_a_second_purchase(clinic, owner, twilio
     connect(clinic, owner, twilio)
     twilio.control.add_faults(
         [
-            {"method": "CreateIncomingPhoneNumber", "action": "status", "status": 429,
-             "retry_after": 1, "count": 1},
-            {"method": "CreateIncomingPhoneNumber", "action": "status", "status": 503,
-             "count": 1},
+            {
+                "method": "CreateIncomingPhoneNumber",
+                "action": "status",
+                "status": 429,
+                "retry_after": 1,
+                "count": 1,
+            },
+            {"method": "CreateIncomingPhoneNumber", "action": "status", "status": 503, "count": 1},
         ]
     )
     purchase, _ = start(clinic, owner)
