@@ -104,6 +104,11 @@ def _attempt(purchase: NumberPurchase) -> Outcome:
             found = _find(buyer, purchase)
             if found is not None:
                 return _settle(purchase, found)
+            settling = _in_flight_for(purchase)
+            if settling:  # an earlier request may still be on its way: not proof yet
+                return _later(
+                    purchase, "Checking with the carrier whether it was bought.", settling
+                )
             purchase.sent_at = None  # the carrier proves it was not placed
         phase = "buy"
         purchase.sent_at = timezone.now()
@@ -115,6 +120,8 @@ def _attempt(purchase: NumberPurchase) -> Outcome:
     except CarrierTransientError as exc:
         if phase == "find":
             purchase.attempts += 1
+        elif exc.status == 429:  # refused unprocessed (rate limit): nothing was placed
+            purchase.sent_at = None
         return _later(purchase, exc.message, exc.retry_after)
     except CarrierCredentialsError as exc:
         CarrierAccount.objects.filter(pk=account.pk).update(
@@ -139,6 +146,14 @@ def _find(buyer: Any, purchase: NumberPurchase) -> Bought | None:
     except CarrierNotFoundError:
         return None
     return found
+
+
+def _in_flight_for(purchase: NumberPurchase) -> float:
+    """Seconds until a purchase request sent at ``sent_at`` has surely ended (its client
+    timeout, twice): only a "not there" read after that proves it was not placed."""
+    assert purchase.sent_at is not None
+    settled_at = purchase.sent_at + timedelta(seconds=2 * float(settings.CARRIER_TIMEOUT_SECONDS))
+    return max(0.0, (settled_at - timezone.now()).total_seconds())
 
 
 def _backoff(attempts: int, retry_after: float | None) -> float:

@@ -4,8 +4,11 @@ or number, reconciliation after a lost reply, refusals in plain words."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from telephony import carrier_services as carriers
@@ -39,6 +42,10 @@ def start(clinic, owner, e164=ON_SALE, key="k1", confirm=True):
 def settle(purchase, rounds=5):
     """Run attempts the way the task would (its retries), until the purchase settles."""
     for _ in range(rounds):
+        # The task's retry comes later: long after any earlier request could have ended.
+        NumberPurchase.objects.filter(pk=purchase.pk, sent_at__isnull=False).update(
+            sent_at=timezone.now() - timedelta(minutes=5)
+        )
         outcome = run_purchase(purchase.pk)
         if outcome.retry_in is None:
             break
@@ -244,6 +251,21 @@ def test_the_number_limit_counts_purchases_underway(clinic, owner, twilio, monke
     start(clinic, owner)
     with pytest.raises(ValidationError, match="at most 1 numbers"):
         start(clinic, owner, e164="+14155550151", key="k2")
+
+
+def test_a_not_found_read_right_after_a_lost_request_is_no_proof(clinic, owner, twilio):
+    connect(clinic, owner, twilio)
+    twilio.control.add_faults(
+        [{"method": "CreateIncomingPhoneNumber", "action": "status", "status": 503, "count": 1}]
+    )
+    purchase, _ = start(clinic, owner)
+    assert run_purchase(purchase.pk).retry_in is not None  # 503: unknown, sent_at kept
+    again = run_purchase(purchase.pk)  # at once: the number is not there, but too early
+    purchase.refresh_from_db()
+    assert again.retry_in is not None and purchase.sent_at is not None
+    assert "Checking with the carrier" in purchase.status_message
+    assert purchase.creates_sent == 1
+    assert settle(purchase).state == "bought"
 
 
 def test_the_sweeper_publishes_due_pending_purchases_only(clinic, owner, twilio):
