@@ -226,3 +226,21 @@ def test_bodies_are_json_and_other_types_refused(telnyx_emu):
         timeout=5,
     )
     assert response.status_code == 404 and response.json()["errors"][0]["code"] == "10005"
+
+
+def test_orders_refused_without_funds_and_found_by_reference_after_a_lost_reply(telnyx_emu, tx):
+    wanted = "+13125550150"
+    telnyx_emu.control.post("billing", {"funds": False})
+    with pytest.raises(telnyx.APIStatusError) as caught:
+        tx.number_orders.create(phone_numbers=[{"phone_number": wanted}])
+    assert caught.value.status_code == 402
+    assert caught.value.body["errors"][0]["code"] == "20100"
+    telnyx_emu.control.post("billing", {"funds": True})
+    telnyx_emu.control.add_faults(
+        [{"method": "CreateNumberOrder", "action": "commit_then_drop", "count": 1}]
+    )
+    with pytest.raises(telnyx.APIConnectionError):
+        tx.number_orders.create(phone_numbers=[{"phone_number": wanted}], customer_reference="r9")
+    [order] = tx.number_orders.list(filter={"customer_reference": "r9"})
+    assert order.phone_numbers[0].phone_number == wanted
+    assert order.id == telnyx_emu.control.created_ids("CreateNumberOrder")[0]

@@ -252,3 +252,24 @@ def test_requests_are_form_encoded_with_basic_auth(twilio_emu, tw):
         timeout=5,
     )
     assert response.status_code == 201 and response.json()["friendly_name"] == "raw"
+
+
+def test_purchases_refused_for_billing_and_lost_replies(twilio_emu, tw):
+    wanted = "+14155550150"
+    twilio_emu.control.post("billing", {"funds": False})
+    with pytest.raises(TwilioRestException) as caught:
+        tw.incoming_phone_numbers.create(phone_number=wanted)
+    assert (caught.value.status, caught.value.code) == (400, 20005)
+    twilio_emu.control.post("billing", {"funds": True, "trial": True})
+    with pytest.raises(TwilioRestException) as caught:
+        tw.incoming_phone_numbers.create(phone_number=wanted)  # the account owns numbers
+    assert (caught.value.status, caught.value.code) == (400, 10002)
+    twilio_emu.control.post("billing", {"trial": False})
+    twilio_emu.control.add_faults(
+        [{"method": "CreateIncomingPhoneNumber", "action": "commit_then_drop", "count": 1}]
+    )
+    with pytest.raises(requests.exceptions.ConnectionError):
+        tw.incoming_phone_numbers.create(phone_number=wanted)
+    # Bought all the same: the reconciliation read finds it by its number.
+    [found] = tw.incoming_phone_numbers.list(phone_number=wanted)
+    assert found.sid == twilio_emu.control.created_ids("CreateIncomingPhoneNumber")[0]
