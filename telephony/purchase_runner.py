@@ -82,8 +82,8 @@ def run_purchase(purchase_id: Any) -> Outcome:
         NumberPurchase.objects.filter(pk=purchase.pk).update(lease_until=None)
 
 
-def _attempt(purchase: NumberPurchase) -> Outcome:
-    account = CarrierAccount.objects.filter(clinic_id=purchase.clinic_id).first()
+def _unusable(purchase: NumberPurchase, account: CarrierAccount | None) -> Outcome | None:
+    """The outcome when the account cannot be asked at all; None when it can."""
     if account is None or account.state == CarrierAccount.State.DISCONNECTING:
         words = "The carrier account was disconnected before the number was bought."
         if purchase.sent_at is not None:
@@ -97,6 +97,14 @@ def _attempt(purchase: NumberPurchase) -> Outcome:
             return _fail(purchase, f"Not bought: {account.status_message}".strip())
         return _later(purchase, "Waiting for working carrier credentials to confirm the "
                       "purchase: connect the account again.", None)  # fmt: skip
+    return None
+
+
+def _attempt(purchase: NumberPurchase) -> Outcome:
+    account = CarrierAccount.objects.filter(clinic_id=purchase.clinic_id).first()
+    unusable = _unusable(purchase, account)
+    if unusable is not None or account is None:
+        return unusable or Outcome(purchase.state)
     buyer = _buyer(account)
     phase = "find"
     try:

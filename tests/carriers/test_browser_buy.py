@@ -46,7 +46,9 @@ def test_search_confirm_and_buy(tour, telnyx, size):  # noqa: F811
     tour.check_fits_the_screen()
     tour.shoot("26-carrier-buy")
     page.get_by_role("button", name="Buy this number").click()  # not ticked yet
-    expect(page.locator(".purchase-confirm form")).to_contain_text("Tick the box to confirm you accept the charge.")
+    expect(page.locator(".purchase-confirm form")).to_contain_text(
+        "Tick the box to confirm you accept the charge."
+    )
     assert not NumberPurchase.objects.exists()
     page.get_by_label("I understand that my carrier charges my account").check()
     with mock.patch("telephony.number_purchases.publish_purchase"):
