@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0017_move_plural_name'),
+        ('telephony', '0018_receptionist_location'),
         ('tenants', '0007_clinic_livekit_project'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
