@@ -50,7 +50,8 @@ def check(settings: Settings) -> int:
     if missing:
         return _refuse([f"{', '.join(missing)} not installed: pip install -e '.[agent]'"])
     print(
-        f"switchboard agent: configuration OK (agent_name={settings.agent_name}, "
+        f"switchboard agent: configuration OK (project={settings.project}, "
+        f"agent_name={settings.agent_name}, "
         f"platform={settings.config_endpoint()}, livekit={settings.livekit_url})"
     )
     return 0

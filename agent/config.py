@@ -10,6 +10,7 @@ every clinic falls back to it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -47,6 +48,10 @@ REQUIRED_ENV = (
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
 )
+
+
+DEFAULT_PROJECT = "default"  # the platform's LIVEKIT_* project (telephony/models/projects.py)
+PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class ConfigurationError(Exception):
@@ -146,6 +151,9 @@ class Settings:
     livekit_api_secret: str = field(repr=False)
     agent_name: str = DEFAULT_AGENT_NAME
     config_deadline_s: float = DEFAULT_CONFIG_DEADLINE_SECONDS
+    # The Switchboard LiveKit project this worker serves (one worker per project: its
+    # LIVEKIT_* are that project's; docs/agent.md §3). Named in `check` and the logs.
+    project: str = DEFAULT_PROJECT
 
     def config_endpoint(self) -> str:
         return self.switchboard_url.rstrip("/") + "/api/v1/agent/config"
@@ -165,6 +173,13 @@ def _problems(environ: Mapping[str, str]) -> list[str]:
         allowed = ("http", "https") if name == "SWITCHBOARD_URL" else ("http", "https", "ws", "wss")
         if value and (urlsplit(value).scheme not in allowed or not urlsplit(value).netloc):
             problems.append(f"{name} must be a {'/'.join(allowed)} URL, got {value!r}")
+    project = environ.get("SWITCHBOARD_PROJECT", "").strip()
+    if project and not PROJECT_NAME_RE.match(project):
+        problems.append(
+            "SWITCHBOARD_PROJECT must be a LiveKit project's name as Switchboard knows it "
+            "(lowercase letters, digits, hyphens; `manage.py livekit_project list`), "
+            f"got {project!r}"
+        )
     deadline = environ.get("SWITCHBOARD_CONFIG_DEADLINE_SECONDS", "").strip()
     if deadline:
         try:
@@ -193,4 +208,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         livekit_api_secret=env["LIVEKIT_API_SECRET"].strip(),
         agent_name=env.get("LIVEKIT_AGENT_NAME", "").strip() or DEFAULT_AGENT_NAME,
         config_deadline_s=float(deadline) if deadline else DEFAULT_CONFIG_DEADLINE_SECONDS,
+        project=env.get("SWITCHBOARD_PROJECT", "").strip() or DEFAULT_PROJECT,
     )

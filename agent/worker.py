@@ -94,6 +94,12 @@ def build_server(settings: Settings) -> AgentServer:
     # that a dispatch rule (room_config.agents) names it for. Note that livekit-agents lets
     # LIVEKIT_AGENT_NAME_OVERRIDE win over this argument.
     server.rtc_session(entrypoint, agent_name=settings.agent_name, on_request=on_request)
+    logger.info(
+        "serving Switchboard project %s at %s as %s",
+        settings.project,
+        settings.livekit_url,
+        settings.agent_name,
+    )
     return server
 
 

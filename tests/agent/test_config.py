@@ -51,6 +51,15 @@ def test_it_takes_the_agent_name_and_deadline_from_the_environment():
     assert (settings.agent_name, settings.config_deadline_s) == ("sb-staging", 2.5)
 
 
+def test_the_worker_names_the_project_it_serves():
+    assert load_settings(COMPLETE_ENV).project == "default"
+    settings = load_settings({**COMPLETE_ENV, "SWITCHBOARD_PROJECT": "eu-west"})
+    assert settings.project == "eu-west"
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({**COMPLETE_ENV, "SWITCHBOARD_PROJECT": "EU West"})
+    assert info.value.problems[0].startswith("SWITCHBOARD_PROJECT must be a LiveKit project's")
+
+
 def test_it_lists_every_problem_at_once():
     env = {
         **without("SWITCHBOARD_AGENT_TOKEN", "OPENAI_API_KEY"),
@@ -173,7 +182,9 @@ def test_check_passes_a_complete_environment_when_the_extra_is_installed():
     result = run_agent("check", env=COMPLETE_ENV)
     if importlib.util.find_spec("livekit.agents") is not None:
         assert result.returncode == 0, result.stderr
-        assert "configuration OK (agent_name=switchboard-receptionist" in result.stdout
+        assert "configuration OK (project=default, agent_name=switchboard-receptionist" in (
+            result.stdout
+        )
     else:
         assert result.returncode == 2
         assert "pip install -e '.[agent]'" in result.stderr
