@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from telephony.api import carrier, move, purchases
+from telephony.api import carrier, move, own_project, purchases
 from telephony.api import receptionists as rec
 from telephony.api import views as tel
 from tenants.api import team
@@ -25,6 +25,7 @@ urlpatterns = [
         clinic + "carrier/numbers/", carrier.CarrierNumbersApi.as_view(), name="api-carrier-numbers"
     ),
     path(clinic + "move/", move.MoveApi.as_view(), name="api-move"),
+    path(clinic + "livekit-project/", own_project.OwnProjectApi.as_view(), name="api-own-project"),
     path(
         clinic + "move/carrier-confirmed/",
         move.MoveCarrierConfirmedApi.as_view(),

@@ -67,6 +67,10 @@ def _check(clinic: Clinic, target: LiveKitProject) -> tuple[LiveKitProject, Prov
         raise ValidationError(
             {"target": f"Project '{target.name}' is {target.status}; pick an active one."}
         )
+    if target.owner_clinic_id not in (None, clinic.pk):
+        raise ValidationError(
+            {"target": f"Project '{target.name}' is another clinic's own project."}
+        )
     if auth_blocked(target.name):
         raise ValidationError(
             {"target": f"Project '{target.name}' refuses its credentials; fix its key first."}
@@ -208,6 +212,9 @@ def _delete_source(move: ProjectMove) -> ProjectMove:
         move.save(update_fields=["log", "detail", "updated_at"])
         return move
     _save(move, State.DONE, f"Removed from project '{move.source.name}'. The move is done.")
+    from telephony.own_project import retire_if_left
+
+    retire_if_left(move)
     return move
 
 

@@ -84,7 +84,9 @@ def open_projects() -> list[LiveKitProject]:
     default_project()
     return list(
         LiveKitProject.objects.filter(
-            status=LiveKitProject.Status.ACTIVE, accepting_new_clinics=True
+            status=LiveKitProject.Status.ACTIVE,
+            accepting_new_clinics=True,
+            owner_clinic__isnull=True,  # a clinic's own project is never placed into
         ).order_by("name")
     )
 
@@ -171,6 +173,10 @@ def pin(clinic: Clinic, project: LiveKitProject, *, actor: object = None) -> Cli
                     "livekit_project": f"Project '{project.name}' is {project.status}; "
                     "pick an active one."
                 }
+            )
+        if project.owner_clinic_id not in (None, locked.pk):
+            raise ValidationError(
+                {"livekit_project": f"Project '{project.name}' is another clinic's own project."}
             )
         locked.livekit_project = project
         locked.save(update_fields=["livekit_project", "updated_at"])

@@ -97,6 +97,14 @@ class Clinic(models.Model):
         related_name="clinics",
         verbose_name="LiveKit project",
     )
+    # Staff allow a clinic to bring its own LiveKit project (decision 0132): there is no
+    # plan model, so the allowance is this flag, set on the clinic's admin page.
+    may_bring_livekit_project = models.BooleanField(
+        "may bring its own LiveKit project",
+        default=False,
+        help_text="The clinic's admins may connect a LiveKit project of their own "
+        "(their plan includes it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,7 @@ ENDPOINTS = {
     "/api/v1/clinics/{slug}/retry/": {"post"},
     "/api/v1/clinics/{slug}/provisioning/": {"get"},
     "/api/v1/clinics/{slug}/move/": {"get"},
+    "/api/v1/clinics/{slug}/livekit-project/": {"get", "put", "delete"},
     "/api/v1/clinics/{slug}/move/carrier-confirmed/": {"post"},
     "/api/v1/clinics/{slug}/members/": {"get", "post"},
     "/api/v1/clinics/{slug}/members/{user_id}/": {"patch", "delete"},

@@ -116,6 +116,9 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id, l
                                                          "api_key"]),
         ("post", c + "carrier/purchases/", {"e164": "+14155550150", "confirm_cost": True},
          ["e164", "idempotency_key", "monthly_cost", "currency"]),
+        ("put", c + "livekit-project/",
+         {"url": "https://x.example", "api_key": "k", "sip_uri": "sip:x.example"},
+         ["url", "api_key", "api_secret", "sip_uri", "webhook_key", "webhook_secret"]),
         ("post", "/api/v1/invitations/accept", {"token": "t"}, ["token"]),
         ("post", "/api/v1/agent/calls/room_1_x/outcome", {"consent": "granted",
                                                           "outcome": "other"},
@@ -149,6 +152,7 @@ ONE_LINE |= {"weekly", "closures", "services", "insurers", "languages", "emergen
 ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "callback_number"}
 ONE_LINE |= {"urgency", "email_owners_and_admins", "location", "hours"}
 ONE_LINE |= {"idempotency_key", "monthly_cost", "currency"}
+ONE_LINE |= {"sip_uri", "api_secret", "webhook_key", "webhook_secret"}
 
 
 def _bad_values(field):

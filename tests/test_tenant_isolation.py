@@ -111,6 +111,8 @@ CASES: dict[str, str] = {
     "tenants:retry": CLINIC,
     "tenants:move_confirm": CLINIC,
     "api-move": CLINIC,
+    "api-own-project": CLINIC,
+    "tenants:own_project": CLINIC,
     "api-move-carrier-confirmed": CLINIC,
     "tenants:offboard": CLINIC,
     "tenants:go_live": CLINIC,

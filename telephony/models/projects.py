@@ -91,6 +91,17 @@ class LiveKitProject(models.Model):
     )
     accepting_new_clinics = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # A clinic's own project (decision 0132): private to that clinic, never placed into,
+    # entered and left by moves. Null for the platform's projects.
+    owner_clinic = models.OneToOneField(
+        "tenants.Clinic",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="own_livekit_project",
+        editable=False,
+        help_text="The clinic that brought this project (its own; no other clinic uses it).",
+    )
     from_environment = models.BooleanField(
         default=False,
         editable=False,
@@ -127,8 +138,12 @@ class LiveKitProject(models.Model):
 
     @property
     def open(self) -> bool:
-        """Takes new clinics at signup."""
-        return self.accepting_new_clinics and self.status == self.Status.ACTIVE
+        """Takes new clinics at signup (a clinic's own project never does)."""
+        return (
+            self.accepting_new_clinics
+            and self.status == self.Status.ACTIVE
+            and self.owner_clinic_id is None
+        )
 
     def config(self) -> ProjectConfig:
         if self.from_environment:

@@ -87,6 +87,7 @@ class ClinicAdmin(ConsoleMixin, ErasureMixin, admin.ModelAdmin):
         "timezone",
         "state",
         "livekit_project",
+        "may_bring_livekit_project",
         "created_at",
         "updated_at",
     )

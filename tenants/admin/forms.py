@@ -16,7 +16,7 @@ from tenants.models import Clinic
 class ClinicAdminForm(forms.ModelForm):
     class Meta:
         model = Clinic
-        fields = ("name", "timezone", "livekit_project")
+        fields = ("name", "timezone", "livekit_project", "may_bring_livekit_project")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,4 +45,6 @@ class ClinicAdminForm(forms.ModelForm):
             raise ValidationError(
                 f"Project '{wanted.name}' is {wanted.status}; pick an active one."
             )
+        if wanted.owner_clinic_id not in (None, self.instance.pk):
+            raise ValidationError(f"Project '{wanted.name}' is another clinic's own project.")
         return wanted
