@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0017_move_plural_name'),
+        ('telephony', '0018_receptionist_location'),
         ('tenants', '0008_clinic_may_bring_livekit_project'),
     ]
 
