@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0018_receptionist_location'),
+        ('telephony', '0019_number_purchases'),
         ('tenants', '0008_clinic_may_bring_livekit_project'),
     ]
 
