@@ -1,0 +1,103 @@
+"""The database health check asks the socket before it pings (decision 0140): a quiet idle
+connection costs no `SELECT 1`, and a connection the server closed (what a PostgreSQL
+restart does to every backend) is replaced before the request's first statement."""
+
+from __future__ import annotations
+
+import select
+import time
+from unittest import mock
+
+import psycopg
+import pytest
+from django.db import close_old_connections, connection, connections
+from django.test import Client
+
+from config.postgresql.base import DatabaseWrapper, idle_and_quiet
+from telephony.agent_tokens import agent_token_create
+from tenants.models import Clinic
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def request_starts() -> None:
+    """What every request's start does, with a persistent connection as production keeps one
+    (CONN_MAX_AGE=60; the tests' own settings close it at each request)."""
+    connection.close_at = time.monotonic() + 60
+    close_old_connections()
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return int(cur.fetchone()[0])
+
+
+def other_session(sql: str, *args: object) -> object:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        return admin.execute(sql, args or None).fetchone()
+
+
+def wait_readable() -> None:
+    """What the server sends travels asynchronously: wait for it on our connection's socket
+    (bounded; an event, not a sleep)."""
+    poller = select.poll()
+    poller.register(connection.connection.pgconn.socket, select.POLLIN | select.POLLHUP)
+    assert poller.poll(10_000), "nothing arrived on the connection's socket"
+
+
+def terminate(pid: int) -> None:
+    """What a fast restart does to each backend: FATAL, then the socket closes."""
+    assert other_session("SELECT pg_terminate_backend(%s)", pid) == (True,)
+    wait_readable()
+
+
+def test_the_backend_is_ours():
+    assert isinstance(connections["default"], DatabaseWrapper)
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+
+
+def test_a_quiet_connection_is_used_without_a_ping():
+    backend_pid()
+    request_starts()
+    assert idle_and_quiet(connection.connection)
+    with mock.patch.object(DatabaseWrapper, "is_usable", side_effect=AssertionError("pinged")):
+        backend_pid()
+
+
+def test_a_connection_the_server_closed_is_replaced_before_the_first_statement():
+    old = backend_pid()
+    terminate(old)
+    assert not idle_and_quiet(connection.connection)
+    request_starts()
+    assert backend_pid() != old
+
+
+def test_a_request_after_the_server_closed_the_connection_is_answered(clinic):
+    Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
+    _, token = agent_token_create(name="agent")
+    agent = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"/api/v1/agent/config?clinic={clinic.pk}"
+    first = agent.get(url)
+    assert first.status_code == 200
+    old = backend_pid()
+    terminate(old)
+    request_starts()  # Django's test client leaves the request_started signal out
+    assert agent.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert backend_pid() != old
+
+
+def test_anything_unread_on_the_socket_falls_back_to_the_ping():
+    with connection.cursor() as cur:
+        cur.execute("LISTEN health_check_probe")
+    other_session("SELECT pg_notify('health_check_probe', 'hello')")
+    wait_readable()
+    request_starts()
+    assert not idle_and_quiet(connection.connection)
+    usable = mock.patch.object(DatabaseWrapper, "is_usable", autospec=True, return_value=True)
+    with usable as ping, connection.cursor() as cur:
+        cur.execute("UNLISTEN *")
+    assert ping.call_count == 1
