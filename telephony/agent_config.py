@@ -37,6 +37,13 @@ def named_receptionist(receptionist_id: str) -> int:
     return int(receptionist_id) if receptionist_id.isdigit() and len(receptionist_id) < 19 else 0
 
 
+def room_prefixes(room_name: str) -> list[str]:
+    """Every prefix a clinic's room could have in this room name (each "_" boundary)."""
+    if not room_name or len(room_name) > 256:
+        return []
+    return [room_name[:i] for i, ch in enumerate(room_name) if ch == SEPARATOR and i]
+
+
 def clinic_for_room(room_name: str, clinics: QuerySet[Clinic] | None = None) -> Clinic | None:
     """The clinic whose room prefix starts the room name, longest match first.
 
@@ -45,9 +52,7 @@ def clinic_for_room(room_name: str, clinics: QuerySet[Clinic] | None = None) -> 
     lookup correct even if that rule were ever relaxed. One query, on `clinics` if given
     (the webhook receiver passes a locking queryset).
     """
-    if not room_name or len(room_name) > 256:
-        return None
-    candidates = [room_name[:i] for i, ch in enumerate(room_name) if ch == SEPARATOR and i]
+    candidates = room_prefixes(room_name)
     if not candidates:
         return None
     matches = list(

@@ -6,7 +6,8 @@ Every signal is sent inside the transaction that made the change, so a receiver 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.dispatch import Signal
 
@@ -20,6 +21,18 @@ outcome_posted = Signal()
 # clinic=Clinic, room_names=[...]: erase what a receiver holds about these calls; a receiver
 # returns how many rows it erased.
 erase_calls = Signal()
+
+
+# What a receiver of call_changed wants to know about the call's clinic at every event, read
+# by the webhook in the statement that finds and locks the clinic instead of by the receiver
+# in one more round trip (decision 0141): name -> a function returning a queryset expression
+# over the clinic (OuterRef("pk")). The value lands on `call.clinic` under that name; a
+# receiver must treat a missing attribute as "not known" and read it itself.
+CLINIC_FACTS: dict[str, Callable[[], Any]] = {}
+
+
+def clinic_facts() -> dict[str, Any]:
+    return {name: build() for name, build in CLINIC_FACTS.items()}
 
 
 def call_updated(call: Call) -> None:

@@ -21,12 +21,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet, Subquery
+from django.db.models.functions import Coalesce, Length
 
 from telephony import call_events
-from telephony.agent_config import clinic_for_room
+from telephony.agent_config import room_prefixes
 from telephony.call_upsert import upsert
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
 from telephony.models import Call
@@ -95,8 +97,10 @@ def _uuid(value: str) -> uuid.UUID | None:
 def _locking() -> QuerySet[Clinic]:
     """Clinics locked as they are found (FOR NO KEY UPDATE of the clinic row only): finding a
     call's clinic and locking it is one statement. The lock serialises with test-call
-    recording for the clinic (is_test marking, below)."""
-    return Clinic.objects.select_for_update(no_key=True, of=("self",))
+    recording for the clinic (is_test marking, below). What other apps asked to know about
+    the clinic at each event is read in the same statement (call_events.CLINIC_FACTS)."""
+    clinics = Clinic.objects.select_for_update(no_key=True, of=("self",))
+    return clinics.annotate(**call_events.clinic_facts()) if call_events.CLINIC_FACTS else clinics
 
 
 def map_participant(participant: WebhookParticipant, clinics: QuerySet[Clinic]) -> Mapping | None:
@@ -124,15 +128,30 @@ def map_event(event: WebhookEvent) -> Mapping | None:
         found = map_participant(person, clinics)
         if found is not None:
             return found
-    existing = (
-        clinics.filter(calls__room_sid=event.room.sid)
-        .annotate(call_mapped_by=F("calls__mapped_by"))
+    return _by_row_or_prefix(event.room.sid, event.room.name, clinics)
+
+
+def _by_row_or_prefix(sid: str, name: str, clinics: QuerySet[Clinic]) -> Mapping | None:
+    """The clinic the room's row already names (with the evidence it was mapped by), else the
+    clinic of the room name's longest matching prefix: one statement, the clinic locked."""
+    row = Call.objects.filter(room_sid=sid)
+    which: Any = Subquery(row.values("clinic_id")[:1])
+    candidates = room_prefixes(name)
+    if candidates:
+        longest = (
+            Clinic.objects.filter(room_prefix__in=candidates)
+            .order_by(Length("room_prefix").desc(), "pk")
+            .values("pk")[:1]
+        )
+        which = Coalesce(which, Subquery(longest))
+    clinic = (
+        clinics.filter(pk=which)
+        .annotate(call_mapped_by=Subquery(row.values("mapped_by")[:1]))
         .first()
     )
-    if existing is not None:
-        return Mapping(existing, existing.call_mapped_by)
-    clinic = clinic_for_room(event.room.name, clinics)
-    return Mapping(clinic, MappedBy.ROOM_PREFIX) if clinic else None
+    if clinic is None:
+        return None
+    return Mapping(clinic, clinic.call_mapped_by or MappedBy.ROOM_PREFIX)
 
 
 def _at(seconds: float | None) -> datetime | None:

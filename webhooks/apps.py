@@ -6,4 +6,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks to clinics"
 
     def ready(self) -> None:
-        from webhooks import receivers  # noqa: F401 (connects the signal receivers)
+        from telephony import call_events
+        from webhooks import receivers  # connects the signal receivers
+
+        call_events.CLINIC_FACTS[receivers.HAS_ENDPOINTS] = receivers.has_endpoints

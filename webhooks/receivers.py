@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -13,14 +14,26 @@ from tenants.models import Clinic
 from webhooks import events
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
+# Whether the clinic has an enabled endpoint, read by the LiveKit webhook in the statement
+# that locks the clinic (telephony.call_events.CLINIC_FACTS, decision 0141).
+HAS_ENDPOINTS = "has_webhook_endpoints"
+
+
+def has_endpoints() -> Exists:
+    return Exists(WebhookEndpoint.objects.filter(clinic_id=OuterRef("pk"), enabled=True))
+
 
 @receiver(call_events.call_changed)
 def on_call_changed(sender: Any, call: Call, **kwargs: Any) -> None:
     seen_caller = bool(call.caller_last4 or call.caller_number or call.answered_at)
     if not seen_caller and call.ended_at is None:
         return
-    # Every LiveKit webhook of a call comes through here: read the clinic's endpoints once
-    # (most clinics have none, and then there is nothing more to read or write).
+    # The clinic the webhook found and locked says whether it has endpoints (most have none,
+    # and then there is nothing to read or write); a clinic loaded any other way does not.
+    clinic = call._state.fields_cache.get("clinic")
+    if clinic is not None and getattr(clinic, HAS_ENDPOINTS, None) is False:
+        return
+    # Every LiveKit webhook of a call comes through here: read the clinic's endpoints once.
     endpoints = list(WebhookEndpoint.objects.filter(clinic_id=call.clinic_id, enabled=True))
     if not endpoints:
         return

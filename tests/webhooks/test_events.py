@@ -227,3 +227,47 @@ def test_the_sweeper_republishes_due_deliveries_up_to_the_cap(clinic, published,
     assert sweeper.republish_due(timezone.now()) == 2
     ((ids, _),) = published
     assert leased.pk not in ids
+
+
+def test_a_clinic_without_endpoints_is_not_asked_again_for_them(client, clinic, other):
+    """Decision 0141: whether the clinic has an enabled endpoint comes with the clinic the
+    webhook locks; without one, no event reads the endpoints table (another clinic's and a
+    disabled one do not count)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_endpoint(other, events=["call.started", "call.ended"])
+    make_endpoint(clinic, events=["call.started", "call.ended"], enabled=False)
+    with CaptureQueriesContext(connection) as queries:
+        for text in call_events(clinic, participant=participant(clinic)):
+            assert post(client, text).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 4  # one per event: the clinic, locked, with the answer
+    assert all(sql.startswith('SELECT "tenants_clinic"') for sql in reads)
+    assert all('"webhooks_webhookendpoint"' in sql for sql in reads)
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_an_endpoint_enabled_between_two_events_gets_the_next_one(client, clinic):
+    events = call_events(clinic, participant=participant(clinic))
+    post(client, events[0])
+    post(client, events[1])
+    assert types(clinic) == []
+    make_endpoint(clinic, events=["call.started"])
+    for text in events[2:]:
+        post(client, text)
+    assert types(clinic) == ["call.started"]
+
+
+def test_a_call_whose_clinic_was_read_elsewhere_reads_the_endpoints(client, clinic):
+    """A receiver cannot tell "no endpoints" from "not asked" on a clinic loaded another way:
+    it reads them itself."""
+    from telephony import call_events as signals
+
+    for text in call_events(clinic, participant=participant(clinic))[:2]:
+        post(client, text)
+    make_endpoint(clinic, events=["call.started"])
+    call = Call.objects.get()
+    call.clinic  # loaded plainly: no hint on it
+    signals.call_updated(call)
+    assert types(clinic) == ["call.started"]
