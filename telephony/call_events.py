@@ -6,8 +6,7 @@ Every signal is sent inside the transaction that made the change, so a receiver 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from django.dispatch import Signal
 
@@ -25,14 +24,11 @@ erase_calls = Signal()
 
 # What a receiver of call_changed wants to know about the call's clinic at every event, read
 # by the webhook in the statement that finds and locks the clinic instead of by the receiver
-# in one more round trip (decision 0141): name -> a function returning a queryset expression
-# over the clinic (OuterRef("pk")). The value lands on `call.clinic` under that name; a
-# receiver must treat a missing attribute as "not known" and read it itself.
-CLINIC_FACTS: dict[str, Callable[[], Any]] = {}
-
-
-def clinic_facts() -> dict[str, Any]:
-    return {name: build() for name, build in CLINIC_FACTS.items()}
+# in one more round trip (decision 0141): name -> an SQL expression over the clinic row,
+# aliased `cl` (a constant of the registering app, never user input). The value lands on
+# `call.clinic` under that name; a receiver must treat a missing attribute as "not known"
+# and read it itself.
+CLINIC_FACTS: dict[str, str] = {}
 
 
 def call_updated(call: Call) -> None:

@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet, Subquery
-from django.db.models.functions import Coalesce, Length
 
 from telephony import call_events
-from telephony.agent_config import room_prefixes
+from telephony.call_clinic import find_clinic
 from telephony.call_upsert import upsert
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
 from telephony.models import Call
@@ -87,71 +83,20 @@ class Mapping:
     mapped_by: str
 
 
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
-def _locking() -> QuerySet[Clinic]:
-    """Clinics locked as they are found (FOR NO KEY UPDATE of the clinic row only): finding a
-    call's clinic and locking it is one statement. The lock serialises with test-call
-    recording for the clinic (is_test marking, below). What other apps asked to know about
-    the clinic at each event is read in the same statement (call_events.CLINIC_FACTS)."""
-    clinics = Clinic.objects.select_for_update(no_key=True, of=("self",))
-    return clinics.annotate(**call_events.clinic_facts()) if call_events.CLINIC_FACTS else clinics
-
-
-def map_participant(participant: WebhookParticipant, clinics: QuerySet[Clinic]) -> Mapping | None:
-    attrs = participant.attributes
-    for attr, field, how in (
-        ("sip.trunkID", "provisioning__trunk_id", MappedBy.TRUNK),
-        ("sip.ruleID", "provisioning__dispatch_rule_id", MappedBy.RULE),
-    ):
-        value = attrs.get(attr, "")
-        if value:
-            clinic = clinics.filter(**{field: value}).first()
-            if clinic is not None:
-                return Mapping(clinic, how)
-    key = _uuid(attrs.get("switchboard.clinic", ""))
-    clinic = clinics.filter(pk=key).first() if key else None
-    return Mapping(clinic, MappedBy.ATTRIBUTE) if clinic else None
-
-
 def map_event(event: WebhookEvent) -> Mapping | None:
-    """The event's clinic, locked: run inside the transaction that records the event."""
+    """The event's clinic, locked, in one statement (telephony.call_clinic): run inside the
+    transaction that records the event."""
     assert event.room is not None
-    clinics = _locking()
     person = event.participant
-    if person is not None and person.kind == "SIP":
-        found = map_participant(person, clinics)
-        if found is not None:
-            return found
-    return _by_row_or_prefix(event.room.sid, event.room.name, clinics)
-
-
-def _by_row_or_prefix(sid: str, name: str, clinics: QuerySet[Clinic]) -> Mapping | None:
-    """The clinic the room's row already names (with the evidence it was mapped by), else the
-    clinic of the room name's longest matching prefix: one statement, the clinic locked."""
-    row = Call.objects.filter(room_sid=sid)
-    which: Any = Subquery(row.values("clinic_id")[:1])
-    candidates = room_prefixes(name)
-    if candidates:
-        longest = (
-            Clinic.objects.filter(room_prefix__in=candidates)
-            .order_by(Length("room_prefix").desc(), "pk")
-            .values("pk")[:1]
-        )
-        which = Coalesce(which, Subquery(longest))
-    clinic = (
-        clinics.filter(pk=which)
-        .annotate(call_mapped_by=Subquery(row.values("mapped_by")[:1]))
-        .first()
+    attrs = person.attributes if person is not None and person.kind == "SIP" else {}
+    found = find_clinic(
+        room_sid=event.room.sid,
+        room_name=event.room.name,
+        trunk=attrs.get("sip.trunkID", ""),
+        rule=attrs.get("sip.ruleID", ""),
+        attribute=attrs.get("switchboard.clinic", ""),
     )
-    if clinic is None:
-        return None
-    return Mapping(clinic, clinic.call_mapped_by or MappedBy.ROOM_PREFIX)
+    return Mapping(*found) if found is not None else None
 
 
 def _at(seconds: float | None) -> datetime | None:

@@ -9,4 +9,4 @@ class WebhooksConfig(AppConfig):
         from telephony import call_events
         from webhooks import receivers  # connects the signal receivers
 
-        call_events.CLINIC_FACTS[receivers.HAS_ENDPOINTS] = receivers.has_endpoints
+        call_events.CLINIC_FACTS[receivers.HAS_ENDPOINTS] = receivers.HAS_ENDPOINTS_SQL

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -19,8 +18,9 @@ from webhooks.models import WebhookEndpoint, WebhookEvent
 HAS_ENDPOINTS = "has_webhook_endpoints"
 
 
-def has_endpoints() -> Exists:
-    return Exists(WebhookEndpoint.objects.filter(clinic_id=OuterRef("pk"), enabled=True))
+HAS_ENDPOINTS_SQL = (
+    "EXISTS (SELECT 1 FROM webhooks_webhookendpoint e WHERE e.clinic_id = cl.id AND e.enabled)"
+)
 
 
 @receiver(call_events.call_changed)
