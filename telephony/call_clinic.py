@@ -18,6 +18,7 @@ import uuid
 
 from telephony import call_events
 from telephony.agent_config import room_prefixes
+from telephony.sql_rows import model_rows
 from tenants.models import Clinic
 
 FIND = """
@@ -63,7 +64,7 @@ def find_clinic(
         "room_sid": room_sid,
         "prefixes": room_prefixes(room_name),
     }
-    found = list(Clinic.objects.raw(FIND.format(facts=facts), params))
+    found = model_rows(Clinic, FIND.format(facts=facts), params)
     return (found[0], str(getattr(found[0], "found_by"))) if found else None  # noqa: B009
 
 

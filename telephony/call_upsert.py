@@ -25,6 +25,7 @@ from typing import Any
 from django.utils import timezone
 
 from telephony.models import Call
+from telephony.sql_rows import model_rows
 
 # Call.MappedBy ranked as telephony.calllog._STRENGTH ranks them (a test checks they agree).
 RANK = "CASE {} WHEN 'trunk' THEN 3 WHEN 'rule' THEN 2 WHEN 'attribute' THEN 1 ELSE 0 END"
@@ -48,12 +49,12 @@ INSERT INTO telephony_call AS c (
     called_number, status, started_at, answered_at, ended_at, duration_seconds,
     caller_left_at, room_finished_at, mapped_by, is_test, created_at, updated_at)
 VALUES (
-    %(clinic_id)s, %(room_sid)s, %(room_name)s, %(trunk_id)s, %(rule_id)s, %(call_id)s,
+    %(clinic_id)s, %(room_sid)s, %(room_name)s::text, %(trunk_id)s, %(rule_id)s, %(call_id)s,
     %(caller_last4)s, %(caller_number)s, %(called_number)s, %(status)s, %(started_at)s,
     %(answered_at)s, %(ended_at)s, %(duration_seconds)s, %(caller_left_at)s,
     %(room_finished_at)s, %(mapped_by)s,
     EXISTS (SELECT 1 FROM telephony_testcall t
-            WHERE t.clinic_id = %(clinic_id)s AND t.room_name = %(room_name)s),
+            WHERE t.clinic_id = %(clinic_id)s AND t.room_name = %(room_name)s::text),
     %(now)s, %(now)s)
 ON CONFLICT (room_sid) DO UPDATE SET
     clinic_id = {_CLINIC},
@@ -97,5 +98,5 @@ def upsert(fresh: Call) -> Call:
     inserted; one statement, the row locked until the transaction ends."""
     params: dict[str, Any] = {name: getattr(fresh, name) for name in COLUMNS}
     params["now"] = timezone.now()
-    (row,) = Call.objects.raw(UPSERT, params)
+    (row,) = model_rows(Call, UPSERT, params)
     return row

@@ -101,3 +101,49 @@ def test_anything_unread_on_the_socket_falls_back_to_the_ping():
     with usable as ping, connection.cursor() as cur:
         cur.execute("UNLISTEN *")
     assert ping.call_count == 1
+
+
+def prepared_here(fragment: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{fragment}%"],
+        )
+        return int(cur.fetchone()[0])
+
+
+def test_the_call_time_statements_are_prepared_on_the_connection_and_again_after_a_restart():
+    """Decision 0142: parsed and planned once per connection, not at every request."""
+    probe = "SELECT 'prepared-probe', %s::int + 1"
+    for n in (1, 2):
+        with connection.prepared_cursor() as cur:
+            cur.execute(probe, [n])
+            assert cur.fetchone() == ("prepared-probe", n + 1)
+    assert prepared_here("prepared-probe") == 1
+    terminate(backend_pid())
+    request_starts()
+    with connection.prepared_cursor() as cur:
+        cur.execute(probe, [3])
+        assert cur.fetchone() == ("prepared-probe", 4)
+    assert prepared_here("prepared-probe") == 1
+
+
+def test_a_webhook_and_a_pickup_304_run_prepared_statements(clinic, client, settings):
+    from telephony.models import Provisioning
+    from tests.telephony.test_webhooks import call_events, post, sip
+    from tests.telephony.webhook_helpers import KEY, SECRET
+
+    settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = KEY, SECRET
+    Provisioning.objects.filter(clinic=clinic).update(trunk_id="ST_prepared")
+    for text in call_events(clinic, participant=sip(trunk="ST_prepared")):
+        assert post(client, text).status_code == 200
+    # One per combination of parameter types psycopg sends (a missing time is untyped).
+    assert 1 <= prepared_here("FOR NO KEY UPDATE OF cl") <= 4
+    assert 1 <= prepared_here("INSERT INTO telephony_call") <= 4
+    Clinic.objects.filter(pk=clinic.pk).update(state=Clinic.State.LIVE)
+    _, token = agent_token_create(name="agent")
+    agent = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"/api/v1/agent/config?clinic={clinic.pk}"
+    etag = agent.get(url)["ETag"]
+    assert agent.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert prepared_here("FROM telephony_agenttoken t") == 1

@@ -11,17 +11,44 @@ request's first real statement is sent at once; anything at all (the server's go
 notice, a notification) falls back to Django's `SELECT 1`, which then decides as before.
 A server that vanished without a word (a host lost, a cable cut) is noticed by neither
 check before the first statement (docs/decisions/0140).
+
+`prepared_cursor()` is Django's cursor (health check, error wrapping, query logging) over a
+psycopg cursor that binds parameters on the server and prepares each statement on its
+connection: for the few constant statements of the call-time paths, PostgreSQL parses and
+plans them once per connection instead of at every request (decision 0142).
 """
 
 from __future__ import annotations
 
 import select
+from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+from django.db.backends.utils import CursorWrapper
 from psycopg import pq
+
+# psycopg prepares a statement after this many runs on one connection. Django turns that off
+# (None), which also refuses explicit `prepare=True`; so: only the statements a caller asks
+# for (prepared_cursor) are prepared, any other one would need to run 2**31 times first.
+ONLY_WHEN_ASKED = 2**31 - 1
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: Any, params: Any) -> Any:
+        if isinstance(cursor, PreparingCursor):  # bound on the server: the text as sent
+            return sql
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        if params.get("prepare_threshold") is None:
+            params["prepare_threshold"] = ONLY_WHEN_ASKED
+        return params
+
     def close_if_health_check_failed(self) -> None:
         if (
             not self.pool
@@ -33,6 +60,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
+
+    def prepared_cursor(self) -> CursorWrapper:
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = PreparingCursor(self.connection)
+        tzloader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, base.Format.TEXT)
+        if self.timezone != tzloader.timezone:
+            base.register_tzloader(self.timezone, cursor)
+        return self._prepare_cursor(cursor)
+
+
+class PreparingCursor(base.ServerBindingCursor):
+    """Binds on the server and prepares every statement it runs (Django turns psycopg's
+    automatic preparation off for the connection: prepare_threshold=None)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs["prepare"] = True
+        return super().execute(query, params, **kwargs)
 
 
 def idle_and_quiet(connection: object) -> bool:

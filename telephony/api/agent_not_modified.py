@@ -77,8 +77,10 @@ def not_modified(request: HttpRequest) -> HttpResponse | None:
     except ValueError:
         return None
     named = named_receptionist(request.GET.get("receptionist", "").strip())
-    with connection.cursor() as cur:
-        cur.execute(STATEMENT, [clinic_id, Clinic.State.LIVE, named, hash_token(raw)])
+    # Prepared on the connection: parsed and planned once, not at every pickup (0142).
+    prepared = getattr(connection, "prepared_cursor", None)
+    with prepared() if prepared is not None else connection.cursor() as cur:
+        cur.execute(STATEMENT, [clinic_id, str(Clinic.State.LIVE), named, hash_token(raw)])
         row = cur.fetchone()
     if row is None or row[3] is None:
         return None
