@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.api_docs_carrier import CARRIER_OPERATIONS
 from config.api_docs_frontdesk import FRONTDESK_OPERATIONS
 from config.api_docs_purchases import PURCHASE_OPERATIONS
 from config.api_docs_receptionists import RECEPTIONIST_OPERATIONS
@@ -165,34 +166,6 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Change carrier settings",
         "Fields left out keep their value. The password is write-only: a blank or absent "
         "one keeps the stored password; clearing the username turns the check off.",
-    ),
-    "carrier_retrieve": (
-        "numbers",
-        "Get the connected carrier account",
-        "Which carrier account (Twilio or Telnyx) is connected, its state (`not_connected`: "
-        "the clinic sets up its carrier by hand), and for each of the clinic's numbers "
-        "whether the account owns it and whether it is attached to the clinic's trunk or to "
-        "another one. Never a credential.",
-    ),
-    "carrier_connect": (
-        "numbers",
-        "Connect a carrier account",
-        "Twilio: `account_sid` with `auth_token`, or with `api_key_sid` and "
-        "`api_key_secret`; Telnyx: `api_key`. The credentials are checked at the carrier "
-        "with read calls before anything is saved; a refusal is a 400 naming the field in "
-        "plain words. They are write-only; sent without any, the stored ones are kept.",
-    ),
-    "carrier_disconnect": (
-        "numbers",
-        "Disconnect the carrier account",
-        "Forget the carrier account's credentials. The numbers in the account are never touched.",
-    ),
-    "carrier_numbers": (
-        "numbers",
-        "List the carrier account's numbers",
-        "Read from the carrier now: each number, whether it can take calls through a trunk "
-        "(and why not), whether another trunk or connection has it, and whether it is one "
-        "of the clinic's numbers already.",
     ),
     "agent_retrieve": (
         "receptionist",
@@ -359,6 +332,7 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     **RECEPTIONIST_OPERATIONS,
     **FRONTDESK_OPERATIONS,
     **PURCHASE_OPERATIONS,
+    **CARRIER_OPERATIONS,
 }
 
 

@@ -46,6 +46,11 @@ urlpatterns = [
         purchases.PurchaseDetailApi.as_view(),
         name="api-carrier-purchase",
     ),
+    path(
+        clinic + "carrier/confirmation/",
+        carrier.CarrierConfirmationApi.as_view(),
+        name="api-carrier-confirmation",
+    ),
     path(clinic + "agent/", tel.AgentApi.as_view(), name="api-agent"),
     path(clinic + "receptionists/", rec.ReceptionistListApi.as_view(), name="api-receptionists"),
     path(

@@ -236,6 +236,33 @@ def _remember(account: CarrierAccount, listed: list[AccountNumber]) -> None:
     account.numbers_seen_at = timezone.now()
 
 
+def refusal_for_number(*, clinic: Clinic, e164: str) -> str:
+    """Why ``e164`` cannot be one of the clinic's numbers given its connected carrier
+    account, from the account's last read (no request): a number the account has that
+    cannot take voice calls, or one another trunk or connection of the account receives
+    calls for. "" when nothing is known against it (the engine checks again before it
+    attaches)."""
+    account = CarrierAccount.objects.filter(
+        clinic=clinic, state=CarrierAccount.State.CONNECTED
+    ).first()
+    entry = (account.numbers_seen or {}).get(e164) if account is not None else None
+    if account is None or not entry:
+        return ""
+    name = account.get_provider_display()
+    if not entry.get("usable", True):
+        why = entry.get("why_not") or "It cannot take voice calls."
+        return f"{e164} cannot answer calls through Switchboard: {why}"
+    prov = Provisioning.objects.filter(clinic=clinic).first()
+    ours = prov.carrier_trunk_id if prov is not None else ""
+    holder = entry.get("attached_to")
+    if holder and holder != ours:
+        return (
+            f"{e164} already sends its calls to something else in your {name} account. "
+            "Switchboard does not take it over: change it there first, then add it here."
+        )
+    return ""
+
+
 @dataclass(frozen=True)
 class NumberChoice:
     """One number of the account as the admin picks it."""

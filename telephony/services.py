@@ -105,6 +105,11 @@ def phone_number_add(
             {"e164": f"A clinic can have at most {MAX_NUMBERS_PER_CLINIC} numbers."}
         )
     validate_display_name(label, field="label")
+    from telephony.carrier_services import refusal_for_number
+
+    refused = refusal_for_number(clinic=clinic, e164=e164)
+    if refused:
+        raise ValidationError({"e164": refused}, code="carrier")
     if receptionist is not None:
         receptionist_of(clinic, receptionist)  # the error before anything else
     try:

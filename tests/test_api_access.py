@@ -33,6 +33,7 @@ READS = [
     "trunk-settings/",
     "carrier/",
     "carrier/purchases/",
+    "carrier/confirmation/",
     "agent/",
     "provisioning/",
     "hours/",
@@ -53,6 +54,7 @@ WRITES = [
     ("delete", "carrier/", None),
     ("post", "carrier/purchases/", {"e164": "+14155550150", "confirm_cost": True}),
     ("get", "carrier/available-numbers/?country=US", None),  # uses the carrier credentials
+    ("put", "carrier/confirmation/", {"confirmed": True}),
     ("put", "agent/", {"greeting": "Hacked"}),
     ("post", "go-live/", None),
     ("post", "offboard/", None),

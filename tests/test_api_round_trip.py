@@ -50,6 +50,7 @@ def resources(clinic, owner, viewer):
         clinic=clinic, provider="twilio", account_sid="AC" + "1" * 32, secret="stored-token-123"
     )
     carrier = clinic_url(clinic, "carrier/")
+    confirmation = clinic_url(clinic, "carrier/confirmation/")
     phone_number_add(clinic=clinic, number="+14155550100", label="Front desk")
     line = clinic_url(clinic, f"receptionists/{Receptionist.objects.first_of(clinic).pk}/")
 
@@ -112,6 +113,8 @@ def resources(clinic, owner, viewer):
          "created_at", "2020-01-01T00:00:00Z"),
         ("put", "/api/v1/clinics/{slug}/carrier/", carrier, get(carrier), "state",
          "credentials_rejected"),
+        ("put", "/api/v1/clinics/{slug}/carrier/confirmation/", confirmation, get(confirmation),
+         "confirmed_at", "2020-01-01T00:00:00Z"),
         ("patch", "/api/v1/clinics/{slug}/receptionists/{receptionist_id}/", line, get(line),
          "version", 99),
         ("patch", "/api/v1/clinics/{slug}/numbers/{e164}/", number_url(clinic, "+14155550100"),

@@ -119,6 +119,7 @@ def _endpoints(clinic, member_id, invitation_id, hook_id, line_id, message_id, l
         ("put", c + "livekit-project/",
          {"url": "https://x.example", "api_key": "k", "sip_uri": "sip:x.example"},
          ["url", "api_key", "api_secret", "sip_uri", "webhook_key", "webhook_secret"]),
+        ("put", c + "carrier/confirmation/", {"confirmed": True}, ["confirmed"]),
         ("post", "/api/v1/invitations/accept", {"token": "t"}, ["token"]),
         ("post", "/api/v1/agent/calls/room_1_x/outcome", {"consent": "granted",
                                                           "outcome": "other"},
@@ -153,6 +154,7 @@ ONE_LINE |= {"faqs", "action", "route_to", "handled", "room", "caller_name", "ca
 ONE_LINE |= {"urgency", "email_owners_and_admins", "location", "hours"}
 ONE_LINE |= {"idempotency_key", "monthly_cost", "currency"}
 ONE_LINE |= {"sip_uri", "api_secret", "webhook_key", "webhook_secret"}
+ONE_LINE |= {"confirmed"}
 
 
 def _bad_values(field):

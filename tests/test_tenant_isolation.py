@@ -84,6 +84,7 @@ CASES: dict[str, str] = {
     "api-carrier-purchases": CLINIC,
     "api-carrier-purchase": CLINIC,
     "tenants:carrier_buy": CLINIC,
+    "api-carrier-confirmation": CLINIC,
     "api-agent": CLINIC,
     "api-receptionists": CLINIC,
     "api-receptionist": CLINIC,

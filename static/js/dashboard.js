@@ -102,6 +102,14 @@
           var node = document.querySelector('#carrier-card [data-field="' + pair[0] + '"]');
           if (node && node.textContent !== pair[1]) node.textContent = pair[1];
         });
+      var carrierBadge = document.querySelector('#carrier-card [data-field="carrier_label"]');
+      if (carrierBadge) {
+        carrierBadge.className = "badge badge--" + (s.carrier.ready ? "done" :
+          (s.carrier.status === "failed" ? "failed" : "carrier_waiting"));
+      }
+      show(document.querySelector('#carrier-card [data-carrier-show="not-ready"]'), !s.carrier.ready);
+      show(document.querySelector('#carrier-card [data-carrier-show="connected"]'),
+        s.carrier.status === "connected");
     }
     setText("attempts_text", s.attempts ? "Attempts so far: " + s.attempts + "." : "");
     setText("next_attempt_text", s.next_attempt_text ? "Next try at " + s.next_attempt_text + "." : "");

@@ -1,5 +1,7 @@
 """/api/v1/clinics/{slug}/carrier/: connect (PUT), read (GET) and disconnect (DELETE) the
-clinic's carrier account; .../carrier/numbers/ lists the account's numbers (docs/carriers.md).
+clinic's carrier account; .../carrier/numbers/ lists the account's numbers;
+.../carrier/confirmation/ is "I've configured my carrier" for clinics that set it up by hand
+(docs/carriers.md). The GET says whether the clinic is still waiting for its carrier.
 
 Credentials are write-only: no response ever contains one. A PUT without any credential
 keeps the stored ones (so a GET sent back changes nothing); with one, they are checked at
@@ -16,9 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from telephony import carrier_services as carriers
-from telephony.models import CarrierAccount
+from telephony.carrier_readiness import carrier_readiness
+from telephony.models import CarrierAccount, Provisioning, TrunkSettings
 from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ClinicApiView, errors
-from tenants.api.serializers import StrictCharField, StrictChoiceField, StrictSerializer
+from tenants.api.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictSerializer,
+)
 
 SECRET_HELP = "Write-only: never returned."  # noqa: S105 - a help text
 
@@ -42,6 +50,10 @@ class CarrierInput(StrictSerializer):
         "connected_at",
         "numbers_checked_at",
         "numbers",
+        "waiting_for_carrier",
+        "confirmed_by_hand",
+        "confirmed_at",
+        "readiness",
     )
     echo_hints: ClassVar[dict[str, str]] = {
         "state": "it is the connection's state; send new credentials to fix rejected ones",
@@ -70,6 +82,22 @@ class CarrierNumberOutput(serializers.Serializer):
     )
 
 
+class ReadinessOutput(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["connected", "confirmed", "first_call", "setting_up", "failed", "waiting"],
+        help_text="connected: set up by Switchboard; confirmed: set up by the clinic and "
+        "confirmed; first_call: a real call arrived; waiting: calls cannot arrive yet.",
+    )
+    label = serializers.CharField(
+        help_text="A few words for people, e.g. 'Waiting for your carrier'."
+    )
+    sentence = serializers.CharField(help_text="What it means and what to do, in plain words.")
+    ready = serializers.BooleanField(help_text="Calls from the carrier can arrive.")
+    answering = serializers.BooleanField(
+        help_text="Proven: set up by Switchboard, or a real call arrived."
+    )
+
+
 class CarrierOutput(serializers.Serializer):
     provider = serializers.ChoiceField(choices=list(carriers.PROVIDERS), allow_null=True)
     state = serializers.ChoiceField(
@@ -86,6 +114,34 @@ class CarrierOutput(serializers.Serializer):
     connected_at = serializers.DateTimeField(required=False)
     numbers_checked_at = serializers.DateTimeField(required=False, allow_null=True)
     numbers = CarrierNumberOutput(many=True)
+    waiting_for_carrier = serializers.BooleanField(
+        help_text="True while calls cannot reach the clinic because its carrier is neither "
+        "set up by Switchboard nor confirmed by hand, and no real call has arrived."
+    )
+    confirmed_by_hand = serializers.BooleanField(
+        help_text="The clinic said it configured its carrier itself (carrier/confirmation/)."
+    )
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    readiness = ReadinessOutput()
+
+
+class ConfirmationInput(StrictSerializer):
+    echo_fields = ("confirmed_at", "waiting_for_carrier")
+    echo_hints: ClassVar[dict[str, str]] = {
+        "confirmed_at": "it is when the clinic confirmed; send confirmed instead",
+        "waiting_for_carrier": "it follows from confirmed, a connected account or a real call",
+    }
+
+    confirmed = StrictBooleanField(
+        help_text="true: \"I've configured my carrier\" (it sends my numbers' calls to my "
+        "SIP URI); false: take it back."
+    )
+
+
+class ConfirmationOutput(serializers.Serializer):
+    confirmed = serializers.BooleanField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    waiting_for_carrier = serializers.BooleanField()
 
 
 class AccountNumberOutput(serializers.Serializer):
@@ -97,7 +153,18 @@ class AccountNumberOutput(serializers.Serializer):
 
 
 def _out(clinic: Any) -> dict[str, Any]:
-    return dict(CarrierOutput(carriers.carrier_status(clinic=clinic)).data)
+    status_ = carriers.carrier_status(clinic=clinic)
+    ts = TrunkSettings.objects.filter(clinic=clinic).first()
+    prov = Provisioning.objects.filter(clinic=clinic).first() or Provisioning(clinic=clinic)
+    readiness = carrier_readiness(clinic=clinic, provisioning=prov, trunk_settings=ts)
+    confirmed_at = ts.carrier_confirmed_at if ts is not None else None
+    status_.update(
+        waiting_for_carrier=not readiness.ready,
+        confirmed_by_hand=confirmed_at is not None,
+        confirmed_at=confirmed_at,
+        readiness=readiness.as_dict(),
+    )
+    return dict(CarrierOutput(status_).data)
 
 
 class CarrierApi(ClinicApiView):
@@ -153,3 +220,51 @@ class CarrierNumbersApi(ClinicApiView):
         """The carrier account's numbers, read from the carrier now."""
         choices = carriers.account_numbers(clinic=self.clinic(request))
         return Response(AccountNumberOutput(choices, many=True).data)
+
+
+def _confirmation(clinic: Any) -> dict[str, Any]:
+    full = _out(clinic)
+    return dict(
+        ConfirmationOutput(
+            {
+                "confirmed": full["confirmed_by_hand"],
+                "confirmed_at": full["confirmed_at"],
+                "waiting_for_carrier": full["waiting_for_carrier"],
+            }
+        ).data
+    )
+
+
+class CarrierConfirmationApi(ClinicApiView):
+    @extend_schema(
+        operation_id="carrier_confirmation",
+        responses={200: ConfirmationOutput, **errors(*READ_ERRORS)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(_confirmation(self.clinic(request)))
+
+    @extend_schema(
+        operation_id="carrier_confirm",
+        request=ConfirmationInput,
+        responses={200: ConfirmationOutput, **errors(*WRITE_ERRORS)},
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        """\"I've configured my carrier\" for a clinic that set its carrier up by hand
+        (`{"confirmed": true}`), or taking it back (`false`). The dashboard then stops
+        waiting for the carrier; "answering calls" still waits for the first real call. A
+        clinic whose carrier account is connected has nothing to confirm (400)."""
+        clinic = self.clinic(request)
+        data = ConfirmationInput(data=request.data, context={"current": _confirmation(clinic)})
+        data.is_valid(raise_exception=True)
+        confirmed = data.validated_data["confirmed"]
+        account = CarrierAccount.objects.filter(clinic=clinic).first()
+        if account is not None and confirmed:
+            raise serializers.ValidationError(
+                {
+                    "confirmed": f"Your {account.get_provider_display()} account is connected: "
+                    "Switchboard sets your carrier up itself, so there is nothing to confirm. "
+                    "Disconnect it first if you configure your carrier yourself."
+                }
+            )
+        carriers.carrier_confirm_by_hand(clinic=clinic, confirmed=confirmed)
+        return Response(_confirmation(clinic))

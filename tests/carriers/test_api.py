@@ -23,12 +23,18 @@ def connect_twilio(api, clinic, emu, **extra):
 def test_not_connected_reads_as_such(clinic, owner):
     r = api_as(owner).get(clinic_url(clinic, "carrier/"))
     assert r.status_code == 200
-    assert r.json() == {
+    body = r.json()
+    readiness = body.pop("readiness")
+    assert body == {
         "provider": None,
         "state": "not_connected",
         "numbers_checked_at": None,
         "numbers": [],
+        "waiting_for_carrier": True,
+        "confirmed_by_hand": False,
+        "confirmed_at": None,
     }
+    assert (readiness["status"], readiness["ready"]) == ("waiting", False)
 
 
 def test_connect_read_and_disconnect_twilio(clinic, owner, twilio):
