@@ -79,6 +79,18 @@ def test_a_wrong_secret_is_refused_on_its_field_and_nothing_is_saved(client, emu
     assert not LiveKitProject.objects.filter(name="eu-2").exists()
 
 
+def test_a_fallback_sip_uri_is_kept_and_a_malformed_one_refused_on_its_field(client, emulator):
+    client.force_login(staff_in(None))
+    r = client.post(ADD, form(emulator, sip_fallback_uri="https://not-sip.example"))
+    assert r.status_code == 200
+    assert "Enter a SIP URI" in r.context["adminform"].form.errors["sip_fallback_uri"][0]
+    assert not LiveKitProject.objects.filter(name="eu-2").exists()
+    r = client.post(ADD, form(emulator, sip_fallback_uri="sip:eu-3.sip.example"))
+    assert r.status_code == 302
+    project = LiveKitProject.objects.get(name="eu-2")
+    assert project.effective_sip_fallback_uri == "sip:eu-3.sip.example"
+
+
 def test_the_default_name_is_reserved(client, emulator):
     client.force_login(staff_in(None))
     r = client.post(ADD, form(emulator, name="default"))

@@ -244,3 +244,38 @@ def test_orders_refused_without_funds_and_found_by_reference_after_a_lost_reply(
     [order] = tx.number_orders.list(filter={"customer_reference": "r9"})
     assert order.phone_numbers[0].phone_number == wanted
     assert order.id == telnyx_emu.control.created_ids("CreateNumberOrder")[0]
+
+
+def test_the_connections_fqdn_order_takes_only_its_own_fqdns(tx):
+    """inbound.default_primary/secondary_fqdn_id: "Value must be the ID of an FQDN set on the
+    connection"; a deleted FQDN leaves the order (the emulator's choice, docs/carriers.md)."""
+    connection = make_connection(tx)
+    other = make_connection(tx, "another connection")
+    first, second, foreign = (
+        tx.fqdns.create(connection_id=c.id, fqdn=host, dns_record_type="a", port=5060).data
+        for c, host in (
+            (connection, LIVEKIT_HOST),
+            (connection, "eu." + LIVEKIT_HOST),
+            (other, "pbx.example.net"),
+        )
+    )
+    ordered = tx.fqdn_connections.update(
+        connection.id,
+        inbound={
+            "default_routing_method": "sequential",
+            "default_primary_fqdn_id": first.id,
+            "default_secondary_fqdn_id": second.id,
+        },
+    ).data
+    assert ordered.inbound.default_primary_fqdn_id == first.id
+    assert ordered.inbound.default_secondary_fqdn_id == second.id
+    assert ordered.inbound.ani_number_format == "+E.164"  # the rest of inbound is kept
+    with pytest.raises(telnyx.UnprocessableEntityError) as caught:
+        tx.fqdn_connections.update(connection.id, inbound={"default_primary_fqdn_id": foreign.id})
+    assert "default_primary_fqdn_id" in str(caught.value.body)
+    with pytest.raises(telnyx.UnprocessableEntityError):
+        tx.fqdn_connections.update(connection.id, inbound={"default_routing_method": "random"})
+    tx.fqdns.delete(second.id)
+    after = tx.fqdn_connections.retrieve(connection.id).data
+    assert after.inbound.default_secondary_fqdn_id is None
+    assert after.inbound.default_primary_fqdn_id == first.id
