@@ -284,11 +284,14 @@ def test_sign_up_set_up_and_go_live_without_reloading(tour, livekit, worker, siz
     # phone's number keypad.
     expect(page.get_by_role("heading", level=1)).to_have_text("Phone numbers")
     expect(field(page, "Phone number")).to_have_attribute("type", "tel")
-    for typed, number, label in (("(415) 555-0111", N1, "Front desk"), (N2, N2, "")):
+    for typed, shown, label in (
+        ("(415) 555-0111", "+1 415 555 0111", "Front desk"),
+        (N2, "+1 415 555 0112", ""),
+    ):
         field(page, "Phone number").fill(typed)
         field(page, "Label (optional)").fill(label)
         page.get_by_role("button", name="Add number").click()
-        expect(page.locator(".messages")).to_contain_text(f"{number} added")
+        expect(page.locator(".messages")).to_contain_text(f"{shown} added.")
     expect(page.locator(f'.numbers [data-e164="{N1}"]')).to_contain_text("+1 415 555 0111")
     tour.check_plain_words()
     tour.shoot("04-numbers")
@@ -309,7 +312,9 @@ def test_sign_up_set_up_and_go_live_without_reloading(tour, livekit, worker, siz
     expect(help_box).not_to_contain_text("trunk-Secret-42")
     expect(page.get_by_role("button", name="Copy SIP URI")).to_be_hidden()  # folded away
     help_box.locator("summary", has_text="Advanced / for your IT person").click()
-    help_box.locator("summary", has_text="Twilio").click()  # opens the guide (<details>)
+    help_box.locator(
+        "summary", has_text="Twilio Elastic SIP Trunking"
+    ).click()  # opens the guide (<details>)
     expect(page.locator("details.guide").first).to_have_attribute("open", "")
     page.get_by_role("button", name="Copy SIP URI").click()
     expect(page.locator('button[data-copy="cv-sip-uri"]')).to_contain_text("Copied")
@@ -568,9 +573,12 @@ def test_a_test_call_from_the_dashboard_reaches_the_receptionist_and_the_call_lo
     result = page.get_by_role("region", name="Test call passed")
     expect(result).to_be_visible()
     expect(result).to_be_focused()  # scrolled into view and focused, for a phone
-    expect(result.locator(".test-call-sentence")).to_have_text(
+    expect(result.locator(".test-call-sentence")).to_contain_text(
         "OK A call to +1 415 555 0111 now reaches your receptionist, Bright Smile Dental "
         "English (US) line."
+    )
+    expect(result.locator(".test-call-hours")).to_have_text(
+        "Open now: Main line answers. After hours: Main line takes a message."
     )
     tour.check_plain_words()
     result.locator("summary", has_text="Advanced / for your IT person").click()
