@@ -42,12 +42,12 @@ ACTION_WORDS = {
 
 
 def hours_sentence(r: Any) -> str:
-    """ "Open now: Main line answers. After hours: Night line answers instead, in the same
-    room." (or the other way round when closed now)."""
+    """ "Open now: Main line answers. After hours: Night line answers instead." (or the other
+    way round when closed now). Plain words: the room is under Advanced."""
     if r.open_now is None:
         return ""
     if r.after_hours_action == "route":
-        closed = f"{r.after_hours_name} answers instead, in the same room"
+        closed = f"{r.after_hours_name} answers instead"
     else:
         words = ACTION_WORDS.get(r.after_hours_action, ACTION_WORDS["message"])
         closed = f"{r.assigned_name} {words}"
