@@ -85,7 +85,8 @@ class ReceptionistInline(admin.StackedInline):
     model = Receptionist
     formset = ReceptionistFormSet
     extra = 0
-    readonly_fields = ("slug", "version", "created_at")
+    # The location is the clinic's own choice (its pages and API check it is the clinic's).
+    readonly_fields = ("slug", "location", "version", "created_at")
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
