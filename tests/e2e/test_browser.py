@@ -577,6 +577,7 @@ def test_a_test_call_from_the_dashboard_reaches_the_receptionist_and_the_call_lo
         "OK A call to +1 415 555 0111 now reaches your receptionist, Bright Smile Dental "
         "English (US) line."
     )
+    # Who answers now and after hours (no hours set: open around the clock).
     expect(result.locator(".test-call-hours")).to_have_text(
         "Open now: Main line answers. After hours: Main line takes a message."
     )
