@@ -276,3 +276,18 @@ def test_the_sweeper_publishes_due_pending_purchases_only(clinic, owner, twilio)
     assert sweep_purchases() == 1
     settle(purchase)
     assert sweep_purchases() == 0
+
+
+def test_telnyx_number_sold_meanwhile_is_not_bought(clinic, owner, telnyx):
+    connect(clinic, owner, telnyx, "telnyx")
+    purchase, _ = start(clinic, owner, e164=TELNYX_ON_SALE)
+    # Another Telnyx customer ordered it since the search: it is no longer on sale.
+    telnyx.control.add_faults(
+        [{"method": "CreateNumberOrder", "action": "status", "status": 422, "code": "10015",
+          "msg": f"{TELNYX_ON_SALE} is not available for purchase.", "count": 1}]
+    )  # fmt: skip
+    purchase = settle(purchase)
+    assert purchase.state == "failed"
+    assert "no longer for sale at Telnyx" in purchase.status_message
+    assert not telnyx.control.created_ids("CreateNumberOrder")
+    assert not PhoneNumber.objects.filter(e164=TELNYX_ON_SALE).exists()
