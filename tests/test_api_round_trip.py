@@ -99,6 +99,7 @@ def resources(clinic, owner, viewer):
     location_url = clinic_url(clinic, f"locations/{location['id']}/")
     api.patch(line, {"location": location["id"]}, format="json")
     email = clinic_url(clinic, "messages/email/")
+    own = clinic_url(clinic, "livekit-project/")
 
     return api, [
         ("patch", "/api/v1/clinics/{slug}/", clinic_url(clinic), get(clinic_url(clinic)),
@@ -129,6 +130,7 @@ def resources(clinic, owner, viewer):
         ("patch", "/api/v1/clinics/{slug}/locations/{location_id}/", location_url,
          get(location_url), "receptionists", []),
         ("patch", "/api/v1/clinics/{slug}/messages/email/", email, get(email), None, None),
+        ("put", "/api/v1/clinics/{slug}/livekit-project/", own, get(own), "state", "in_use"),
     ]  # fmt: skip
 
 

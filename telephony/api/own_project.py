@@ -33,13 +33,19 @@ class OwnProjectInputSerializer(StrictSerializer):
     }
 
     url = StrictCharField(
-        max_length=300, help_text="The server URL, as LiveKit shows it (wss://….livekit.cloud)."
+        max_length=300,
+        allow_blank=True,
+        help_text="The server URL, as LiveKit shows it (wss://….livekit.cloud).",
     )
-    api_key = StrictCharField(max_length=200, help_text="An API key with the SIP admin grant.")
+    api_key = StrictCharField(
+        max_length=200, allow_blank=True, help_text="An API key with the SIP admin grant."
+    )
     api_secret = StrictCharField(
         max_length=200, required=False, allow_blank=True, write_only=True, help_text=WRITE_ONLY
     )
-    sip_uri = StrictCharField(max_length=300, help_text="The project's SIP URI (sip:….).")
+    sip_uri = StrictCharField(
+        max_length=300, allow_blank=True, help_text="The project's SIP URI (sip:….)."
+    )
     webhook_key = StrictCharField(
         max_length=200,
         required=False,
@@ -102,13 +108,18 @@ class OwnProjectApi(ClinicApiView):
         data = OwnProjectInputSerializer(data=request.data, context={"current": _out(clinic)})
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        current = _out(clinic)
+        shown = ("url", "api_key", "sip_uri", "webhook_key")
+        secrets = v.get("api_secret") or v.get("webhook_secret")
+        if not secrets and all(v.get(k, current[k]) == current[k] for k in shown):
+            return Response(current)  # what a GET gave, sent back: nothing changes
         own_project_connect(
             clinic=clinic,
             values=OwnProjectInput(
-                url=v["url"],
-                api_key=v["api_key"],
+                url=v.get("url", ""),
+                api_key=v.get("api_key", ""),
                 api_secret=v.get("api_secret", ""),
-                sip_uri=v["sip_uri"],
+                sip_uri=v.get("sip_uri", ""),
                 webhook_key=v.get("webhook_key", ""),
                 webhook_secret=v.get("webhook_secret", ""),
             ),

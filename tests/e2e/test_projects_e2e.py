@@ -436,6 +436,7 @@ def test_a_clinic_with_two_lines_moves_while_calls_to_both_keep_arriving(
     from telephony.receptionists import phone_number_assign, receptionist_create
 
     clinic = go_live("Albany Dental", "+15185550501", projects["a"])
+    wait_until(lambda: settled(clinic), timeout=60)  # then the second line, as a change
     services.phone_number_add(clinic=clinic, number="+15185550502")
     billing = receptionist_create(clinic=clinic, name="Billing")
     phone_number_assign(clinic=clinic, e164="+15185550502", receptionist=billing)
@@ -481,3 +482,78 @@ def test_a_clinic_with_two_lines_moves_while_calls_to_both_keep_arriving(
     reports = scan_all()
     for name in NAMES.values():
         assert reports[name]["drift_count"] == 0 and reports[name]["orphans"] == 0, reports
+
+
+def test_a_clinic_brings_its_own_project_and_leaves_it_while_calls_keep_arriving(
+    emulators, projects, worker, api, live_server
+):
+    """Decision 0132 over HTTP: the clinic's admin connects a fourth emulator as the
+    clinic's own project, the clinic moves in (the admin confirms the carrier through the
+    API), then stops using it and moves back; a caller dials every 100 ms throughout."""
+    own_key, own_secret = "e2eownkey", "e2e-secret-of-the-clinics-own-project-01"
+    own = EmulatorProcess(
+        api_key=own_key, api_secret=own_secret, webhook_url=f"{live_server.url}/webhooks/livekit"
+    )
+    own.start()
+    try:
+        made = signup(api, live_server, 77, "us")
+        clinic = Clinic.objects.get(slug=made["slug"])
+        wait_until(lambda: settled(clinic), timeout=60)
+        clinic.refresh_from_db()
+        source = clinic.livekit_project or projects["a"]
+        source_emulator = emulators[{v: k for k, v in NAMES.items()}[source.name]]
+        Clinic.objects.filter(pk=clinic.pk).update(may_bring_livekit_project=True)
+        slug, number = made["slug"], made["number"]
+
+        def moved(caller: Caller, to: EmulatorProcess, state: str) -> None:
+            wait_until(lambda: api("GET", f"clinics/{slug}/move/").json()["waiting_for_you"], 60)
+            calls = len(caller.results)
+            wait_until(lambda: len(caller.results) > calls + 3, timeout=20)
+            caller.carrier_to = to  # the clinic's IT person repoints the carrier, then:
+            assert api("POST", f"clinics/{slug}/move/carrier-confirmed/").status_code == 200
+            wait_until(lambda: not api("GET", f"clinics/{slug}/move/").json()["moving"], 60)
+            calls = len(caller.results)
+            wait_until(lambda: len(caller.results) > calls + 3, timeout=20)
+            assert api("GET", f"clinics/{slug}/livekit-project/").json()["state"] == state
+
+        def step_moves() -> bool:  # the sweeper's part: advance the open move
+            move = ProjectMove.objects.filter(clinic=clinic, state__in=ProjectMove.OPEN).first()
+            early = (ProjectMove.State.PROVISIONING, ProjectMove.State.VERIFYING)
+            return move is None or advance(move).state not in early
+
+        caller = Caller(source_emulator, number)
+        try:
+            r = api(
+                "PUT",
+                f"clinics/{slug}/livekit-project/",
+                json={
+                    "url": own.url,
+                    "api_key": own_key,
+                    "api_secret": own_secret,
+                    "sip_uri": "sip:own.sip.example",
+                },
+            )
+            assert r.status_code == 200 and r.json()["state"] == "moving_in", r.text
+            assert own_secret not in r.text
+            wait_until(step_moves, timeout=60)
+            moved(caller, own, "in_use")
+            clinic.refresh_from_db()
+            assert clinic.livekit_project.owner_clinic_id == clinic.pk
+            assert held_numbers(own) == [number] and number not in held_numbers(source_emulator)
+
+            r = api("DELETE", f"clinics/{slug}/livekit-project/")
+            assert r.status_code == 200 and r.json()["state"] == "moving_out", r.text
+            wait_until(step_moves, timeout=60)
+            moved(caller, source_emulator, "none")
+        finally:
+            caller.stop()
+        assert caller.unrouted(clinic.room_prefix) == []
+        assert {port for port, _ in caller.results} == {source_emulator.port, own.port}
+        clinic.refresh_from_db()
+        assert clinic.livekit_project_id == source.pk
+        assert held_numbers(own) == [] and number in held_numbers(source_emulator)
+        assert LiveKitProject.objects.get(owner_clinic=clinic).status == "retired"
+        reports = scan_all()
+        assert all(r["orphans"] == 0 and r["drift_count"] == 0 for r in reports.values()), reports
+    finally:
+        own.stop()
