@@ -83,3 +83,15 @@ def delete_quietly(project: LiveKitProject, made: tuple[list[str], str]) -> None
         logger.warning(
             "move roll-back: %s keeps %s for its drift scan (%s)", project.name, made, exc.sentence
         )
+
+
+def retire(project: LiveKitProject) -> None:
+    """A clinic's own project that no clinic uses any more: kept (the moves refer to it),
+    never used again. Connecting it again reactivates it with the values given then."""
+    LiveKitProject.objects.filter(pk=project.pk).update(status=LiveKitProject.Status.RETIRED)
+
+
+def retire_if_left(move: ProjectMove) -> None:
+    """After a move out of a clinic's own project is done."""
+    if move.source.owner_clinic_id is not None and move.source.owner_clinic_id == move.clinic_id:
+        retire(move.source)

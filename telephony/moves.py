@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -31,6 +32,7 @@ from telephony import move_cleanup, move_lines
 from telephony.models import LiveKitProject, PhoneNumber, ProjectMove, Provisioning
 from telephony.move_carrier import carrier_automatic, carrier_repointed
 from telephony.projects import project_of
+from telephony.task_names import ADVANCE_MOVE
 from tenants.models import Clinic, User
 
 logger = logging.getLogger(__name__)
@@ -212,9 +214,7 @@ def _delete_source(move: ProjectMove) -> ProjectMove:
         move.save(update_fields=["log", "detail", "updated_at"])
         return move
     _save(move, State.DONE, f"Removed from project '{move.source.name}'. The move is done.")
-    from telephony.own_project import retire_if_left
-
-    retire_if_left(move)
+    move_cleanup.retire_if_left(move)
     return move
 
 
@@ -269,7 +269,6 @@ def confirm_carrier(
     """The carrier sends calls to the target now; the source is deleted next (after a last
     test call). `later`: the next step runs in a worker after the commit (web and API)."""
     from audit.recorder import record
-    from telephony.tasks import advance_move
 
     with transaction.atomic():
         move = ProjectMove.objects.select_for_update().get(pk=move.pk)
@@ -287,7 +286,9 @@ def confirm_carrier(
             changes={"sip_uri": [move.source.effective_sip_uri, move.target.effective_sip_uri]},
         )
         if later:
-            transaction.on_commit(lambda: advance_move.apply_async(args=[move.pk]))
+            transaction.on_commit(
+                lambda: current_app.signature(ADVANCE_MOVE, args=[move.pk]).apply_async()
+            )
     return move if later else advance(move)
 
 

@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from telephony.models import LiveKitProject, ProjectMove
+from telephony.move_cleanup import retire
 from telephony.moves import open_move, start_move
 from telephony.projects import has_upstream_objects, pin, place, project_of
 from tenants.models import Clinic, User
@@ -227,18 +228,6 @@ def own_project_disconnect(*, clinic: Clinic, actor: User | None = None) -> Proj
             changes={"url": [project.url, ""]},
         )
     return move
-
-
-def retire(project: LiveKitProject) -> None:
-    """A clinic's own project that no clinic uses any more: kept (the moves refer to it),
-    never used again. Connecting it again reactivates it with the values given then."""
-    LiveKitProject.objects.filter(pk=project.pk).update(status=LiveKitProject.Status.RETIRED)
-
-
-def retire_if_left(move: ProjectMove) -> None:
-    """After a move out of a clinic's own project is done."""
-    if move.source.owner_clinic_id is not None and move.source.owner_clinic_id == move.clinic_id:
-        retire(move.source)
 
 
 def own_project_status(clinic: Clinic) -> dict[str, Any]:

@@ -8,3 +8,4 @@ engine, never the other way round (tools/import_graph.py).
 RECONCILE_CLINIC = "telephony.reconcile_clinic"
 RECONCILE_CLINICS = "telephony.reconcile_clinics"
 PURCHASE_NUMBER = "telephony.purchase_number"
+ADVANCE_MOVE = "telephony.advance_move"

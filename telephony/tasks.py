@@ -15,7 +15,7 @@ from telephony.moves import moves_to_advance
 from telephony.provisioning.circuit import resume_everywhere
 from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
-from telephony.task_names import RECONCILE_CLINIC, RECONCILE_CLINICS
+from telephony.task_names import ADVANCE_MOVE, RECONCILE_CLINIC, RECONCILE_CLINICS
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def sweep_provisioning(limit: int = 500) -> int:
     return count
 
 
-@shared_task(name="telephony.advance_move", acks_late=True, ignore_result=True)
+@shared_task(name=ADVANCE_MOVE, acks_late=True, ignore_result=True)
 def advance_move(move_id: int) -> str:
     """One step of a move between LiveKit projects (telephony/moves.py)."""
     from telephony.models import ProjectMove
