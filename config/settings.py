@@ -67,8 +67,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # The agent's pickup 304, before the session/user middleware it needs not (decision 0101).
+    # The pickup 304 and LiveKit's webhooks, before the session/user middleware (0101, 0143).
     "telephony.api.agent_not_modified.AgentConfigNotModifiedMiddleware",
+    "telephony.webhooks.LiveKitWebhookMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
