@@ -74,7 +74,10 @@ def run_purchase(purchase_id: Any) -> Outcome:
         row = NumberPurchase.objects.filter(pk=purchase_id).first()
         if row is None or row.state != PENDING:
             return Outcome(row.state if row is not None else "gone")
-        return Outcome("busy", retry_in=float(settings.PURCHASE_LEASE_SECONDS))
+        # Another attempt holds it (or a killed one did): that attempt's own retry, or the
+        # sweeper once the lease is free and the attempt due, carries on. Retrying here as
+        # well would leave two retry chains for one purchase.
+        return Outcome("busy")
     purchase = NumberPurchase.objects.select_related("clinic").get(pk=purchase_id)
     try:
         return _attempt(purchase)

@@ -14,7 +14,7 @@ from audit.models import AuditEntry
 from telephony import carrier_services as carriers
 from telephony import number_purchases as buying
 from telephony.models import CarrierAccount, NumberPurchase, PhoneNumber
-from telephony.purchase_runner import run_purchase, sweep_purchases
+from telephony.purchase_runner import Outcome, run_purchase, sweep_purchases
 
 from .conftest import NUMBERS, TELNYX_KEY, TELNYX_NUMBERS
 
@@ -291,3 +291,17 @@ def test_telnyx_number_sold_meanwhile_is_not_bought(clinic, owner, telnyx):
     assert "no longer for sale at Telnyx" in purchase.status_message
     assert not telnyx.control.created_ids("CreateNumberOrder")
     assert not PhoneNumber.objects.filter(e164=TELNYX_ON_SALE).exists()
+
+
+def test_a_held_purchase_is_left_to_its_holder(clinic, owner, twilio):
+    connect(clinic, owner, twilio)
+    purchase, _ = start(clinic, owner)
+    NumberPurchase.objects.filter(pk=purchase.pk).update(
+        lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert run_purchase(purchase.pk) == Outcome("busy")  # no second retry chain
+    assert twilio.control.requests("CreateIncomingPhoneNumber") == []
+    NumberPurchase.objects.filter(pk=purchase.pk).update(
+        lease_until=None, next_attempt_at=timezone.now()
+    )
+    assert sweep_purchases() == 1  # the sweeper carries on once it is free and due
