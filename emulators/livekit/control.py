@@ -73,5 +73,9 @@ class CallsPlane:
 
     async def webhooks(self, _request: web.Request) -> web.Response:
         emu = self.emu
-        deliveries = list(emu.webhooks.deliveries) if emu.webhooks is not None else []
-        return shared.reply({"deliveries": deliveries, "enabled": emu.webhooks is not None})
+        sender = emu.webhooks
+        deliveries = list(sender.deliveries) if sender is not None else []
+        pending = sender.pending if sender is not None else 0
+        return shared.reply(
+            {"deliveries": deliveries, "enabled": sender is not None, "pending": pending}
+        )

@@ -118,6 +118,15 @@ class EmulatorControl:
     def webhooks(self) -> list[dict[str, Any]]:
         return list(self._request("GET", "webhooks")["deliveries"])
 
+    def webhooks_pending(self) -> int:
+        """Webhook events queued or being posted: 0 once every one has been answered."""
+        return int(self._request("GET", "webhooks")["pending"])
+
+    def wait_webhooks_delivered(self, timeout: float = 15.0) -> None:
+        """Until every queued webhook has been answered: a test that resets the database
+        next must not do it under a webhook the platform is still handling."""
+        self.wait_for(lambda: self.webhooks_pending() == 0, timeout=timeout)
+
     def wait_for(self, probe: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Poll ``probe`` until it returns something truthy (no fixed sleeps in tests)."""
         deadline = time.monotonic() + timeout

@@ -87,19 +87,24 @@ class WebhookSender:
         self._queue: asyncio.Queue[list[tuple[str, str]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.pending = 0  # events queued or being posted
 
     def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=self.timeout)
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     def enqueue(self, bodies: list[tuple[str, str]]) -> None:
+        self.pending += len(bodies)
         self._queue.put_nowait(bodies)
 
     async def _run(self) -> None:
         while True:
             bodies = await self._queue.get()
             for event, body in bodies:
-                await self._post(event, body)
+                try:
+                    await self._post(event, body)
+                finally:
+                    self.pending -= 1
             self._queue.task_done()
 
     async def _post(self, event: str, body: str) -> None:

@@ -102,6 +102,9 @@ def projects(
         )
     yield made
     reset_limiter()
+    # The database is flushed after this: not under a webhook the platform is handling.
+    for proc in emulators.values():
+        proc.control.wait_webhooks_delivered()
 
 
 @pytest.fixture
