@@ -102,7 +102,9 @@ def location_create(*, clinic: Clinic, **data: Any) -> Location:
         raise ValidationError({"name": ["Give the location a name, such as “Downtown”."]})
     clean = clean_location(clinic, data)
     with transaction.atomic():
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()  # one add at a time
+        Clinic.objects.select_for_update(no_key=True).filter(
+            pk=clinic.pk
+        ).first()  # one add at a time
         if Location.objects.filter(clinic=clinic).count() >= MAX_LOCATIONS_PER_CLINIC:
             raise ValidationError(
                 {"name": [f"A clinic can have at most {MAX_LOCATIONS_PER_CLINIC} locations."]}

@@ -136,7 +136,7 @@ def start_move(clinic: Clinic, target: LiveKitProject, *, actor: User | None = N
     from telephony.provisioning_requests import request_provisioning
 
     with transaction.atomic():
-        clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        clinic = Clinic.objects.select_for_update(no_key=True).get(pk=clinic.pk)
         source, _ = _check(clinic, target)
         prov = (
             Provisioning.objects.select_for_update()
@@ -306,7 +306,7 @@ def roll_back(move: ProjectMove, *, reason: str, actor: User | None = None) -> P
             raise ValidationError(
                 {"state": "The carrier uses the new project already: the move can only finish."}
             )
-        clinic = Clinic.objects.select_for_update().get(pk=move.clinic_id)
+        clinic = Clinic.objects.select_for_update(no_key=True).get(pk=move.clinic_id)
         prov = (
             Provisioning.objects.select_for_update()
             .filter(lease_free())

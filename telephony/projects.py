@@ -156,7 +156,7 @@ def pin(clinic: Clinic, project: LiveKitProject, *, actor: object = None) -> Cli
     from audit.recorder import record
 
     with transaction.atomic():
-        locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        locked = Clinic.objects.select_for_update(no_key=True).get(pk=clinic.pk)
         before = project_of(locked)
         if before.pk == project.pk:
             return locked

@@ -105,7 +105,9 @@ def receptionist_create(*, clinic: Clinic, name: str, **fields: Any) -> Receptio
     if clinic.state == Clinic.State.OFFBOARDED:
         raise ValidationError({"name": "This clinic has been offboarded."})
     with transaction.atomic():
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()  # one add at a time
+        Clinic.objects.select_for_update(no_key=True).filter(
+            pk=clinic.pk
+        ).first()  # one add at a time
         if Receptionist.objects.for_clinic(clinic).count() >= MAX_RECEPTIONISTS_PER_CLINIC:
             raise ValidationError(
                 {"name": f"A clinic can have at most {MAX_RECEPTIONISTS_PER_CLINIC} receptionists."}

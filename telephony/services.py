@@ -301,7 +301,9 @@ def _transition(
     transitions at once (an owner and an operator, say) are applied one after the other."""
     with transaction.atomic():
         current = (
-            Clinic.objects.select_for_update().values_list("state", flat=True).get(pk=clinic.pk)
+            Clinic.objects.select_for_update(no_key=True)
+            .values_list("state", flat=True)
+            .get(pk=clinic.pk)
         )
         if allowed_from is not None and current not in allowed_from:
             raise ProvisioningError(refusal)

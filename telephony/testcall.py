@@ -333,7 +333,7 @@ def _record(clinic: Clinic, report: TestCallReport, caller: str, actor: User | N
     """
     rooms = [redact_room_name(r.room_name) for r in report.results if r.room_name]
     with transaction.atomic():
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).first()
         TestCall.objects.bulk_create(
             TestCall(
                 clinic=clinic,

@@ -102,6 +102,7 @@ class Clinic(models.Model):
     may_bring_livekit_project = models.BooleanField(
         "may bring its own LiveKit project",
         default=False,
+        db_default=False,  # rows written by code that predates the field get False too
         help_text="The clinic's admins may connect a LiveKit project of their own "
         "(their plan includes it).",
     )

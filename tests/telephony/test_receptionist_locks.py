@@ -44,3 +44,21 @@ def test_assigning_a_number_or_deleting_a_receptionist_leaves_the_clinic_row_unl
     with transaction.atomic():
         receptionists.receptionist_delete(receptionist=other)
         assert key_share_free("tenants_clinic", clinic.pk)
+
+
+def test_adding_a_receptionist_or_a_location_leaves_foreign_key_checks_free(clinic, owner):
+    """One add at a time per clinic (FOR NO KEY UPDATE on the clinic), but a provisioning
+    run's foreign-key checks on the clinic (FOR KEY SHARE) are not blocked by it."""
+    from frontdesk.locations import location_create
+
+    services.phone_number_add(clinic=clinic, number=NUMBER)
+    services.clinic_go_live(clinic=clinic, actor=owner)
+    with transaction.atomic():
+        receptionists.receptionist_create(clinic=clinic, name="Spanish line")
+        assert key_share_free("tenants_clinic", clinic.pk)
+    with transaction.atomic():
+        location_create(clinic=clinic, name="Downtown")
+        assert key_share_free("tenants_clinic", clinic.pk)
+    with transaction.atomic():
+        services.clinic_suspend(clinic=clinic, actor=owner)
+        assert key_share_free("tenants_clinic", clinic.pk)
