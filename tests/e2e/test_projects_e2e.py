@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -392,9 +393,10 @@ def test_a_clinic_moves_between_projects_while_calls_keep_arriving(emulators, pr
         caller.stop()
 
     assert caller.unrouted(clinic.room_prefix) == []
-    ports = {port for port, _ in caller.results}
-    assert ports == {emulators["a"].port, emulators["c"].port}
-    assert len(caller.results) >= 10
+    through = Counter(port for port, _ in caller.results)
+    assert set(through) == {emulators["a"].port, emulators["c"].port}
+    # At least four calls through each project (the waits above), however fast the move.
+    assert through[emulators["a"].port] >= 4 and through[emulators["c"].port] >= 4
     holds_exactly(emulators["a"], [])
     holds_exactly(emulators["c"], [clinic, other])
     clinic.refresh_from_db()
