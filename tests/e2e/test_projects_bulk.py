@@ -154,6 +154,8 @@ def test_a_bulk_go_live_over_three_projects_with_b_rate_limiting(emulators, proj
         assert ours(state["inbound_trunks"]) == wanted, name
         assert ours(state["dispatch_rules"]) == wanted, name
     # The drift scan lists b too, within b's limit: scanned once b's bucket has two tokens.
-    reports = wait_until(scanned_everywhere, timeout=30, interval=1.0)
+    # Each scan lists b's trunks and rules (two of b's tokens, one a second come back): polled
+    # every 3 s so a refused scan cannot keep b's bucket empty for the next one.
+    reports = wait_until(scanned_everywhere, timeout=60, interval=3.0)
     for name in NAMES.values():
         assert reports[name]["drift_count"] == 0 and reports[name]["orphans"] == 0, reports
