@@ -276,9 +276,8 @@ PROVISIONING_BACKOFF_BASE_SECONDS = env.float("PROVISIONING_BACKOFF_BASE_SECONDS
 PROVISIONING_BACKOFF_MAX_SECONDS = env.float("PROVISIONING_BACKOFF_MAX_SECONDS", default=300.0)
 PROVISIONING_LEASE_SECONDS = env.float("PROVISIONING_LEASE_SECONDS", default=30.0)
 PROVISIONING_SWEEP_SECONDS = env.float("PROVISIONING_SWEEP_SECONDS", default=30.0)
-# Clinics taken live in one transaction are reconciled in batches of this many per task,
-# with at most PROVISIONING_BATCH_IN_FLIGHT batch calls to LiveKit in flight per worker
-# process (decisions/0010).
+# Clinics taken live in one transaction: batches of this many per task, at most
+# PROVISIONING_BATCH_IN_FLIGHT batch calls in flight per worker process (decisions/0010).
 PROVISIONING_BATCH_SIZE = env.int("PROVISIONING_BATCH_SIZE", default=50)
 PROVISIONING_BATCH_IN_FLIGHT = env.int("PROVISIONING_BATCH_IN_FLIGHT", default=14)
 DRIFT_SCAN_SECONDS = env.float("DRIFT_SCAN_SECONDS", default=600.0)
@@ -287,6 +286,7 @@ ORPHAN_GRACE_SECONDS = env.float("ORPHAN_GRACE_SECONDS", default=3600.0)
 
 # --- Webhooks to clinics (webhooks/, docs/webhooks.md): config/webhook_settings.py --------
 from config.carrier_settings import *  # noqa: E402, F403
+from config.limit_settings import *  # noqa: E402, F403
 from config.webhook_settings import *  # noqa: E402, F403
 
 # --- Audit log (docs/security.md, decisions/0044) -------------------------------------------

@@ -47,6 +47,7 @@ class ProvisioningAdmin(ReadOnlyAdmin):
         "dispatch_rule_id",
         "carrier_trunk_id",
         "attempts",
+        "rate_limited_runs",
         "next_attempt_at",
         "converged_at",
     )

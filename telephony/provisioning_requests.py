@@ -28,6 +28,7 @@ def request_provisioning(
         if clinic.state == Clinic.State.OFFBOARDED
         else Provisioning.State.PENDING,
         attempts=0,
+        rate_limited_runs=0,
         last_error="",
         last_error_code="",
         next_attempt_at=now,

@@ -64,8 +64,10 @@ def provisioning_retry(*, clinic: Clinic, actor: User | None = None) -> None:
             else Provisioning.State.PENDING
         )
         prov.attempts = 0
+        prov.rate_limited_runs = 0
         prov.next_attempt_at = timezone.now()
-        prov.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
+        fields = ["state", "attempts", "rate_limited_runs", "next_attempt_at", "updated_at"]
+        prov.save(update_fields=fields)
         ProvisioningEvent.objects.create(clinic=clinic, action="retry_requested", actor=actor)
         enqueue_reconcile(clinic)
 

@@ -54,6 +54,9 @@ class Provisioning(models.Model):
     carrier_intent = models.UUIDField(null=True, blank=True)
     carrier_intent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Runs that ended on LiveKit's rate limit (a 429, or our limiter's refusal): they spend
+    # no attempt, up to PROVISIONING_MAX_RATE_LIMITED_RUNS (decision 0160).
+    rate_limited_runs = models.PositiveIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
     last_error_code = models.CharField(max_length=40, blank=True)

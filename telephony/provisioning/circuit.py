@@ -140,7 +140,10 @@ def resume_after_config_change(project: str = DEFAULT_PROJECT) -> int:
     else:
         failed = failed.filter(clinic__livekit_project__name=project)
     return failed.update(
-        state=Provisioning.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+        state=Provisioning.State.PENDING,
+        attempts=0,
+        rate_limited_runs=0,
+        next_attempt_at=timezone.now(),
     )
 
 

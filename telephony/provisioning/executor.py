@@ -210,10 +210,13 @@ class ClinicExecutor(Fenced):
             self.pending = {}
         return n == 1
 
-    def record_failure(self, exc: LiveKitError, attempts: int, circuit: Circuit) -> Result:
-        """A failed run: classified, backed off or failed, under the fence."""
+    def record_failure(
+        self, exc: LiveKitError, attempts: int, circuit: Circuit, rate_limited_runs: int = 1
+    ) -> Result:
+        """A failed run: classified, backed off or failed, under the fence. `attempts` and
+        `rate_limited_runs` are this run's numbers, whichever of the two it counts as."""
         circuit.note(exc)
-        fields, result = failed(self.clinic_id, attempts, exc)
+        fields, result = failed(self.clinic_id, attempts, exc, rate_limited_runs)
         self.save(**fields)
         return result
 
@@ -358,10 +361,11 @@ def reconcile_clinic(
             try:
                 return executor.run()
             except LiveKitError as exc:
-                attempts = Provisioning.objects.values_list("attempts", flat=True).get(
-                    clinic_id=clinic_id
-                )
-                return executor.record_failure(exc, attempts + 1, Circuit(project_name(gw)))
+                attempts, limited = Provisioning.objects.values_list(
+                    "attempts", "rate_limited_runs"
+                ).get(clinic_id=clinic_id)
+                circuit = Circuit(project_name(gw))
+                return executor.record_failure(exc, attempts + 1, circuit, limited + 1)
         except LeaseLost:
             return Result("busy", detail="lease taken over by another run")
     finally:

@@ -178,7 +178,7 @@ class Leases:
         rows = (
             Provisioning.objects.select_for_update()
             .filter(clinic_id__in=ids, lease_owner=self.owner)
-            .only("id", "clinic_id", "generation", "attempts", "lease_owner")
+            .only("id", "clinic_id", "generation", "attempts", "rate_limited_runs", "lease_owner")
             .order_by("clinic_id")
         )
         return {str(prov.clinic_id): prov for prov in rows}

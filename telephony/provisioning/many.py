@@ -324,7 +324,10 @@ class ManyExecutor:
             self.result.handed_over.append(clinic.clinic_id)
             return False
         clinic.not_sent(kind, a, exc)
-        result = clinic.record_failure(exc, clinic.row.attempts + 1, self.circuit)
+        row = clinic.row
+        result = clinic.record_failure(
+            exc, row.attempts + 1, self.circuit, row.rate_limited_runs + 1
+        )
         if result.retry_in is not None:
             self.result.retry[clinic.clinic_id] = result.retry_in
         else:

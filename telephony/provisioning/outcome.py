@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from telephony.livekit_gateway import LiveKitAuthError, LiveKitError
+from telephony.livekit_gateway import LOCAL_RATE_LIMIT, LiveKitAuthError, LiveKitError
 from telephony.models import Provisioning
 from telephony.provisioning.circuit import open_circuit
 
@@ -66,6 +66,7 @@ def converged_fields(generation: int, final: str, now: Any) -> dict[str, Any]:
         "observed_generation": generation,
         "state": final,
         "attempts": 0,
+        "rate_limited_runs": 0,
         "last_error": "",
         "last_error_code": "",
         "next_attempt_at": None,
@@ -76,12 +77,25 @@ def converged_fields(generation: int, final: str, now: Any) -> dict[str, Any]:
     }
 
 
-def failure_fields(attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Result]:
+def rate_limited(exc: LiveKitError) -> bool:
+    """LiveKit refused the call for its rate limit (429), or our limiter did not send it:
+    nothing was done upstream and nothing is wrong with the clinic (decision 0160)."""
+    return exc.status == 429 or exc.code == LOCAL_RATE_LIMIT
+
+
+def failure_fields(
+    attempts: int, exc: LiveKitError, rate_limited_runs: int | None = None
+) -> tuple[dict[str, Any], Result]:
     """The provisioning fields for a failed run (attempt number `attempts`), and its Result.
 
     Permanent errors, and transient ones past PROVISIONING_MAX_ATTEMPTS, end in FAILED with
-    a sentence and wait for Retry; the rest wait a jittered backoff in RETRYING.
+    a sentence and wait for Retry; the rest wait a jittered backoff in RETRYING. Given
+    `rate_limited_runs` (this run's number among the clinic's rate-limited runs), a
+    rate-limited failure spends no attempt: it waits for Retry-After (at least) and fails
+    only past PROVISIONING_MAX_RATE_LIMITED_RUNS (decision 0160).
     """
+    if rate_limited_runs is not None and rate_limited(exc):
+        return _rate_limited_fields(rate_limited_runs, exc)
     fields: dict[str, Any] = {
         "attempts": attempts,
         "last_error_code": exc.code or type(exc).__name__,
@@ -105,6 +119,30 @@ def failure_fields(attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Re
     return fields, Result("retry", retry_in=delay, detail=exc.sentence)
 
 
+def _rate_limited_fields(runs: int, exc: LiveKitError) -> tuple[dict[str, Any], Result]:
+    """A run LiveKit's rate limit ended: `attempts` is left as it was."""
+    fields: dict[str, Any] = {
+        "rate_limited_runs": runs,
+        "last_error_code": exc.code or "rate_limited",
+    }
+    limit = settings.PROVISIONING_MAX_RATE_LIMITED_RUNS
+    if runs >= limit:
+        sentence = (
+            f"LiveKit refused Switchboard's calls for its API rate limit in {runs} runs. "
+            "Press Retry once the LiveKit project's limit allows more requests (or lower "
+            "the project's request rate)."
+        )
+        fields.update(state=State.FAILED, last_error=sentence, next_attempt_at=None)
+        return fields, Result("failed", detail=sentence)
+    delay = backoff_seconds(runs, exc.retry_after)
+    fields.update(
+        state=State.RETRYING,
+        last_error=exc.sentence,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    return fields, Result("retry", retry_in=delay, detail=exc.sentence)
+
+
 class Circuit:
     """Opens the credentials circuit of the run's LiveKit project at most once per run (or
     batch)."""
@@ -119,8 +157,10 @@ class Circuit:
             open_circuit(exc.sentence, self.project)
 
 
-def failed(clinic_id: Any, attempts: int, exc: LiveKitError) -> tuple[dict[str, Any], Result]:
+def failed(
+    clinic_id: Any, attempts: int, exc: LiveKitError, rate_limited_runs: int | None = None
+) -> tuple[dict[str, Any], Result]:
     """failure_fields, logged the same way for every path."""
-    fields, result = failure_fields(attempts, exc)
+    fields, result = failure_fields(attempts, exc, rate_limited_runs)
     logger.info("reconcile %s: %s (%s)", clinic_id, result.outcome, exc.sentence)
     return fields, result

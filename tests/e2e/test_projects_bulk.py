@@ -86,11 +86,10 @@ def projects(
 def worker(
     projects: dict[str, LiveKitProject], emulators: dict[str, EmulatorProcess]
 ) -> Iterator[Worker]:
-    # The platform's limiter far above b's real limit: only b's own 429s pace b. Each 429
-    # costs the clinic an attempt (12 allowed); the backoff's jitter, here up to 8 s as
-    # in production's first attempts (2 s doubling to 300 s), spreads the retries so they
-    # do not all come back to b's bucket at once (the suite's 2 s cap did: one clinic
-    # used its 12 attempts).
+    # The platform's limiter far above b's real limit: only b's own 429s pace b. A 429
+    # spends no attempt (decision 0160) but counts towards the rate-limited runs (30); the
+    # backoff's jitter, here up to 8 s as in production's first attempts (2 s doubling to
+    # 300 s), spreads the retries so they do not all come back to b's bucket at once.
     limits = {
         "LIVEKIT_RATE_LIMIT_PER_MINUTE": "100000",
         "LIVEKIT_RATE_LIMIT_BURST": "1000",

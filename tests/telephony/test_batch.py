@@ -278,6 +278,24 @@ def test_a_short_local_rate_limit_wait_is_waited_out_within_the_batch(fake_gatew
     assert {prov(i).attempts for i in ids} == {0}
 
 
+def test_a_429_in_a_batch_spends_no_attempt(fake_gateway, settings):
+    settings.PROVISIONING_MAX_ATTEMPTS = 1  # were a 429 an attempt, the clinic would fail
+    (clinic_id,) = new_clinics(1)
+    throttled = LiveKitTransientError(
+        "LiveKit is temporarily unavailable (429 resource_exhausted); retrying.",
+        code="resource_exhausted",
+        status=429,
+        retry_after=7,
+    )
+    fake_gateway.fail("create_inbound_trunk", throttled)
+
+    result = reconcile_batch([clinic_id])
+
+    assert result.retry[clinic_id] >= 7  # never before Retry-After
+    p = prov(clinic_id)
+    assert (p.state, p.attempts, p.rate_limited_runs) == ("retrying", 0, 1)
+
+
 def test_calls_that_cannot_start_within_the_lease_window_wait_for_a_renewal(
     fake_gateway, settings, monkeypatch
 ):

@@ -1,0 +1,9 @@
+"""Settings of how provisioning lives with LiveKit's rate limits, read from the environment."""
+
+from __future__ import annotations
+
+from config.environment import env
+
+# Runs ended by LiveKit's rate limit (a 429, or our limiter's refusal) spend no provisioning
+# attempt; this many of them fail the clinic, with Retry (decision 0160).
+PROVISIONING_MAX_RATE_LIMITED_RUNS = env.int("PROVISIONING_MAX_RATE_LIMITED_RUNS", default=30)
