@@ -27,10 +27,11 @@ from audit.recorder import record
 from telephony.carriers import (
     CarrierCredentialsError,
     CarrierError,
+    CarrierNotFoundError,
     CarrierTransientError,
     client_for,
 )
-from telephony.carriers.buying import OnSale
+from telephony.carriers.buying import KINDS, LOCAL, OnSale
 from telephony.models import CarrierAccount, NumberPurchase, PhoneNumber
 from telephony.services import MAX_NUMBERS_PER_CLINIC
 from telephony.task_names import PURCHASE_NUMBER
@@ -54,14 +55,20 @@ class Search:
     country: str
     area_code: str
     contains: str
+    number_type: str = LOCAL
 
 
-def parse_search(*, country: object, area_code: object = "", contains: object = "") -> Search:
+def parse_search(
+    *, country: object, area_code: object = "", contains: object = "", number_type: object = ""
+) -> Search:
     """The search's fields, checked before any call, each refusal naming its field."""
-    text = {
-        name: value.strip() if isinstance(value, str) else value
-        for name, value in (("country", country), ("area_code", area_code), ("contains", contains))
-    }
+    fields = (
+        ("country", country),
+        ("area_code", area_code),
+        ("contains", contains),
+        ("number_type", number_type),
+    )
+    text = {name: value.strip() if isinstance(value, str) else value for name, value in fields}
     for name, value in text.items():
         if value is not None and not isinstance(value, str):
             raise ValidationError({name: "Give this as text."})
@@ -76,7 +83,12 @@ def parse_search(*, country: object, area_code: object = "", contains: object = 
         raise ValidationError(
             {"contains": "Give up to 10 digits the number should contain (* for any digit)."}
         )
-    return Search(country_s.upper(), area, wanted)
+    kind = str(text["number_type"] or LOCAL).lower()
+    if kind not in KINDS:
+        raise ValidationError(
+            {"number_type": "Give the kind of number as local, toll_free or mobile."}
+        )
+    return Search(country_s.upper(), area, wanted, kind)
 
 
 def connected_account(clinic: Clinic) -> CarrierAccount:
@@ -117,12 +129,15 @@ def search_numbers(*, clinic: Clinic, search: Search) -> list[OnSale]:
             area_code=search.area_code,
             contains=search.contains,
             limit=SEARCH_LIMIT,
+            kind=search.number_type,
         )
     except CarrierCredentialsError as exc:
         CarrierAccount.objects.filter(pk=account.pk).update(
             state=CarrierAccount.State.CREDENTIALS_REJECTED, status_message=exc.message
         )
         raise ValidationError(exc.message) from None
+    except CarrierNotFoundError:  # Twilio: no such kind of number in that country
+        return []
     except CarrierTransientError:
         raise ValidationError(
             f"{name} did not answer just now. Search again in a minute."

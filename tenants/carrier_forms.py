@@ -97,6 +97,17 @@ class NumberSearchForm(WebForm):
         help_text="Optional: digits the number should contain.",
         widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 10}),
     )
+    number_type = forms.ChoiceField(
+        label="Kind of number",
+        choices=[
+            ("local", "Local (a town's area code)"),
+            ("toll_free", "Toll-free (free for callers)"),
+            ("mobile", "Mobile (where the carrier sells them)"),
+        ],
+        initial="local",
+        required=False,
+        help_text="Toll-free numbers cost more each month; their area code is like 800 or 888.",
+    )
 
 
 class PurchaseConfirmForm(WebForm):

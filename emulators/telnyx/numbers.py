@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulators.carrierkit import pool
 from emulators.carrierkit.app import Call, Reply
 
 from . import shapes
@@ -63,11 +64,36 @@ def register(emu: TelnyxEmulator) -> None:
             number.tags = tags
         return Reply(200, {"data": shapes.number(store, number)}, committed=True)
 
+    async def delete_number(call: Call) -> Reply:
+        number = store.number(call.request.match_info["id"])
+        gone = shapes.number(store, number)
+        store.delete_number(number)
+        gone["status"] = "deleted"
+        return Reply(200, {"data": gone}, committed=True)
+
+    op("GET", "/v2/phone_numbers", "ListPhoneNumbers", list_numbers)
+    op("GET", "/v2/phone_numbers/{id}", "RetrievePhoneNumber", retrieve_number)
+    op("PATCH", "/v2/phone_numbers/{id}", "UpdatePhoneNumber", update_number)
+    op("DELETE", "/v2/phone_numbers/{id}", "DeletePhoneNumber", delete_number)
+    _on_sale(emu)
+    _orders(emu)
+
+
+def _on_sale(emu: TelnyxEmulator) -> None:
+    store = emu.store
+
     async def list_available(call: Call) -> Reply:
         query = call.params
         country = query.get("filter[country_code]", "US").upper()
-        ndc = query.get("filter[national_destination_code]", "") or "312"
-        numbers = store.available(ndc) if country in ("US", "CA") and ndc.isdigit() else []
+        kind = query.get("filter[phone_number_type]", "") or pool.LOCAL
+        if kind not in ("local", "toll_free", "mobile", "national", "shared_cost"):
+            raise invalid(
+                "filter[phone_number_type]",
+                "phone_number_type must be one of local, toll_free, mobile, national, shared_cost.",
+            )
+        ndc = query.get("filter[national_destination_code]", "")
+        ndc = ndc or ("312" if kind == pool.LOCAL else "")
+        numbers = store.available(ndc, kind, country) if kind in pool.KINDS else []
         contains = query.get("filter[phone_number][contains]", "")
         numbers = [n for n in numbers if contains in n]
         limit = query.get("filter[limit]", "")
@@ -76,11 +102,7 @@ def register(emu: TelnyxEmulator) -> None:
         meta = {"total_results": len(data), "best_effort_results": 0}
         return Reply(200, {"data": data, "meta": meta, "metadata": meta})
 
-    op("GET", "/v2/phone_numbers", "ListPhoneNumbers", list_numbers)
-    op("GET", "/v2/phone_numbers/{id}", "RetrievePhoneNumber", retrieve_number)
-    op("PATCH", "/v2/phone_numbers/{id}", "UpdatePhoneNumber", update_number)
-    op("GET", "/v2/available_phone_numbers", "ListAvailablePhoneNumbers", list_available)
-    _orders(emu)
+    emu.op("GET", "/v2/available_phone_numbers", "ListAvailablePhoneNumbers", list_available)
 
 
 def _orders(emu: TelnyxEmulator) -> None:
@@ -95,7 +117,7 @@ def _orders(emu: TelnyxEmulator) -> None:
         for e164 in e164s:
             if not isinstance(e164, str) or not E164_RE.match(e164):
                 raise error(422, "10016", "Phone number must be in +E.164 format.")
-            if e164 not in store.available(e164[2:5]) or not e164.startswith("+1"):
+            if not store.for_sale(e164):
                 raise invalid("phone_numbers", f"{e164} is not available for purchase.")
         connection_id = _text(body, "connection_id")
         if connection_id is not None and connection_id not in store.connections:
@@ -131,6 +153,21 @@ def _orders(emu: TelnyxEmulator) -> None:
 
 
 def _available(e164: str) -> dict[str, Any]:
+    kind = pool.kind_of(e164)
+    if kind != pool.LOCAL:
+        country = "GB" if kind == pool.MOBILE else "US"
+        return {
+            "record_type": "available_phone_number",
+            "phone_number": e164,
+            "vanity_format": "",
+            "best_effort": False,
+            "quickship": True,
+            "reservable": True,
+            "phone_number_type": kind,
+            "region_information": [{"region_type": "country_code", "region_name": country}],
+            "cost_information": {"upfront_cost": "1.00", "monthly_cost": "2.00", "currency": "USD"},
+            "features": [{"name": "voice"}, {"name": "sms"}],
+        }
     return {
         "record_type": "available_phone_number",
         "phone_number": e164,

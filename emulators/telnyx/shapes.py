@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from emulators.carrierkit import pool
+
 from .store import Connection, Fqdn, Number, Order, Store, invalid
 
 DEFAULT_PAGE_SIZE = 20
@@ -35,7 +37,7 @@ def number(store: Store, n: Number) -> dict[str, Any]:
         "caller_id_name_enabled": False,
         "call_recording_enabled": False,
         "t38_fax_gateway_enabled": False,
-        "phone_number_type": "local",
+        "phone_number_type": pool.kind_of(n.phone_number),
         "deletion_lock_enabled": False,
         "source_type": "number_order",
         "inbound_call_screening": "disabled",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from emulators.carrierkit import pool
 from emulators.carrierkit.args import E164_RE
 from emulators.carrierkit.errors import ApiError
 
@@ -179,11 +180,19 @@ class Store:
                 self.assign(number, None)
         del self.connections[connection.id]
 
-    def available(self, ndc: str) -> list[str]:
-        """On sale: ``+1<ndc>5550100`` to ``…0199`` less the numbers on the account."""
+    def available(self, ndc: str, kind: str = pool.LOCAL, country: str = "US") -> list[str]:
+        """On sale (emulators/carrierkit/pool.py), less the numbers on the account."""
         owned = {n.phone_number for n in self.numbers.values()}
-        candidates = (f"+1{ndc}5550{line:03d}" for line in range(100, 200))
-        return [c for c in candidates if c not in owned]
+        return [c for c in pool.candidates(kind, country, ndc) if c not in owned]
+
+    def for_sale(self, e164: str) -> bool:
+        owned = {n.phone_number for n in self.numbers.values()}
+        return e164 not in owned and e164 in pool.pool_of(e164)
+
+    def delete_number(self, number: Number) -> None:
+        """Gone from the account (Telnyx: "deletes the specified phone number"); it goes
+        back on sale."""
+        del self.numbers[number.id]
 
     def settle_orders(self) -> None:
         """Orders complete at the first read after they were placed (Telnyx completes them

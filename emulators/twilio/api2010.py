@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from emulators.carrierkit import pool
 from emulators.carrierkit.app import Call, Reply
 
 from . import shapes
-from .store import Store, friendly, now, parse_bool
+from .store import Store, friendly, not_found, now, parse_bool
 
 if TYPE_CHECKING:
     from .server import TwilioEmulator
@@ -91,27 +93,36 @@ def _one_number(emu: TwilioEmulator) -> None:
     emu.op("DELETE", NUMBERS + "/{sid}.json", "DeleteIncomingPhoneNumber", delete_number)
 
 
+# Twilio's subresources of AvailablePhoneNumbers/{country} that the emulator serves.
+KIND_PATHS = {"Local": pool.LOCAL, "TollFree": pool.TOLL_FREE, "Mobile": pool.MOBILE}
+
+
 def _on_sale(emu: TwilioEmulator) -> None:
     store = emu.store
 
-    async def list_available(call: Call) -> Reply:
-        country = call.request.match_info["country"].upper()
-        params = call.params
-        numbers: list[str] = []
-        if country in ("US", "CA"):
-            area = params.get("AreaCode", "") or "415"
-            numbers = store.available(area) if re.fullmatch(r"[2-9][0-9]{2}", area) else []
-        if params.get("Contains"):
-            pattern = _number_filter(params["Contains"])
-            numbers = [n for n in numbers if pattern.search(n[1:])]
-        if "VoiceEnabled" in params and not parse_bool("VoiceEnabled", params["VoiceEnabled"]):
-            numbers = []
-        size = int(params["PageSize"]) if params.get("PageSize", "").isdigit() else 30
-        items = [_available(n, country) for n in numbers[: max(1, min(size, 1000))]]
-        return Reply(200, {"uri": call.request.path, "available_phone_numbers": items})
+    def lister(kind: str) -> Callable[[Call], Awaitable[Reply]]:
+        async def list_available(call: Call) -> Reply:
+            country = call.request.match_info["country"].upper()
+            params = call.params
+            if kind != pool.LOCAL and not pool.offered(kind, country):
+                # UNCONFIRMED: a type the country does not sell is a 404, like an unknown path.
+                raise not_found(call.request.path)
+            area = params.get("AreaCode", "") or ("415" if kind == pool.LOCAL else "")
+            numbers = store.available(area, kind, country)
+            if params.get("Contains"):
+                pattern = _number_filter(params["Contains"])
+                numbers = [n for n in numbers if pattern.search(n[1:])]
+            if "VoiceEnabled" in params and not parse_bool("VoiceEnabled", params["VoiceEnabled"]):
+                numbers = []
+            size = int(params["PageSize"]) if params.get("PageSize", "").isdigit() else 30
+            items = [_available(n, country) for n in numbers[: max(1, min(size, 1000))]]
+            return Reply(200, {"uri": call.request.path, "available_phone_numbers": items})
 
-    path = ACCOUNT + "/AvailablePhoneNumbers/{country}/Local.json"
-    emu.op("GET", path, "ListAvailablePhoneNumbers", list_available)
+        return list_available
+
+    for name, kind in KIND_PATHS.items():
+        path = ACCOUNT + "/AvailablePhoneNumbers/{country}/" + name + ".json"
+        emu.op("GET", path, "ListAvailablePhoneNumbers", lister(kind))
 
 
 def _account(store: Store) -> dict[str, object]:
@@ -131,6 +142,22 @@ def _account(store: Store) -> dict[str, object]:
 
 
 def _available(e164: str, country: str) -> dict[str, object]:
+    if pool.kind_of(e164) != pool.LOCAL:  # no town for toll-free and mobile numbers
+        return {
+            "address_requirements": "none",
+            "beta": False,
+            "capabilities": {"voice": True, "SMS": True, "MMS": False},
+            "friendly_name": friendly(e164),
+            "iso_country": country,
+            "lata": None,
+            "latitude": None,
+            "locality": None,
+            "longitude": None,
+            "phone_number": e164,
+            "postal_code": None,
+            "rate_center": None,
+            "region": None,
+        }
     return {
         "address_requirements": "none",
         "beta": False,

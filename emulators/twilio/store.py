@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from emulators.carrierkit import pool
 from emulators.carrierkit.errors import ApiError
 
 from .config import ApiKey, Config
@@ -145,12 +146,11 @@ class Store:
         number.trunk_sid = trunk_sid
         number.updated = now()
 
-    def available(self, area_code: str) -> list[str]:
-        """The NANP numbers on sale in an area code: ``+1<area>5550100`` to ``…0199``, less
-        the ones this account owns."""
+    def available(self, area_code: str, kind: str = pool.LOCAL, country: str = "US") -> list[str]:
+        """The numbers on sale of a kind (emulators/carrierkit/pool.py), less the ones this
+        account owns."""
         owned = {n.phone_number for n in self.numbers.values()}
-        candidates = (f"+1{area_code}5550{line:03d}" for line in range(100, 200))
-        return [c for c in candidates if c not in owned]
+        return [c for c in pool.candidates(kind, country, area_code) if c not in owned]
 
     def buy(self, phone_number: str, area_code: str) -> Number:
         if not phone_number and not area_code:
@@ -158,14 +158,14 @@ class Store:
         if not phone_number:
             if not re.fullmatch(r"[2-9][0-9]{2}", area_code):
                 raise invalid(f"AreaCode {area_code} is not a valid area code")
-            on_sale = self.available(area_code)
+            on_sale = self.available(area_code, pool.kind_of(f"+1{area_code}5550100"))
             if not on_sale:
                 raise ApiError(400, NOT_AVAILABLE, "No numbers are available in that area code")
             phone_number = on_sale[0]
         if not E164_RE.match(phone_number):
             raise ApiError(400, INVALID_NUMBER, f"{phone_number} is not a valid phone number")
-        area = phone_number[2:5] if phone_number.startswith("+1") else ""
-        if not area or phone_number not in self.available(area):
+        owned = {n.phone_number for n in self.numbers.values()}
+        if phone_number in owned or phone_number not in pool.pool_of(phone_number):
             raise ApiError(400, NOT_AVAILABLE, f"{phone_number} is not available")
         self.check_billing()
         return self.add_number(phone_number)

@@ -85,6 +85,13 @@ SEARCH_PARAMS = [
     OpenApiParameter("country", OpenApiTypes.STR, required=True, description="e.g. US"),
     OpenApiParameter("area_code", OpenApiTypes.STR, description="e.g. 415"),
     OpenApiParameter("contains", OpenApiTypes.STR, description="digits, * for any digit"),
+    OpenApiParameter(
+        "number_type",
+        OpenApiTypes.STR,
+        enum=["local", "toll_free", "mobile"],
+        description="local (the default), toll_free or mobile; what is on sale depends on the "
+        "carrier and the country (Twilio sells no mobile numbers in the US).",
+    ),
 ]
 
 
@@ -102,6 +109,7 @@ class AvailableNumbersApi(ClinicApiView):
             country=params.get("country", ""),
             area_code=params.get("area_code", ""),
             contains=params.get("contains", ""),
+            number_type=params.get("number_type", ""),
         )
         found = buying.search_numbers(clinic=self.clinic(request), search=search)
         return Response(OnSaleOutput(found, many=True).data)

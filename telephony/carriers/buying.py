@@ -12,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+# The kinds of number a search can ask for; what a carrier sells depends on the country
+# (Twilio: no mobile numbers in the US).
+LOCAL, TOLL_FREE, MOBILE = "local", "toll_free", "mobile"
+KINDS = {LOCAL: "Local", TOLL_FREE: "Toll-free", MOBILE: "Mobile"}
+
 
 @dataclass(frozen=True)
 class OnSale:
@@ -40,8 +45,11 @@ class Bought:
 
 class Buyer(Protocol):
     def on_sale(
-        self, *, country: str, area_code: str, contains: str, limit: int
-    ) -> list[OnSale]: ...
+        self, *, country: str, area_code: str, contains: str, limit: int, kind: str = LOCAL
+    ) -> list[OnSale]:
+        """Numbers of ``kind`` on sale. Raises CarrierNotFoundError when the carrier sells
+        no numbers of that kind in the country (Twilio answers 404)."""
+        ...
 
     def buy(self, *, e164: str, reference: str) -> Bought:
         """Place the purchase. Raises CarrierError; a lost reply is a transient error and

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.carriers.buying import Bought, OnSale
+from telephony.carriers.buying import LOCAL, Bought, OnSale
 from telephony.carriers.errors import CarrierError, CarrierRejectedError
 from telephony.carriers.telnyx import TelnyxCarrier
 
@@ -49,8 +49,15 @@ class TelnyxBuyer:
         self.carrier = carrier
         self.client = carrier.client
 
-    def on_sale(self, *, country: str, area_code: str, contains: str, limit: int) -> list[OnSale]:
-        wanted: dict[str, Any] = {"country_code": country, "features": ["voice"], "limit": limit}
+    def on_sale(
+        self, *, country: str, area_code: str, contains: str, limit: int, kind: str = LOCAL
+    ) -> list[OnSale]:
+        wanted: dict[str, Any] = {
+            "country_code": country,
+            "features": ["voice"],
+            "limit": limit,
+            "phone_number_type": kind,  # local, toll_free, mobile: Telnyx's own words
+        }
         if area_code:
             wanted["national_destination_code"] = area_code
         if contains:

@@ -1,4 +1,5 @@
-"""Buying a number at Twilio: ``AvailablePhoneNumbers/{country}/Local`` to search, then
+"""Buying a number at Twilio: ``AvailablePhoneNumbers/{country}/Local`` (``/TollFree``,
+``/Mobile``) to search, then
 ``IncomingPhoneNumbers`` create with the chosen ``PhoneNumber``. Twilio's purchase is
 synchronous: the created number is the account's at once. Whether a purchase whose reply
 was lost went through is read back with the ``PhoneNumber`` filter of the account's list."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.carriers.buying import Bought, OnSale
+from telephony.carriers.buying import LOCAL, MOBILE, TOLL_FREE, Bought, OnSale
 from telephony.carriers.errors import CarrierError, CarrierRejectedError
 from telephony.carriers.twilio import TwilioCarrier
 
@@ -33,14 +34,23 @@ class TwilioBuyer:
         self.carrier = carrier
         self.client = carrier.client
 
-    def on_sale(self, *, country: str, area_code: str, contains: str, limit: int) -> list[OnSale]:
+    def on_sale(
+        self, *, country: str, area_code: str, contains: str, limit: int, kind: str = LOCAL
+    ) -> list[OnSale]:
         filters: dict[str, Any] = {"voice_enabled": True, "limit": limit, "page_size": limit}
         if area_code:
             filters["area_code"] = int(area_code)
         if contains:
             filters["contains"] = contains
-        local = self.client.available_phone_numbers(country).local
-        listed = self.carrier._call(lambda: local.list(**filters))
+        country_numbers = self.client.available_phone_numbers(country)
+        # AvailablePhoneNumbers/{country}/Local, /TollFree or /Mobile
+        kinds = {
+            LOCAL: country_numbers.local,
+            TOLL_FREE: country_numbers.toll_free,
+            MOBILE: country_numbers.mobile,
+        }
+        of_kind = kinds[kind]
+        listed = self.carrier._call(lambda: of_kind.list(**filters))
         return [
             OnSale(
                 e164=str(n.phone_number),

@@ -279,3 +279,42 @@ def test_the_connections_fqdn_order_takes_only_its_own_fqdns(tx):
     after = tx.fqdn_connections.retrieve(connection.id).data
     assert after.inbound.default_secondary_fqdn_id is None
     assert after.inbound.default_primary_fqdn_id == first.id
+
+
+def test_release_a_number_deletes_it_from_the_account(telnyx_emu, tx):
+    connection = make_connection(tx)
+    number = numbers_by_e164(tx)["+13125550101"]
+    tx.phone_numbers.update(number.id, connection_id=connection.id)
+    gone = tx.phone_numbers.delete(number.id).data
+    assert (gone.id, gone.phone_number) == (number.id, "+13125550101")
+    assert "+13125550101" not in numbers_by_e164(tx)
+    state = telnyx_emu.control.state()
+    assert state["fqdn_connections"][0]["phone_numbers"] == []
+    with pytest.raises(telnyx.NotFoundError) as caught:  # a second release: already gone
+        tx.phone_numbers.delete(number.id)
+    assert code_of(caught.value) == "10005"
+    on_sale = tx.available_phone_numbers.list(
+        filter={"country_code": "US", "national_destination_code": "312", "limit": 100}
+    )
+    assert "+13125550101" in {a.phone_number for a in on_sale.data}
+    first, second = telnyx_emu.control.requests("DeletePhoneNumber")
+    assert (first["status"], second["status"]) == (200, 404)
+
+
+def test_search_by_number_type_and_order_toll_free(tx):
+    toll_free = tx.available_phone_numbers.list(
+        filter={"country_code": "US", "phone_number_type": "toll_free", "limit": 2}
+    ).data
+    assert [a.phone_number for a in toll_free] == ["+18005550100", "+18005550101"]
+    assert toll_free[0].phone_number_type == "toll_free"
+    mobile = tx.available_phone_numbers.list(
+        filter={"country_code": "GB", "phone_number_type": "mobile", "limit": 1}
+    ).data
+    assert [a.phone_number for a in mobile] == ["+447700900100"]
+    none = tx.available_phone_numbers.list(
+        filter={"country_code": "US", "phone_number_type": "mobile"}
+    ).data
+    assert none == []
+    order = tx.number_orders.create(phone_numbers=[{"phone_number": "+18005550100"}]).data
+    assert tx.number_orders.retrieve(order.id).data.status == "success"
+    assert numbers_by_e164(tx)["+18005550100"].phone_number_type == "toll_free"

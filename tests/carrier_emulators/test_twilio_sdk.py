@@ -273,3 +273,36 @@ def test_purchases_refused_for_billing_and_lost_replies(twilio_emu, tw):
     # Bought all the same: the reconciliation read finds it by its number.
     [found] = tw.incoming_phone_numbers.list(phone_number=wanted)
     assert found.sid == twilio_emu.control.created_ids("CreateIncomingPhoneNumber")[0]
+
+
+def test_release_a_number_deletes_it_from_the_account(tw):
+    bought = tw.incoming_phone_numbers.create(phone_number="+14155550150")
+    trunk = tw.trunking.v1.trunks.create(friendly_name="t")
+    tw.trunking.v1.trunks(trunk.sid).phone_numbers.create(phone_number_sid=bought.sid)
+    assert tw.incoming_phone_numbers(bought.sid).delete() is True
+    assert "+14155550150" not in numbers_by_e164(tw)
+    assert tw.trunking.v1.trunks(trunk.sid).phone_numbers.list() == []
+    with pytest.raises(TwilioRestException) as caught:  # a second release: already gone
+        tw.incoming_phone_numbers(bought.sid).delete()
+    assert (caught.value.status, caught.value.code) == (404, 20404)
+    local = tw.available_phone_numbers("US").local.list(area_code="415", contains="0150")
+    assert [a.phone_number for a in local] == ["+14155550150"]  # back on sale
+
+
+def test_search_and_buy_toll_free_and_mobile(tw):
+    toll_free = tw.available_phone_numbers("US").toll_free.list(area_code="888", limit=3)
+    assert [a.phone_number for a in toll_free][:1] == ["+18885550100"]
+    assert toll_free[0].locality is None and toll_free[0].capabilities["voice"] is True
+    default = tw.available_phone_numbers("US").toll_free.list(limit=2)
+    assert default[0].phone_number.startswith("+1800")
+    assert tw.available_phone_numbers("US").local.list(area_code="800") == []
+    mobile = tw.available_phone_numbers("GB").mobile.list(limit=2)
+    assert mobile[0].phone_number == "+447700900100"
+    bought = tw.incoming_phone_numbers.create(phone_number=toll_free[0].phone_number)
+    assert bought.phone_number == "+18885550100"
+    again = tw.available_phone_numbers("US").toll_free.list(area_code="888", limit=3)
+    assert "+18885550100" not in {a.phone_number for a in again}
+    assert tw.incoming_phone_numbers.create(phone_number="+447700900100").sid.startswith("PN")
+    with pytest.raises(TwilioException) as caught:  # the US sells no mobile numbers here
+        tw.available_phone_numbers("US").mobile.list()
+    assert page_error(caught) == (404, 20404)

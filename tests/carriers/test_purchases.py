@@ -79,6 +79,35 @@ def test_telnyx_search_carries_its_monthly_price(clinic, owner, telnyx):
     assert "price list" in buying.price_words("Twilio", "", "")
 
 
+def kinds_search(clinic, **values):
+    found = buying.search_numbers(clinic=clinic, search=buying.parse_search(**values))
+    return [n.e164 for n in found]
+
+
+def test_twilio_toll_free_and_mobile_search_and_buy(clinic, owner, twilio):
+    connect(clinic, owner, twilio)
+    toll_free = kinds_search(clinic, country="US", number_type="toll_free", area_code="888")
+    assert toll_free[:2] == ["+18885550100", "+18885550101"]
+    assert kinds_search(clinic, country="US", number_type="TOLL_FREE")[0].startswith("+1800")
+    assert kinds_search(clinic, country="GB", number_type="mobile")[0] == "+447700900100"
+    assert kinds_search(clinic, country="US", number_type="mobile") == []  # Twilio: 404
+    assert kinds_search(clinic, country="US", area_code="888") == []  # local means local
+    purchase, _ = start(clinic, owner, e164="+18885550100")
+    purchase = settle(purchase)
+    assert (purchase.state, purchase.added) == ("bought", True)
+    assert PhoneNumber.objects.filter(e164="+18885550100", clinic=clinic).exists()
+
+
+def test_telnyx_toll_free_and_mobile_search(clinic, owner, telnyx):
+    connect(clinic, owner, telnyx, "telnyx")
+    toll_free = buying.search_numbers(
+        clinic=clinic, search=buying.parse_search(country="US", number_type="toll_free")
+    )
+    assert toll_free[0].e164 == "+18005550100" and toll_free[0].monthly_cost == "2.00"
+    assert kinds_search(clinic, country="GB", number_type="mobile")[:1] == ["+447700900100"]
+    assert kinds_search(clinic, country="US", number_type="mobile") == []
+
+
 @pytest.mark.parametrize(
     ("values", "field"),
     [
@@ -88,6 +117,8 @@ def test_telnyx_search_carries_its_monthly_price(clinic, owner, telnyx):
         ({"country": "US", "area_code": "4155550100"}, "area_code"),
         ({"country": "US", "contains": "abc"}, "contains"),
         ({"country": 1}, "country"),
+        ({"country": "US", "number_type": "premium"}, "number_type"),
+        ({"country": "US", "number_type": ["local"]}, "number_type"),
     ],
 )
 def test_bad_search_names_the_field(values, field):

@@ -123,6 +123,20 @@ def test_the_web_page_searches_confirms_the_cost_and_buys_once(owner_client, cli
     assert "Bought" in page and PhoneNumber.objects.filter(e164=TELNYX_ON_SALE).exists()
 
 
+def test_search_by_kind_of_number_api_and_page(owner_client, clinic, owner, twilio):
+    connect(clinic, owner, twilio)
+    api = api_as(owner)
+    r = api.get(clinic_url(clinic, "carrier/available-numbers/?country=US&number_type=toll_free"))
+    assert r.status_code == 200 and r.json()[0]["e164"] == "+18005550100"
+    r = api.get(clinic_url(clinic, "carrier/available-numbers/?country=US&number_type=vanity"))
+    assert r.status_code == 400 and "number_type" in r.json()
+    url = f"/clinics/{clinic.slug}/carrier/buy/"
+    page = owner_client.get(url).content.decode()
+    assert "Kind of number" in page and "Toll-free" in page
+    page = owner_client.get(url, {"country": "GB", "number_type": "mobile", "area_code": ""})
+    assert "+447700900100" in page.content.decode() or "7700 900100" in page.content.decode()
+
+
 def test_the_web_page_says_to_connect_first_and_is_for_editors(client, clinic, viewer):
     client.force_login(viewer)
     assert client.get(f"/clinics/{clinic.slug}/carrier/buy/").status_code == 403
