@@ -10,7 +10,8 @@ account never waits for a person (telephony/move_carrier.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -60,9 +61,11 @@ def _sentence(move: ProjectMove, automatic: bool, numbers: str) -> str:
     )
 
 
-def move_status(clinic: Clinic) -> MoveStatus | None:
-    move = open_move(clinic)
-    if move is None:
+def move_status(clinic: Clinic, move: ProjectMove | None = None) -> MoveStatus | None:
+    """The open move as the clinic sees it; `move`, when given, is the clinic's open move
+    (already read), else it is looked up."""
+    move = open_move(clinic) if move is None else move
+    if move is None or move.state not in ProjectMove.OPEN:
         return None
     automatic = carrier_automatic(clinic)
     numbers = tuple(PhoneNumber.objects.for_clinic(clinic).values_list("e164", flat=True))
@@ -77,6 +80,46 @@ def move_status(clinic: Clinic) -> MoveStatus | None:
             move, automatic, ", ".join(display_number(n) for n in numbers) or "your numbers"
         ),
     )
+
+
+def move_heading(status: MoveStatus) -> str:
+    if status.waiting_for_you:
+        return "Action needed: your phone line is moving"
+    return "Your phone line is moving"
+
+
+FINISHED: dict[str, tuple[str, str]] = {
+    State.DONE: (
+        "Your phone line has moved",
+        "Your phone line has moved to its new server, and your receptionist answers there. "
+        "Nothing else to do.",
+    ),
+    State.ROLLED_BACK: (
+        "Your phone line stays where it was",
+        "The move of your phone line was called off. Your receptionist keeps answering at "
+        "the address your carrier uses today. Nothing to do.",
+    ),
+}
+
+
+def move_status_json(clinic: Clinic) -> dict[str, Any] | None:
+    """The move's part of the dashboard's status JSON (tenants.selectors.provisioning_status):
+    the open move as the card shows it, else how the clinic's last move ended (the card of a
+    page open during the move shows it), None when the clinic never moved. No project's name,
+    URL or key, like the card."""
+    last = (
+        ProjectMove.objects.filter(clinic=clinic)
+        .select_related("source", "target")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is None:
+        return None
+    status = move_status(clinic, last)
+    if status is None:
+        heading, sentence = FINISHED[last.state]
+        return {"moving": False, "state": last.state, "heading": heading, "sentence": sentence}
+    return {"moving": True, **asdict(status), "heading": move_heading(status)}
 
 
 def clinic_confirms_carrier(*, clinic: Clinic, actor: User | None) -> ProjectMove:

@@ -238,9 +238,11 @@ def provisioning_steps(
 
 def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
     """The JSON the dashboard polls: everything on the page that changes while the phone
-    line is set up (the header, the status card, the checklist, the activity), so they
-    update together. Times are also given as text in the current (the clinic's) zone.
-    Never includes secrets (no carrier auth at all)."""
+    line is set up (the header, the status card, the checklist, the activity) or moves to
+    another LiveKit project (the move card), so they update together. Times are also given
+    as text in the current (the clinic's) zone. Never includes secrets (no carrier auth at
+    all), nor a project's name, URL or key."""
+    from telephony.move_status import move_status_json
     from telephony.selectors import go_live_checklist
 
     overview = clinic_overview(clinic=clinic)
@@ -276,6 +278,8 @@ def provisioning_status(*, clinic: Clinic) -> dict[str, Any]:
         "carrier": overview.carrier.as_dict(),
         "checklist": [item.as_dict() for item in checklist],
         "events": [event_dict(e, local_text(e.at, WHEN_SECONDS)) for e in overview.events],
+        # A move between LiveKit projects (decision 0131): the page polls while it is open.
+        "move": move_status_json(clinic),
     }
 
 

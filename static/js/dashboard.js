@@ -1,5 +1,6 @@
 // Clinic dashboard: poll status.json while provisioning runs, update the page in place:
-// the header, the status card, the checklist and the activity, together (one response).
+// the header, the status card, the checklist and the activity, together (one response);
+// and while the clinic moves to another LiveKit project, the move card (decision 0131).
 // Times come as text in the clinic's zone from the server. No framework; every value goes
 // in through textContent, never innerHTML.
 (function () {
@@ -87,6 +88,42 @@
     });
   }
 
+  function moveCard() { return document.getElementById("move-card"); }
+  function moving(s) { return !!(s.move && s.move.moving); }
+
+  function renderMove(m) {
+    var box = moveCard();
+    if (!box || !m) return;  // no card: the page was loaded with no move open
+    function field(name, value) {
+      var node = box.querySelector('[data-field="' + name + '"]');
+      if (node && node.textContent !== value) node.textContent = value;
+      return node;
+    }
+    var waiting = !!(m.moving && m.waiting_for_you);
+    field("move_heading", m.heading);
+    field("move_sentence", m.sentence);
+    box.setAttribute("data-move-state", m.state);
+    box.setAttribute("data-moving", m.moving ? "true" : "false");
+    box.classList.toggle("card--accent", waiting);
+    box.querySelectorAll('[data-move-show="waiting"]').forEach(function (node) {
+      node.hidden = !waiting;
+    });
+    if (!m.moving) return;
+    field("move_new_sip_uri", m.new_sip_uri);
+    field("move_old_sip_uri", m.old_sip_uri);
+    var numbers = box.querySelector('[data-field="move_numbers"]');
+    if (numbers && numbers.textContent !== m.numbers.join(", ")) {
+      var parts = [];
+      m.numbers.forEach(function (n, i) {
+        if (i) parts.push(document.createTextNode(", "));
+        var code = document.createElement("code");
+        code.textContent = n;
+        parts.push(code);
+      });
+      numbers.replaceChildren.apply(numbers, parts);
+    }
+  }
+
   function render(s) {
     var badge = el("state_label");
     if (badge) badge.className = "badge badge--state badge--" + s.state;
@@ -122,6 +159,7 @@
     renderSteps(s.steps || []);
     renderChecklist(s.checklist || []);
     renderEvents(s.events || []);
+    renderMove(s.move);
   }
 
   function isSettled(s) { return s.settled || SETTLED.indexOf(s.state) !== -1; }
@@ -139,6 +177,8 @@
         failures = 0;
         render(s);
         if (!isSettled(s)) schedule(s.state === "retrying" ? 4000 : 1500);
+        // A move can wait days for the clinic's carrier: slower polls while it does.
+        else if (moving(s)) schedule(s.move.waiting_for_you ? 10000 : 3000);
       })
       .catch(function () {
         failures += 1;  // back off on errors (network blip, server restart), keep trying
@@ -146,5 +186,8 @@
       });
   }
 
-  if (card.getAttribute("data-settled") !== "true") schedule(1500);
+  var box = moveCard();
+  if (card.getAttribute("data-settled") !== "true" || (box && box.getAttribute("data-moving") === "true")) {
+    schedule(1500);
+  }
 })();

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from telephony.carrier_services import carrier_confirm_by_hand
 from telephony.models import ProjectMove
+from telephony.move_status import FINISHED, clinic_confirms_carrier
 from telephony.moves import advance, start_move
 from telephony.validators import display_number
 from tests.e2e.conftest import wait_until
@@ -93,4 +94,61 @@ def test_the_admin_is_told_the_new_address_and_confirms_the_move(
     assert held_numbers(emulators["a"]) == [] and held_numbers(emulators["b"]) == [number]
     tour.goto(f"/clinics/{clinic.slug}/")
     expect(page.locator("#move-card")).to_have_count(0)
+    tour.check_plain_words()
+
+
+def test_the_card_follows_the_move_without_a_reload(tour, emulators, projects, worker, size):
+    """The dashboard is opened while the move is set up in b; the card then changes as the
+    move advances (from the status JSON the page polls) to "Action needed" with the new
+    address and the button, and after the confirmation (given here, not by a click, which
+    would load the page) to "has moved" once the worker is done, all on the same page."""
+    number = "+15185550811" if size == "desktop" else "+15185550812"
+    clinic = go_live(f"Watched Dental {size}", number, projects["a"])
+    carrier_confirm_by_hand(clinic=clinic, confirmed=True)
+    wait_until(lambda: settled(clinic), timeout=60)
+    move = start_move(clinic, projects["b"])
+    page = tour.page
+    sign_in(tour, clinic.memberships.get().user.email)
+    tour.goto(f"/clinics/{clinic.slug}/")
+    page.evaluate("window.sameDashboard = true")  # gone if the page is loaded again
+    card = page.locator("#move-card")
+    heading = card.get_by_role("heading", level=2)
+    button = card.get_by_role("button", name="My carrier now sends calls to the new address")
+    expect(heading).to_have_text("Your phone line is moving")
+    expect(card.locator("[data-field=move_sentence]")).to_contain_text("Nothing to do yet.")
+    expect(button).to_be_hidden()
+    expect(card).to_have_attribute("data-move-state", ProjectMove.State.PROVISIONING)
+
+    with ThreadPoolExecutor(1) as operator:
+
+        def step() -> str:
+            state = operator.submit(lambda: advance(move).state).result()
+            connections.close_all()
+            return state
+
+        wait_until(lambda: step() == ProjectMove.State.AWAITING_CARRIER, timeout=60)
+        expect(heading).to_have_text(WORDS[0], timeout=20_000)
+        expect(card.locator("[data-field=move_sentence]")).to_have_text(
+            WORDS[1].format(number=display_number(number))
+        )
+        expect(card.locator("#cv-move-sip-uri")).to_have_text("sip:b.sip.example")
+        expect(card.locator("[data-field=move_numbers]")).to_have_text(number)
+        expect(button).to_be_visible()
+        tour.check_fits_the_screen()
+        tour.check_plain_words()
+
+        def confirm() -> None:
+            clinic_confirms_carrier(clinic=clinic, actor=None)  # the worker takes it on
+            connections.close_all()
+
+        operator.submit(confirm).result()
+    # The JSON is polled every 10 s while the move waits for the clinic, then every 3 s.
+    heading_done, sentence_done = FINISHED[ProjectMove.State.DONE]
+    expect(heading).to_have_text(heading_done, timeout=60_000)
+    expect(card.locator("[data-field=move_sentence]")).to_have_text(sentence_done)
+    expect(button).to_be_hidden()
+    expect(card).to_have_attribute("data-move-state", ProjectMove.State.DONE)
+    assert ProjectMove.objects.get(pk=move.pk).state == ProjectMove.State.DONE
+    assert held_numbers(emulators["a"]) == [] and held_numbers(emulators["b"]) == [number]
+    assert page.evaluate("window.sameDashboard === true")  # never reloaded
     tour.check_plain_words()
