@@ -18,21 +18,32 @@ from django.db.models import Model
 M = TypeVar("M", bound=Model)
 
 
+def column_names(cursor: Any) -> list[str]:
+    """The result's column names. psycopg's `description` builds a Column object per column
+    (about 60 µs for the clinic row's 40); the names alone are read from the result."""
+    result = getattr(cursor, "pgresult", None)
+    if result is None:  # not psycopg 3 (never in this project; kept for `connection.cursor`)
+        return [column.name for column in cursor.description]
+    encoding = cursor.connection.info.encoding
+    return [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+
+
 def model_rows(model: type[M], sql: str, params: Mapping[str, Any]) -> list[M]:
     prepared = getattr(connection, "prepared_cursor", None)
     with prepared() if prepared is not None else connection.cursor() as cur:
         cur.execute(sql, params)
-        names = [column.name for column in cur.description]
+        names = column_names(cur)
         rows = cur.fetchall()
     index = {name: i for i, name in enumerate(names)}
     # In the model's field order, which `from_db` relies on (a table's column order may differ).
     present = [f for f in model._meta.concrete_fields if f.column in index]
     attnames = [f.attname for f in present]
-    columns = [index[f.column] for f in present]
+    columns = [index[str(f.column)] for f in present]
     converters = [
         (j, f.from_db_value) for j, f in enumerate(present) if hasattr(f, "from_db_value")
     ]
-    extra = [name for name in names if name not in {f.column for f in present}]
+    model_columns = {f.column for f in present}
+    extra = [name for name in names if name not in model_columns]
     out = []
     for row in rows:
         values = [row[i] for i in columns]

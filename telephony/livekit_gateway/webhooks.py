@@ -2,50 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from dataclasses import dataclass
+import hashlib
+import hmac
 from typing import Any
 
 import jwt
 from google.protobuf import json_format
 from livekit import api
 
-# --- Webhooks -----------------------------------------------------------------------------
+from telephony.livekit_gateway.webhook_json import read_event
+from telephony.livekit_gateway.webhook_types import (
+    WebhookEvent,
+    WebhookParticipant,
+    WebhookRejected,
+    WebhookRoom,
+)
 
-
-class WebhookRejected(Exception):
-    """A webhook that is not provably LiveKit's: unsigned, wrongly signed, stale, or unreadable."""
-
-    def __init__(self, reason: str, *, status: int = 401) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-@dataclass(frozen=True)
-class WebhookRoom:
-    sid: str
-    name: str
-    created_at: float | None  # unix seconds
-
-
-@dataclass(frozen=True)
-class WebhookParticipant:
-    sid: str
-    identity: str
-    name: str
-    kind: str  # "SIP", "AGENT", "STANDARD", ...
-    attributes: dict[str, str]
-    joined_at: float | None
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    id: str
-    event: str
-    created_at: float | None
-    room: WebhookRoom | None
-    participant: WebhookParticipant | None
+__all__ = [
+    "WebhookEvent",
+    "WebhookParticipant",
+    "WebhookRejected",
+    "WebhookRoom",
+    "verify_webhook",
+]
 
 
 def _seconds(ms: int, s: int) -> float | None:
@@ -73,26 +55,49 @@ def _webhook_event(message: Any) -> WebhookEvent:
     return WebhookEvent(message.id, message.event, float(message.created_at) or None, room, person)
 
 
+def _library_event(body: str) -> WebhookEvent:
+    """The body read by livekit-api's own parser (what its WebhookReceiver returns)."""
+    message = json_format.Parse(body, api.WebhookEvent(), ignore_unknown_fields=True)
+    return _webhook_event(message)
+
+
 @functools.lru_cache(maxsize=32)  # a key pair per LiveKit project
-def _receiver(api_key: str, api_secret: str) -> api.WebhookReceiver:
-    """One receiver per key pair and process: building it per delivery was repeated work."""
-    return api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
+def _verifier(api_key: str, api_secret: str) -> api.TokenVerifier:
+    """One verifier per key pair and process: building it per delivery was repeated work."""
+    return api.TokenVerifier(api_key, api_secret)
 
 
-# Reference: https://docs.livekit.io/home/server/webhooks/#receiving-webhooks
 def verify_webhook(body: str, authorization: str, *, api_key: str, api_secret: str) -> WebhookEvent:
-    """Check LiveKit's signature (a JWT over the body's SHA-256, HS256 with the API secret,
-    `exp` required) and return the event. Expired tokens (LiveKit signs for five minutes)
-    are rejected, so a captured webhook cannot be replayed later. The token is decoded once:
-    WebhookReceiver.receive verifies it, then checks the body's hash, then parses."""
+    """Check LiveKit's signature and return the event, in the steps of livekit-api's
+    WebhookReceiver.receive: the token verified by its TokenVerifier (HS256 with the API
+    secret, the key as issuer, `exp` required, so a captured webhook cannot be replayed
+    once LiveKit's five minutes are up), then the body's SHA-256 against the token's
+    `sha256` claim, then the body read. The token is decoded once. The body is read by
+    `webhook_json.read_event`, or by the library's parser when it is not in the plain
+    shape (decision 0144)."""
     if not authorization:
         raise WebhookRejected("missing Authorization header")
     try:
-        message = _receiver(api_key, api_secret).receive(body, authorization)
+        claims = _verifier(api_key, api_secret).verify(authorization)
     except jwt.PyJWTError as exc:  # unsigned, wrongly signed, expired, another key: not LiveKit's
         raise WebhookRejected(f"bad signature token ({type(exc).__name__})") from None
+    except Exception:  # a token whose grants do not read
+        raise WebhookRejected("bad signature token") from None
+    try:
+        signed = base64.b64decode(claims.sha256 or "", validate=True)
+    except (binascii.Error, ValueError):
+        signed = b""
+    if not signed or not hmac.compare_digest(signed, hashlib.sha256(body.encode()).digest()):
+        raise WebhookRejected("body does not match its signature")
+    event = read_event(body)
+    if event is not None:
+        return event
+    try:
+        return _library_event(body)
     except json_format.ParseError:
         raise WebhookRejected("signed body is not a LiveKit webhook event", status=400) from None
-    except Exception:  # no body hash in the token, or it does not match the body
-        raise WebhookRejected("body does not match its signature") from None
-    return _webhook_event(message)
+    except Exception:  # json_format's other refusals (a wrong type deep inside)
+        raise WebhookRejected("signed body is not a LiveKit webhook event", status=400) from None
+
+
+# Reference: https://docs.livekit.io/home/server/webhooks/#receiving-webhooks
