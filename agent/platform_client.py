@@ -17,6 +17,11 @@ config without opening hours (an older platform) whose version equals the job me
 config_version is used without a request; one with hours is always revalidated, since open
 or closed changes with the clock (decision 0091).
 
+The fetch says which LiveKit project the worker serves (`X-Switchboard-Project`, from
+SWITCHBOARD_PROJECT); a platform that finds the clinic's calls arrive through another
+project still answers, with `X-Switchboard-Project-Mismatch`, which is logged as an error
+(decision 0155): the caller is served, the misdeployment is seen.
+
 Reference: the agent config API contract in docs/agent.md.
 """
 
@@ -43,6 +48,8 @@ logger = logging.getLogger("switchboard.agent")
 Source = Literal["cache", "platform", "revalidated", "stale", "fallback"]
 A = TypeVar("A")
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+PROJECT_HEADER = "X-Switchboard-Project"
+MISMATCH_HEADER = "X-Switchboard-Project-Mismatch"
 
 
 class ClinicNotServed(Exception):
@@ -116,9 +123,11 @@ class PlatformClient:
         backoff_cap_s: float = 1.0,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        project: str | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._token = token
+        self._project = project  # the LiveKit project this worker serves (SWITCHBOARD_PROJECT)
         self._session = session
         self._owns_session = session is None
         self.cache = cache if cache is not None else ConfigCache()
@@ -213,12 +222,17 @@ class PlatformClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
+        if self._project:
+            headers[PROJECT_HEADER] = self._project
         async with self._http().get(
             self._endpoint, params=params, headers=headers, allow_redirects=False
         ) as resp:
             body = await resp.read()
             status = resp.status
             etag = resp.headers.get("ETag")
+            mismatch = resp.headers.get(MISMATCH_HEADER)
+        if mismatch and status in (200, 304):
+            logger.error("%s: wrong LiveKit project: %s", _describe(target), mismatch)
         if status == 200:
             return self._accept(body, etag, target)
         if status == 304 and entry is not None:

@@ -200,6 +200,7 @@ async def config_for_call(settings: Settings, target: Any) -> ClinicConfig | Non
         token=settings.agent_token,
         cache=_CACHE,
         deadline_s=settings.config_deadline_s,
+        project=settings.project,
     ) as client:
         fetched = await _fetch_or_none(client, target)
     if fetched is None:
@@ -219,6 +220,7 @@ async def _routed_config(settings: Settings, target: Any, receptionist: int) -> 
         token=settings.agent_token,
         cache=_CACHE,
         deadline_s=settings.config_deadline_s,
+        project=settings.project,
     ) as client:
         try:
             result = await client.fetch_config(

@@ -86,8 +86,13 @@ def live_receptionist(clinic_id: str, receptionist_id: str = "") -> Receptionist
     except ValueError:
         return None
     named = named_receptionist(receptionist_id)
-    rows = Receptionist.objects.select_related("clinic", *CALL_TIME_RELATED).filter(
-        clinic_id=key, clinic__state=Clinic.State.LIVE
+    from telephony.agent_project import serving_annotations
+
+    # With the projects that serve the clinic, for the worker's project check (0155).
+    rows = (
+        Receptionist.objects.select_related("clinic", *CALL_TIME_RELATED)
+        .filter(clinic_id=key, clinic__state=Clinic.State.LIVE)
+        .annotate(**serving_annotations())
     )
     wanted_first = Case(
         When(pk=named, then=Value(0)), default=Value(1), output_field=IntegerField()

@@ -32,6 +32,7 @@ from telephony.agent_config import (
     served_clinic,
     served_receptionist,
 )
+from telephony.agent_project import mismatch_headers
 from telephony.api.auth import AgentTokenAuthentication, IsAgent
 from telephony.models import CallOutcome
 from telephony.outcomes import (
@@ -94,6 +95,8 @@ class AgentConfigApi(APIView):
         at_call = call_time(config)
         etag = config_etag(clinic.pk, config.pk, config.version, at_call.etag_part)
         headers = {"ETag": etag, "Cache-Control": CONFIG_CACHE_CONTROL, "Vary": "Authorization"}
+        # The worker's project against the clinic's (decision 0155).
+        headers.update(mismatch_headers(request.META, clinic, config))
         wanted = parse_etags(request.headers.get("If-None-Match", ""))
         if etag in wanted or "*" in wanted:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)

@@ -29,6 +29,7 @@ from django.utils.http import parse_etags
 
 from frontdesk.config import LocationRow, etag_part_from_rows
 from telephony.agent_config import CONFIG_CACHE_CONTROL, config_etag, named_receptionist
+from telephony.agent_project import serves, worker_project
 from telephony.agent_tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
 from telephony.models import AgentToken
 from tenants.models import Clinic
@@ -38,14 +39,24 @@ PATH = "/api/v1/agent/config"
 # The token, and the receptionist the view would pick (the one named if it is the clinic's,
 # else the clinic's first) of a live clinic, with what its ETag is made of. LEFT JOIN: a
 # valid token for a clinic that is not live is still told apart from an invalid token (the
-# view answers them 404 and 401).
+# view answers them 404 and 401). And the projects that serve the clinic (its own, an open
+# move's source), compared with the worker's X-Switchboard-Project (decision 0155) without a
+# round trip of their own.
 STATEMENT = """
 SELECT t.id, t.last_used_at, r.clinic_id, r.id, r.version,
        r.timezone, r.desk_version, r.weekly, r.closures, r.after_version,
-       r.loc_id, r.loc_version, r.loc_own_hours, r.loc_timezone, r.loc_weekly, r.loc_closures
+       r.loc_id, r.loc_version, r.loc_own_hours, r.loc_timezone, r.loc_weekly, r.loc_closures,
+       r.project, r.move_source
 FROM telephony_agenttoken t
 LEFT JOIN LATERAL (
     SELECT r.clinic_id, r.id, r.version, c.timezone,
+           COALESCE((SELECT p.name FROM telephony_livekitproject p
+                     WHERE p.id = c.livekit_project_id), 'default') AS project,
+           (SELECT s.name FROM telephony_projectmove m
+            JOIN telephony_livekitproject s ON s.id = m.source_id
+            WHERE m.clinic_id = c.id
+              AND m.state IN ('provisioning', 'verifying', 'awaiting_carrier', 'deleting')
+            LIMIT 1) AS move_source,
            fd.version AS desk_version, fd.weekly, fd.closures, ah.version AS after_version,
            loc.id AS loc_id, loc.version AS loc_version, loc.own_hours AS loc_own_hours,
            loc.timezone AS loc_timezone, loc.weekly AS loc_weekly,
@@ -88,13 +99,16 @@ def not_modified(request: HttpRequest) -> HttpResponse | None:
     zone, desk_version, weekly, closures, after_version = row[5:10]
     if isinstance(weekly, str):  # jsonb comes back decoded; text only on odd drivers
         weekly, closures = json.loads(weekly), json.loads(closures or "[]")
-    location = _location(row[10:])
+    location = _location(row[10:16])
     # Open or closed and the next change are part of the ETag (decision 0091), and the
     # receptionist's location (decision 0121).
     part = etag_part_from_rows(desk_version, weekly, closures, after_version, zone, location)
     etag = config_etag(clinic, receptionist, version, part)
     if etag not in wanted and "*" not in wanted:
         return None
+    worker = worker_project(request.META)
+    if worker is not None and not serves(worker, row[16:18]):
+        return None  # a worker of another project: the view answers, saying so (0155)
     now = timezone.now()
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         AgentToken.objects.filter(pk=token_id).update(last_used_at=now)

@@ -305,3 +305,39 @@ def test_a_job_naming_a_receptionist_asks_for_it_and_caches_it_apart():
     assert (main.source, main.config.receptionist) == ("platform", 1)
     assert (again.source, again.config.receptionist) == ("cache", 7)
     assert len(platform.requests) == 2
+
+
+def test_the_worker_says_its_project_and_logs_a_mismatch_the_platform_reports(caplog):
+    """Decision 0155: X-Switchboard-Project goes with every fetch; the platform's
+    X-Switchboard-Project-Mismatch is logged as an error, and the config is still used."""
+    seen = []
+    sentence = "This agent worker says it serves LiveKit project 'eu-west' ..."
+
+    async def mismatched(request):
+        seen.append(request.headers.get("X-Switchboard-Project"))
+        headers = {"ETag": '"3"', "X-Switchboard-Project-Mismatch": sentence}
+        if request.headers.get("If-None-Match"):
+            return web.Response(status=304, headers=headers)
+        return web.json_response(config_body(3), headers=headers)
+
+    async def scenario(client):
+        first = await client.fetch_config(by_clinic(None))
+        return first, await client.fetch_config(by_clinic(None))
+
+    with caplog.at_level("ERROR", logger="switchboard.agent"):
+        (first, again), _ = run_with_platform(lambda p: [mismatched], scenario, project="eu-west")
+    assert (first.source, again.source) == ("platform", "revalidated")
+    assert seen == ["eu-west", "eu-west"]
+    wrong = [r.getMessage() for r in caplog.records if "wrong LiveKit project" in r.getMessage()]
+    assert len(wrong) == 2 and all(sentence in m for m in wrong)
+
+
+def test_a_worker_without_a_project_sends_no_header():
+    seen = []
+
+    async def record(request):
+        seen.append(request.headers.get("X-Switchboard-Project"))
+        return await ok(3)(request)
+
+    run_with_platform(lambda p: [record], lambda c: c.fetch_config(by_clinic(3)))
+    assert seen == [None]
