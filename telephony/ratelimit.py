@@ -17,21 +17,23 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-# KEYS: bucket, blocked-until. ARGV: rate (tokens/s), burst, max wait (s).
-# Returns the seconds to wait for the reserved token, or minus the wait when it would
-# exceed the maximum (refused: nothing is reserved).
+# KEYS: bucket, blocked-until. ARGV: rate (tokens/s), burst, max wait (s), floor (tokens
+# that must stay in the bucket after this one: 0 for provisioning, a reserve for the drift
+# scan). Returns the seconds to wait for the reserved token, or minus the wait when it
+# would exceed the maximum (refused: nothing is reserved).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4] or '0')
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or tostring(burst))
 local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or tostring(now))
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local wait = 0
-if tokens < 1 then wait = (1 - tokens) / rate end
+if tokens < 1 + floor then wait = (1 + floor - tokens) / rate end
 if blocked > now + wait then wait = blocked - now end
 if wait > max_wait then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
@@ -67,6 +69,22 @@ class Limiter(Protocol):
     def block_for(self, seconds: float) -> None: ...
 
 
+class Yielding:
+    """A limiter for calls that give way to provisioning (the drift scan, decision 0161):
+    each takes a token only once the bucket holds `reserve` more after it, waiting for
+    that up to the limiter's maximum wait; beyond it, RateLimited (the caller defers)."""
+
+    def __init__(self, inner: LocalLimiter | RedisLimiter, reserve: float) -> None:
+        self.inner = inner
+        self.reserve = reserve
+
+    def acquire(self) -> float:
+        return self.inner.acquire(floor=self.reserve)
+
+    def block_for(self, seconds: float) -> None:
+        self.inner.block_for(seconds)
+
+
 @dataclass
 class LimiterConfig:
     per_minute: float
@@ -89,12 +107,12 @@ class LocalLimiter:
         self._ts = clock()
         self._blocked_until = 0.0
 
-    def reserve(self) -> float:
+    def reserve(self, floor: float = 0.0) -> float:
         with self._lock:
             now = self._clock()
             rate = self.config.rate
             tokens = min(self.config.burst, self._tokens + max(0.0, now - self._ts) * rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+            wait = 0.0 if tokens >= 1 + floor else (1 + floor - tokens) / rate
             wait = max(wait, self._blocked_until - now)
             self._ts = now
             if wait > self.config.max_wait:
@@ -103,8 +121,8 @@ class LocalLimiter:
             self._tokens = tokens - 1
             return wait
 
-    def acquire(self) -> float:
-        wait = self.reserve()
+    def acquire(self, floor: float = 0.0) -> float:
+        wait = self.reserve(floor)
         if wait > 0:
             time.sleep(wait)
         return wait
@@ -127,20 +145,20 @@ class RedisLimiter:
         self._block = client.register_script(_BLOCK)
         self._fallback = LocalLimiter(config)
 
-    def reserve(self) -> float:
+    def reserve(self, floor: float = 0.0) -> float:
         c = self.config
         try:
-            raw = self._reserve(keys=self.keys, args=[c.rate, c.burst, c.max_wait])
+            raw = self._reserve(keys=self.keys, args=[c.rate, c.burst, c.max_wait, floor])
         except Exception:  # Redis down: keep this process polite on its own
             logger.warning("rate limiter: Redis unreachable, using the local bucket")
-            return self._fallback.reserve()
+            return self._fallback.reserve(floor)
         wait = float(raw)
         if wait < 0:
             raise RateLimited(-wait)
         return wait
 
-    def acquire(self) -> float:
-        wait = self.reserve()
+    def acquire(self, floor: float = 0.0) -> float:
+        wait = self.reserve(floor)
         if wait > 0:
             time.sleep(wait)
         return wait

@@ -14,10 +14,16 @@ project's orphan (a clinic of another project has no business there). `scan_all`
 every project that is not retired, one after the other; a project that cannot be read (or
 whose credentials circuit is open) is reported and skipped, never a reason to stop
 scanning the others (docs/decisions/0095).
+
+Provisioning goes first: the scan's calls take a token from the project's limiter only
+while the bucket keeps DRIFT_SCAN_LIMITER_RESERVE tokens for provisioning, and a scan that
+cannot get one in time is *deferred* (reported, not failed) to the next scheduled scan
+(docs/decisions/0161).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections import defaultdict
@@ -30,7 +36,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from telephony.livekit_gateway import LiveKitError, LiveKitGateway, RemoteRule, RemoteTrunk
+from telephony.livekit_gateway import (
+    LOCAL_RATE_LIMIT,
+    LiveKitError,
+    LiveKitGateway,
+    RemoteRule,
+    RemoteTrunk,
+)
 from telephony.models import (
     LineRule,
     LiveKitProject,
@@ -41,6 +53,7 @@ from telephony.models import (
 )
 from telephony.provisioning.desired import owner_of, spec_hash
 from telephony.provisioning.lease import db_now
+from telephony.ratelimit import LocalLimiter, RedisLimiter, Yielding
 from tenants.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -71,7 +84,7 @@ def scan(
     from telephony.upstream import gateway_for
 
     project = project or default_project()
-    gw = gateway or gateway_for(project)
+    gw = yielding(gateway or gateway_for(project))
     started_at = timezone.now()
     size = settings.DRIFT_SCAN_PAGE_SIZE
     trunks, trunk_calls = _pages(gw.list_inbound_trunks, lambda t: t.trunk_id, size)
@@ -126,11 +139,48 @@ def scan_all() -> dict[str, dict[str, Any]]:
                 raise LiveKitError(blocked)
             reports[project.name] = scan(project=project)
         except LiveKitError as exc:
+            if exc.code == LOCAL_RATE_LIMIT and not blocked:
+                reports[project.name] = _deferred(project)
+                continue
             logger.warning("drift scan of %s skipped: %s", project.name, exc.sentence)
             report = {"project": project.name, "at": timezone.now().isoformat()}
             reports[project.name] = {**report, "error": exc.sentence}
             _store(project, reports[project.name])
     return reports
+
+
+def yielding(gw: LiveKitGateway) -> LiveKitGateway:
+    """The gateway with a limiter that gives way to provisioning (decision 0161): a scan
+    call waits until the bucket would keep DRIFT_SCAN_LIMITER_RESERVE tokens (at most one
+    less than the burst) after its own."""
+    limiter = getattr(gw, "limiter", None)
+    if not isinstance(limiter, (LocalLimiter, RedisLimiter)):
+        return gw  # no limiter (a test's fake), or one already yielding
+    reserve = min(settings.DRIFT_SCAN_LIMITER_RESERVE, limiter.config.burst - 1)
+    scan_gw = copy.copy(gw)
+    scan_gw.limiter = Yielding(limiter, max(0.0, reserve))
+    return scan_gw
+
+
+DEFERRED = (
+    "Deferred: provisioning was using this project's LiveKit rate limit; the next scan "
+    "runs at its usual time."
+)
+
+
+def _deferred(project: LiveKitProject) -> dict[str, Any]:
+    """Record a scan given way to provisioning: the last finished scan's report stays, with
+    when and why this one did not run."""
+    logger.info("drift scan of %s deferred: provisioning has the rate limit", project.name)
+    note = {"deferred": DEFERRED, "deferred_at": timezone.now().isoformat()}
+    if project.from_environment:
+        last = UpstreamStatus.load().last_drift_scan
+        UpstreamStatus.objects.filter(pk=1).update(last_drift_scan={**(last or {}), **note})
+    else:
+        rows = LiveKitProject.objects.filter(pk=project.pk)
+        last = rows.values_list("last_drift_scan", flat=True).first()
+        rows.update(last_drift_scan={**(last or {}), **note})
+    return {"project": project.name, "at": note["deferred_at"], "deferred": DEFERRED}
 
 
 def _store(project: LiveKitProject, report: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis
 
-from telephony.ratelimit import LimiterConfig, LocalLimiter, RateLimited, RedisLimiter
+from telephony.ratelimit import LimiterConfig, LocalLimiter, RateLimited, RedisLimiter, Yielding
 
 
 class Clock:
@@ -81,3 +81,28 @@ def test_the_redis_bucket_honours_retry_after_for_everyone(redis_client):
     with pytest.raises(RateLimited):
         worker_b.reserve()
     assert worker_b.usage()["blocked_for"] > 8
+
+
+def test_a_floor_leaves_the_reserve_for_callers_without_one():
+    clock = Clock()
+    lim = LocalLimiter(LimiterConfig(per_minute=60, burst=4, max_wait=0.5), clock=clock)
+
+    assert [lim.reserve(floor=2) for _ in range(2)] == [0.0, 0.0]
+    with pytest.raises(RateLimited) as err:  # a third would leave fewer than 2
+        lim.reserve(floor=2)
+    assert err.value.wait == pytest.approx(1.0)
+    assert [lim.reserve() for _ in range(2)] == [0.0, 0.0]  # the reserve is still there
+    clock.now += 3
+    assert lim.reserve(floor=2) == 0.0
+
+
+def test_the_redis_bucket_keeps_the_reserve_for_provisioning(redis_client):
+    client, prefix = redis_client
+    config = LimiterConfig(per_minute=6, burst=4, max_wait=1)
+    scan = Yielding(RedisLimiter(client, config, prefix=prefix), reserve=2)
+    provisioning = RedisLimiter(client, config, prefix=prefix)
+
+    assert [scan.acquire(), scan.acquire()] == [0.0, 0.0]
+    with pytest.raises(RateLimited):  # a token every 10 s: far beyond the scan's wait
+        scan.acquire()
+    assert [provisioning.reserve(), provisioning.reserve()] == [0.0, 0.0]
