@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, F
 
 from telephony.models import LiveKitProject, Provisioning, ProvisioningEvent, UpstreamStatus
@@ -47,9 +46,9 @@ class ProjectRow:
 
 def limiter_usage(project: str = "default") -> dict[str, Any]:
     """The project's rate limiter (LiveKit's limit is per project)."""
-    from telephony.ratelimit import RedisLimiter, get_limiter
+    from telephony.ratelimit import RedisLimiter, get_limiter, project_rate
 
-    per_minute = settings.LIVEKIT_RATE_LIMIT_PER_MINUTE
+    per_minute = project_rate(project)
     try:
         limiter = get_limiter(project)
         if not isinstance(limiter, RedisLimiter):

@@ -56,6 +56,7 @@ class LiveKitProjectForm(forms.ModelForm):
             "name",
             "region",
             "capacity_weight",
+            "rate_limit_per_minute",
             "accepting_new_clinics",
             "status",
             "url",
@@ -113,6 +114,7 @@ class LiveKitProjectAdmin(admin.ModelAdmin):
         "name",
         "region",
         "capacity_weight",
+        "rate_limit",
         "accepting_new_clinics",
         "status",
         "clinic_count",
@@ -158,6 +160,12 @@ class LiveKitProjectAdmin(admin.ModelAdmin):
     def server_url(self, project: LiveKitProject) -> str:
         return project.effective_url + (" (LIVEKIT_URL)" if project.from_environment else "")
 
+    @admin.display(description="requests/min")
+    def rate_limit(self, project: LiveKitProject) -> str:
+        if project.rate_limit_per_minute:
+            return f"{project.rate_limit_per_minute:,}"
+        return f"{project.effective_rate_limit_per_minute:,.0f} (LIVEKIT_RATE_LIMIT_PER_MINUTE)"
+
     @admin.display(description="API key")
     def key(self, project: LiveKitProject) -> str:
         return project.effective_api_key
@@ -167,6 +175,7 @@ class LiveKitProjectAdmin(admin.ModelAdmin):
             "name",
             "region",
             "capacity_weight",
+            "rate_limit_per_minute",
             "accepting_new_clinics",
             "status",
             *ENVIRONMENT_FIELDS,

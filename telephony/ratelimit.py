@@ -184,22 +184,52 @@ class RedisLimiter:
 _limiter: Limiter | None = None
 _project_limiters: dict[str, Limiter] = {}
 _limiter_lock = threading.Lock()
+# How long a process keeps a project's request rate before reading it again (decision 0162).
+RATE_REFRESH_SECONDS = 30.0
+_rates: dict[str, tuple[float, float]] = {}  # project -> (per minute, when read)
 
 
 def get_limiter(project: str = "default") -> Limiter:
     """The process's limiter for a LiveKit project (LiveKit's rate limit is per project),
-    built from settings on first use (after any fork). `default`'s Redis keys are the ones
-    used before there were several projects."""
+    built from settings on first use (after any fork), at the project's own request rate
+    (re-read every RATE_REFRESH_SECONDS). `default`'s Redis keys are the ones used before
+    there were several projects."""
     global _limiter
+    per_minute = project_rate(project)
     with _limiter_lock:
         if project != "default":
             limiter = _project_limiters.get(project)
             if limiter is None:
                 limiter = _project_limiters[project] = _build(project)
-            return limiter
-        if _limiter is None:
-            _limiter = _build()
-        return _limiter
+        else:
+            if _limiter is None:
+                _limiter = _build()
+            limiter = _limiter
+    if isinstance(limiter, (LocalLimiter, RedisLimiter)):
+        limiter.config.per_minute = per_minute
+    return limiter
+
+
+def project_rate(project: str = "default") -> float:
+    """The project's LiveKit requests a minute: its own (LiveKitProject.rate_limit_per_minute)
+    or LIVEKIT_RATE_LIMIT_PER_MINUTE; read at most every RATE_REFRESH_SECONDS."""
+    from django.conf import settings
+
+    now = time.monotonic()
+    cached = _rates.get(project)
+    if cached is not None and now - cached[1] < RATE_REFRESH_SECONDS:
+        return cached[0]
+    own = None
+    try:
+        from telephony.models import LiveKitProject
+
+        rows = LiveKitProject.objects.filter(name=project)
+        own = rows.values_list("rate_limit_per_minute", flat=True).first()
+    except Exception:  # the database unreachable: the setting, until the next read
+        logger.warning("rate limiter: project %s's rate unreadable, using the setting", project)
+    per_minute = float(own) if own else float(settings.LIVEKIT_RATE_LIMIT_PER_MINUTE)
+    _rates[project] = (per_minute, now)
+    return per_minute
 
 
 def reset_limiter() -> None:
@@ -208,6 +238,7 @@ def reset_limiter() -> None:
         _limiter = None
         _project_limiters.clear()
         _carrier_limiters.clear()
+        _rates.clear()
 
 
 def _build(project: str = "default") -> Limiter:

@@ -263,3 +263,35 @@ def test_the_audit_log_of_a_key_rotation_never_holds_the_secret(emulator, eu):
     entries = AuditEntry.objects.filter(event="livekit_project.key_rotated")
     assert entries.count() == 1
     assert SECRET not in str(entries.values().first())
+
+
+def test_a_project_carries_its_own_request_rate_edited_in_admin(client, emulator, eu, settings):
+    settings.LIVEKIT_RATE_LIMIT_PER_MINUTE = 1000
+    client.force_login(staff_in(None))
+    listing = client.get("/admin/telephony/livekitproject/").content.decode()
+    assert "1,000 (LIVEKIT_RATE_LIMIT_PER_MINUTE)" in listing  # no rate of its own yet
+
+    r = client.post(change_url(eu), form(emulator, name="eu-1", rate_limit_per_minute="0"))
+    assert r.status_code == 200  # bad input: named on its field, nothing saved
+    assert (
+        "greater than or equal to 1"
+        in r.context["adminform"].form.errors["rate_limit_per_minute"][0]
+    )
+    r = client.post(change_url(eu), form(emulator, name="eu-1", rate_limit_per_minute="300"))
+    assert r.status_code == 302, r.context["adminform"].form.errors if r.context else r
+    eu.refresh_from_db()
+    assert (eu.rate_limit_per_minute, eu.effective_rate_limit_per_minute) == (300, 300.0)
+    listing = client.get("/admin/telephony/livekitproject/").content.decode()
+    assert ">300<" in listing
+
+    r = client.post(change_url(eu), form(emulator, name="eu-1", rate_limit_per_minute=""))
+    assert r.status_code == 302
+    eu.refresh_from_db()
+    assert (eu.rate_limit_per_minute, eu.effective_rate_limit_per_minute) == (None, 1000.0)
+
+
+def test_the_default_projects_rate_is_editable_too(client):
+    client.force_login(staff_in(None))
+    default = LiveKitProject.objects.get(name="default")
+    page = client.get(change_url(default)).content.decode()
+    assert 'name="rate_limit_per_minute"' in page

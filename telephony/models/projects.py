@@ -89,6 +89,14 @@ class LiveKitProject(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Share of new clinics among the open projects of a region (2 takes twice 1's).",
     )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        "API requests per minute",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="This project's LiveKit API rate limit, as Switchboard paces its calls. Empty: "
+        "LIVEKIT_RATE_LIMIT_PER_MINUTE (LiveKit's documented 1,000).",
+    )
     accepting_new_clinics = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # A clinic's own project (decision 0132): private to that clinic, never placed into,
@@ -123,6 +131,11 @@ class LiveKitProject(models.Model):
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=models.Q(capacity_weight__gte=1), name="livekit_project_weight_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate_limit_per_minute__isnull=True)
+                | models.Q(rate_limit_per_minute__gte=1),
+                name="livekit_project_rate_positive",
             ),
         ]
 
@@ -175,6 +188,11 @@ class LiveKitProject(models.Model):
         if self.from_environment:
             return str(getattr(settings, "LIVEKIT_SIP_FALLBACK_URI", "") or "")
         return self.sip_fallback_uri
+
+    @property
+    def effective_rate_limit_per_minute(self) -> float:
+        """Its own request rate, or LIVEKIT_RATE_LIMIT_PER_MINUTE (decision 0162)."""
+        return float(self.rate_limit_per_minute or settings.LIVEKIT_RATE_LIMIT_PER_MINUTE)
 
     @property
     def effective_url(self) -> str:
