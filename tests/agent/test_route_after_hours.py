@@ -64,11 +64,13 @@ class ConfigPlatform:
 
     def __init__(self, night_status=200):
         self.asked = []
+        self.projects = []  # X-Switchboard-Project of each fetch (decision 0155)
         self.night_status = night_status
 
     async def handle(self, request):
         assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
         self.asked.append(dict(request.query))
+        self.projects.append(request.headers.get("X-Switchboard-Project"))
         if request.query.get("receptionist") == str(NIGHT):
             if self.night_status != 200:
                 return web.json_response({"detail": "busy"}, status=self.night_status)
@@ -108,6 +110,7 @@ def test_closed_the_line_hands_the_call_to_the_chosen_after_hours_receptionist()
     # The line's config first, then the chosen receptionist's, by id.
     assert [q.get("receptionist") for q in platform.asked] == [str(MAIN), str(NIGHT)]
     assert all(q["clinic"] == str(CLINIC) for q in platform.asked)
+    assert platform.projects == ["default", "default"]  # the worker's SWITCHBOARD_PROJECT
     assert config.receptionist == NIGHT and config.call_time.open_now is True
 
     messages = Platform()
