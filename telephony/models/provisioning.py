@@ -51,6 +51,11 @@ class Provisioning(models.Model):
     # carrier account is connected (telephony/provisioning/carrier_kind.py, decision 0080).
     carrier_trunk_id = models.CharField(max_length=64, blank=True)
     carrier_applied_hash = models.CharField(max_length=64, blank=True)
+    # Where the carrier trunk sends calls, as last applied there (its origination, as the
+    # carrier spells it): a move's carrier step compares it with the target (decision 0163).
+    carrier_applied_origination = models.CharField(
+        max_length=300, blank=True, default="", db_default=""
+    )
     carrier_intent = models.UUIDField(null=True, blank=True)
     carrier_intent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

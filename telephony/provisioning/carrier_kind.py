@@ -80,7 +80,12 @@ class CarrierTrunkKind:
         return frozenset(self.keys(spec))
 
     def holds(self, spec: Any) -> tuple[str, ...]:
-        return ()
+        """Where the trunk sends calls (a spec, or a remote trunk as found): recorded with
+        the applied hash, for a move's carrier step (decision 0163)."""
+        if isinstance(spec, RemoteCarrierTrunk):
+            spec = spec.as_spec()
+        origination = getattr(spec, "origination", "")
+        return (origination,) if origination else ()
 
     def key_of(self, remote: Any) -> str:
         return ""
@@ -104,7 +109,11 @@ class CarrierTrunkKind:
     def stored(
         self, object_id: str, applied_hash: str, key: str = "", holds: tuple[str, ...] = ()
     ) -> dict[str, Any]:
-        return {"carrier_trunk_id": object_id, "carrier_applied_hash": applied_hash}
+        return {
+            "carrier_trunk_id": object_id,
+            "carrier_applied_hash": applied_hash,
+            "carrier_applied_origination": holds[0] if object_id and holds else "",
+        }
 
     def intent(self, spec: Any, now: Any, key: str = "") -> dict[str, Any]:
         return {"carrier_intent": uuid.uuid4(), "carrier_intent_at": now}

@@ -525,6 +525,73 @@ def test_a_connected_carrier_keeps_the_source_until_the_test_call_then_follows(
     assert len(twilio.control.state()["trunks"]) == 1  # updated in place, never a second
 
 
+def carrier_move_awaiting(projects, twilio):
+    """A connected-Twilio clinic moving from the default project to b, past its test call:
+    the engine has been asked to repoint the carrier, nothing applied there yet."""
+    from telephony import carrier_services
+
+    clinic = live_clinic("Default Dental", "+14155550601")
+    creds = carrier_services.parse_credentials(
+        provider="twilio", account_sid=twilio.account_sid, auth_token=twilio.auth_token
+    )
+    carrier_services.carrier_connect(
+        clinic=clinic, creds=creds, actor=clinic.memberships.first().user
+    )
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    move = start_move(clinic, projects["b"])
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    move = advance(move)
+    assert move.state == State.AWAITING_CARRIER
+    return clinic, move
+
+
+def test_the_carrier_step_reads_what_was_applied_not_a_desired_state_changed_since(
+    projects, emulators, emulated, twilio
+):
+    clinic, move = carrier_move_awaiting(projects, twilio)
+    assert reconcile_clinic(clinic.pk).outcome == "converged"  # the carrier now points to b
+    prov = Provisioning.objects.get(clinic=clinic)
+    assert prov.carrier_applied_origination == "sip:b.example;transport=tcp"
+    # Meanwhile the desired state changes: b gains a fallback address and the clinic is
+    # asked to provision again. Its carrier spec is no longer the applied one, but the
+    # carrier does send calls to b.
+    projects["b"].sip_fallback_uri = "sip:b-fallback.example"
+    projects["b"].save()
+    from telephony.provisioning_requests import request_provisioning
+
+    request_provisioning(clinic, reason="a change during the move")
+
+    move = advance(move)
+
+    assert move.state == State.DONE, move.detail
+    assert origination(twilio) == ["sip:b.example;transport=tcp"]  # nothing re-applied yet
+
+
+def test_a_desired_state_naming_the_target_is_not_a_repointed_carrier(
+    projects, emulators, emulated, twilio
+):
+    clinic, move = carrier_move_awaiting(projects, twilio)
+    # The desired state says b; the carrier was never told (no run since).
+    assert origination(twilio) == ["sip:a.example;transport=tcp"]
+    prov = Provisioning.objects.get(clinic=clinic)
+    assert prov.carrier_applied_origination == "sip:a.example;transport=tcp"
+
+    assert advance(move).state == State.AWAITING_CARRIER
+
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    assert advance(move).state == State.DONE
+
+
+def test_a_carrier_applied_before_its_origination_was_recorded_is_judged_by_its_hash(
+    projects, emulators, emulated, twilio
+):
+    clinic, move = carrier_move_awaiting(projects, twilio)
+    assert reconcile_clinic(clinic.pk).outcome == "converged"
+    Provisioning.objects.filter(clinic=clinic).update(carrier_applied_origination="")
+
+    assert advance(move).state == State.DONE  # converged on b's spec: the earlier test holds
+
+
 def two_line_clinic(number: str, other: str):
     from telephony.receptionists import phone_number_assign, receptionist_create
 
