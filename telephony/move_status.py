@@ -119,7 +119,10 @@ def move_status_json(clinic: Clinic) -> dict[str, Any] | None:
     if status is None:
         heading, sentence = FINISHED[last.state]
         return {"moving": False, "state": last.state, "heading": heading, "sentence": sentence}
-    return {"moving": True, **asdict(status), "heading": move_heading(status)}
+    body = {"moving": True, **asdict(status), "heading": move_heading(status)}
+    if last.state in (State.PROVISIONING, State.VERIFYING):
+        body["new_sip_uri"] = ""  # not before its test call passed: nobody repoints early
+    return body
 
 
 def clinic_confirms_carrier(*, clinic: Clinic, actor: User | None) -> ProjectMove:

@@ -57,6 +57,9 @@ def test_the_move_is_in_the_json_at_each_step_until_it_is_done(
     assert body["heading"] == "Your phone line is moving"
     assert "Nothing to do yet" in body["sentence"]
     assert body["numbers"] == ["+14155550911"] and body["old_sip_uri"] == "sip:a.example"
+    assert body["new_sip_uri"] == ""  # not before the test call passed (decision 0096)
+    page = client.get(f"/clinics/{clinic.slug}/").content.decode()
+    assert "sip:b.example" not in page and "sip:a.example" in page
 
     assert reconcile_clinic(clinic.pk).outcome == "converged"
     move = advance(move)
