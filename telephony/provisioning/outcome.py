@@ -78,9 +78,10 @@ def converged_fields(generation: int, final: str, now: Any) -> dict[str, Any]:
 
 
 def rate_limited(exc: LiveKitError) -> bool:
-    """LiveKit refused the call for its rate limit (429), or our limiter did not send it:
-    nothing was done upstream and nothing is wrong with the clinic (decision 0160)."""
-    return exc.status == 429 or exc.code == LOCAL_RATE_LIMIT
+    """Upstream (LiveKit, or the clinic's carrier) refused the call for its rate limit (429),
+    or our limiter for it did not send the call: nothing was done upstream and nothing is
+    wrong with the clinic (decision 0160)."""
+    return exc.status == 429 or exc.code in (LOCAL_RATE_LIMIT, "carrier_rate_limit")
 
 
 def failure_fields(

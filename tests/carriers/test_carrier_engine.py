@@ -169,6 +169,8 @@ def test_429_is_transient_and_waits_at_least_retry_after(twilio_live, twilio, re
         assert run(twilio_live).outcome == "retry"
         assert prov(twilio_live).last_error_code == "carrier_rate_limit"
         assert len(twilio.control.requests()) == before
+        # Neither the 429 nor the paused account's refusal spent an attempt (decision 0160).
+        assert (prov(twilio_live).attempts, prov(twilio_live).rate_limited_runs) == (0, 2)
         end_pause()
     assert run(twilio_live).outcome == "converged"
     assert len(twilio_trunks(twilio)) == 1
