@@ -6,21 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError, OperationalError
 
 from telephony.task_names import PURCHASE_NUMBER
+from telephony.task_options import DB_RETRY
 
 
 @shared_task(
     bind=True,
     name=PURCHASE_NUMBER,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
+    **DB_RETRY,
     ignore_result=True,
 )
 def purchase_number_task(self: Any, purchase_id: str) -> str:

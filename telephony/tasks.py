@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from telephony.provisioning.circuit import resume_everywhere
 from telephony.provisioning.lease import lease_free
 from telephony.provisioning.reconcile import reconcile_batch, reconcile_clinic
 from telephony.task_names import ADVANCE_MOVE, RECONCILE_CLINIC, RECONCILE_CLINICS
+from telephony.task_options import DB_RETRY
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,7 @@ ACTIVE_STATES = (
 @shared_task(
     bind=True,
     name=RECONCILE_CLINIC,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
+    **DB_RETRY,
 )
 def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> str:
     """Reconcile one clinic.
@@ -56,13 +50,7 @@ def reconcile_clinic_task(self: Any, clinic_id: str, verify: bool = False) -> st
 
 @shared_task(
     name=RECONCILE_CLINICS,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
+    **DB_RETRY,
 )
 def reconcile_clinics_task(clinic_ids: list[str]) -> dict[str, int]:
     """Reconcile a batch of clinics that went live together (telephony/provisioning/many.py).

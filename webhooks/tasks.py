@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError, OperationalError
 
+from telephony.task_options import DB_RETRY
 from webhooks import delivery, sweeper
 
 
 @shared_task(
     name="webhooks.deliver",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError, DatabaseError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
+    **DB_RETRY,
     ignore_result=True,
 )
 def deliver(delivery_id: int) -> str:
