@@ -4,13 +4,12 @@ after-hours behaviour (Settings). Every member may look; owners and admins save.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from frontdesk.forms import AfterHoursForm, ClinicInfoForm, HoursForm
@@ -23,27 +22,12 @@ from frontdesk.services import (
     knowledge_update,
 )
 from telephony.models import Receptionist
-from tenants.models import Clinic, Membership
-from tenants.views.common import clinic_for_request
-from tenants.views.onboarding import SETTINGS_SECTIONS
+from tenants.views.common import clinic_for_request, settings_page
 
+HOURS = "frontdesk/hours.html"
+INFO = "frontdesk/clinic_info.html"
+AFTER_HOURS = "frontdesk/after_hours.html"
 _ENTRY = re.compile(r"^(weekly|closures|faqs|services|insurers|languages)\[(\d+)\](?:\.(\w+))?$")
-
-
-def _page(
-    request: HttpRequest,
-    clinic: Clinic,
-    membership: Membership,
-    template: str,
-    context: dict[str, Any],
-) -> HttpResponse:
-    base = {
-        "clinic": clinic,
-        "membership": membership,
-        "can_edit": membership.can_edit,
-        "settings_sections": SETTINGS_SECTIONS,
-    }
-    return render(request, f"frontdesk/{template}", base | context)
 
 
 def _apply_hours_errors(form: HoursForm, exc: ValidationError, fields: list[str]) -> None:
@@ -82,8 +66,8 @@ def hours(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, "Opening hours saved. Calls follow them right away.")
                 return redirect("frontdesk:hours", slug=clinic.slug)
-    context = {"form": form, "desk": desk, "step": "hours", "step_title": "Opening hours"}
-    return _page(request, clinic, membership, "hours.html", context)
+    context = {"form": form, "desk": desk}
+    return settings_page(request, clinic, membership, HOURS, "hours", "Opening hours", context)
 
 
 @login_required
@@ -105,13 +89,9 @@ def clinic_info(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, "Saved. The receptionist uses this on the next call.")
                 return redirect("frontdesk:clinic_info", slug=clinic.slug)
-    context = {
-        "form": form,
-        "desk": desk,
-        "step": "clinic-info",
-        "step_title": "What the receptionist knows",
-    }
-    return _page(request, clinic, membership, "clinic_info.html", context)
+    context = {"form": form, "desk": desk}
+    title = "What the receptionist knows"
+    return settings_page(request, clinic, membership, INFO, "clinic-info", title, context)
 
 
 @login_required
@@ -158,7 +138,6 @@ def after_hours(request: HttpRequest, slug: str, receptionist_id: int) -> HttpRe
         "form": form,
         "receptionist": receptionist,
         "action_label": AfterHours.Action(row.action).label,
-        "step": "receptionists",
-        "step_title": f"{receptionist.name}: when you are closed",
     }
-    return _page(request, clinic, membership, "after_hours.html", context)
+    title = f"{receptionist.name}: when you are closed"
+    return settings_page(request, clinic, membership, AFTER_HOURS, "receptionists", title, context)

@@ -20,11 +20,13 @@ from frontdesk.locations import (
     receptionist_location_set,
 )
 from frontdesk.models import Location
-from frontdesk.views import _apply_hours_errors, _page
+from frontdesk.views import _apply_hours_errors
 from telephony.models import Receptionist
-from tenants.views.common import clinic_for_request
+from tenants.views.common import clinic_for_request, settings_page
 
-STEP = {"step": "locations"}
+STEP = "locations"
+LIST = "frontdesk/locations.html"
+ONE = "frontdesk/location.html"
 
 
 def _errors_to(form: LocationAddForm | LocationForm, exc: ValidationError) -> None:
@@ -53,13 +55,8 @@ def locations(request: HttpRequest, slug: str) -> HttpResponse:
         "name", "location_id"
     ):
         lines.setdefault(location_id, []).append(name)
-    context = {
-        **STEP,
-        "form": form,
-        "rows": [(r, sorted(lines.get(r.pk, []))) for r in rows],
-        "step_title": "Locations",
-    }
-    return _page(request, clinic, membership, "locations.html", context)
+    context = {"form": form, "rows": [(r, sorted(lines.get(r.pk, []))) for r in rows]}
+    return settings_page(request, clinic, membership, LIST, STEP, "Locations", context)
 
 
 @login_required
@@ -104,13 +101,11 @@ def location(request: HttpRequest, slug: str, location_id: int) -> HttpResponse:
                 messages.success(request, f"Saved {data['name']}. Calls follow it right away.")
                 return redirect("frontdesk:location", slug=clinic.slug, location_id=row.pk)
     context = {
-        **STEP,
         "form": form,
         "location": row,
         "lines_here": [r.name for r in lines if r.location_id == row.pk],
-        "step_title": row.name,
     }
-    return _page(request, clinic, membership, "location.html", context)
+    return settings_page(request, clinic, membership, ONE, STEP, row.name, context)
 
 
 def _apply_location_errors(form: LocationForm, exc: ValidationError, fields: list[str]) -> None:

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from telephony import number_purchases as buying
@@ -22,9 +22,10 @@ from telephony.validators import display_number
 from tenants.access import EDIT
 from tenants.carrier_forms import NumberSearchForm, PurchaseConfirmForm
 from tenants.forms import add_service_errors
-from tenants.models import Clinic, Membership
-from tenants.views.common import clinic_for_request, current_user
-from tenants.views.onboarding import SETTINGS_SECTIONS
+from tenants.models import Clinic
+from tenants.views.common import clinic_for_request, current_user, settings_page
+
+TEMPLATE = "tenants/carrier_buy.html"
 
 
 @login_required
@@ -60,12 +61,14 @@ def carrier_buy(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 return redirect(request.path + "#purchases")
         context.update(_confirmation(account, form.data.get("e164", ""), form))
-        return _page(request, clinic, membership, context, status=400)
-    if account is not None and "e164" in request.GET:
+    elif account is not None and "e164" in request.GET:
         context.update(_confirmation(account, request.GET.get("e164", ""), None, request.GET))
     else:
         context.update(_search(clinic, request))
-    return _page(request, clinic, membership, context)
+    context["purchases"] = NumberPurchase.objects.for_clinic(clinic)[:10]
+    status = 400 if request.method == "POST" else 200
+    title = "Buy a new number"
+    return settings_page(request, clinic, membership, TEMPLATE, "carrier", title, context, status)
 
 
 def _search(clinic: Clinic, request: HttpRequest) -> dict[str, Any]:
@@ -109,23 +112,3 @@ def _confirmation(
         "confirm_e164": e164,
         "cost_sentence": buying.price_words(carrier, cost, currency.upper()),
     }
-
-
-def _page(
-    request: HttpRequest,
-    clinic: Clinic,
-    membership: Membership,
-    context: dict[str, Any],
-    *,
-    status: int = 200,
-) -> HttpResponse:
-    base = {
-        "clinic": clinic,
-        "membership": membership,
-        "can_edit": membership.can_edit,
-        "settings_sections": SETTINGS_SECTIONS,
-        "step": "carrier",
-        "step_title": "Buy a new number",
-        "purchases": NumberPurchase.objects.for_clinic(clinic)[:10],
-    }
-    return render(request, "tenants/carrier_buy.html", base | context, status=status)

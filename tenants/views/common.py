@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from tenants.access import EDIT, READ, get_clinic_for_user
 from tenants.models import Clinic, Membership, User
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# The settings area after go-live (templates/tenants/settings/base.html): the setup steps
+# reached by section; the receptionists, front-desk and carrier-buy pages sit beside them.
+SETTINGS_SECTIONS: list[tuple[str, str]] = [
+    ("details", "Clinic details"),
+    ("numbers", "Phone numbers"),
+    # "agent" (the first receptionist) stays reachable; the nav links to all receptionists.
+    ("carrier", "Carrier"),
+]
 
 
 def clinic_for_request(
@@ -26,3 +36,33 @@ def clinic_for_request(
 def current_user(request: HttpRequest) -> User:
     """The signed-in user (for views behind login_required)."""
     return cast(User, request.user)
+
+
+def settings_context(
+    clinic: Clinic, membership: Membership, step: str, title: str
+) -> dict[str, Any]:
+    """What every page under the settings navigation needs: the clinic, the member's role,
+    the sections, and which one is current (`step`, `step_title`)."""
+    return {
+        "clinic": clinic,
+        "membership": membership,
+        "can_edit": membership.can_edit,
+        "settings_sections": SETTINGS_SECTIONS,
+        "step": step,
+        "step_title": title,
+    }
+
+
+def settings_page(
+    request: HttpRequest,
+    clinic: Clinic,
+    membership: Membership,
+    template: str,
+    step: str,
+    title: str,
+    context: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    """Render a page of the settings area (its template extends tenants/settings/base.html)."""
+    base = settings_context(clinic, membership, step, title)
+    return render(request, template, base | context, status=status)

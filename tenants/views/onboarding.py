@@ -44,7 +44,7 @@ from tenants.selectors import SETUP_STEPS, STEP_SLUGS, clinic_overview, setup_pr
 from tenants.services import clinic_update
 from tenants.timezones import clinic_region
 from tenants.views.carrier import carrier_context, carrier_post
-from tenants.views.common import clinic_for_request, current_user
+from tenants.views.common import clinic_for_request, current_user, settings_context
 
 StepView = Callable[[HttpRequest, Clinic, Membership], HttpResponse]
 
@@ -78,15 +78,10 @@ def _render_step(
         "wizard": wizard,
         "base_template": "tenants/setup/base.html" if wizard else "tenants/settings/base.html",
         "save_label": "Save and continue" if wizard else "Save",
-        "settings_sections": SETTINGS_SECTIONS,
-        "clinic": clinic,
-        "membership": membership,
-        "can_edit": membership.can_edit,
+        **settings_context(clinic, membership, step, SETUP_STEPS[index][1]),
         "overview": overview,
         "steps": steps,
         "steps_done": sum(s.status == "done" for s in steps),
-        "step": step,
-        "step_title": SETUP_STEPS[index][1],
         "step_number": index + 1,
         "step_count": len(SETUP_STEPS),
         "prev_step": STEP_SLUGS[index - 1] if index else None,
@@ -211,14 +206,6 @@ def _render_review(
     }
     return _render_step(request, clinic, membership, "review", context)
 
-
-# The settings area after go-live: the same views, reached by section.
-SETTINGS_SECTIONS: list[tuple[str, str]] = [
-    ("details", "Clinic details"),
-    ("numbers", "Phone numbers"),
-    # "agent" (the first receptionist) stays reachable; the nav links to all receptionists.
-    ("carrier", "Carrier"),
-]
 
 STEP_VIEWS: dict[str, StepView] = {
     "details": _details,

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from telephony.models import PhoneNumber, Receptionist
@@ -32,31 +32,13 @@ from tenants.forms import (
     add_service_errors,
 )
 from tenants.models import Clinic, Membership
-from tenants.views.common import clinic_for_request
-from tenants.views.onboarding import SETTINGS_SECTIONS
+from tenants.views.common import clinic_for_request, settings_page
 
 UPDATING = " Your phone line is being updated."
-
-
-def _page(
-    request: HttpRequest,
-    clinic: Clinic,
-    membership: Membership,
-    template: str,
-    title: str,
-    context: dict[str, Any],
-    *,
-    status: int = 200,
-) -> HttpResponse:
-    base = {
-        "clinic": clinic,
-        "membership": membership,
-        "can_edit": membership.can_edit,
-        "settings_sections": SETTINGS_SECTIONS,
-        "step": "receptionists",
-        "step_title": title,
-    }
-    return render(request, f"tenants/receptionists/{template}", base | context, status=status)
+STEP = "receptionists"
+LIST = "tenants/receptionists/list.html"
+FORM = "tenants/receptionists/form.html"
+DELETE = "tenants/receptionists/delete.html"
 
 
 def _done(request: HttpRequest, clinic: Clinic, sentence: str) -> HttpResponse:
@@ -95,7 +77,7 @@ def _render_list(
         numbers.append((phone, form))
     context = {"receptionists": rows, "numbers": numbers, "first_id": rows[0].pk if rows else None}
     status = 400 if failed is not None else 200
-    return _page(request, clinic, membership, "list.html", "Receptionists", context, status=status)
+    return settings_page(request, clinic, membership, LIST, STEP, "Receptionists", context, status)
 
 
 @login_required
@@ -156,7 +138,7 @@ def _form_page(
             return _done(request, clinic, f"Receptionist “{row.name}” {saved}.")
     context = {"form": form, "editing": editing}
     status = 400 if form.errors else 200
-    return _page(request, clinic, membership, "form.html", title, context, status=status)
+    return settings_page(request, clinic, membership, FORM, STEP, title, context, status)
 
 
 @login_required
@@ -196,7 +178,7 @@ def receptionist_remove(request: HttpRequest, slug: str, receptionist_id: int) -
     context = {"form": form, "row": row, "last": not others, "count": row.numbers.count()}
     status = 400 if form.errors else 200
     title = f"Delete {row.name}"
-    return _page(request, clinic, membership, "delete.html", title, context, status=status)
+    return settings_page(request, clinic, membership, DELETE, STEP, title, context, status)
 
 
 @login_required
