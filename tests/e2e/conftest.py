@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from emulators.livekit.testing import EmulatorControl, EmulatorProcess
+from telephony.models import LiveKitProject
+from telephony.projects import default_project
+from telephony.ratelimit import reset_limiter
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_KEY = "devkey"
@@ -196,6 +200,110 @@ class Api:
 @pytest.fixture
 def api(live_server: Any) -> Api:
     return Api(live_server.url)
+
+
+# --- Three LiveKit projects (issue 17) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreeProjects:
+    """Three emulator processes as three LiveKit projects: a, the default (the LIVEKIT_*
+    settings of this process and of the worker), b and c, registered with keys of their own.
+
+    A module that uses the `emulators` and `projects` fixtures says which by overriding the
+    module-scoped `three_projects` fixture with one of these."""
+
+    tag: str  # in b's and c's keys and secrets
+    names: dict[str, str]  # "a", "b", "c" -> the project's name ("a" is "default")
+    sip_domain: str  # b's SIP URI is sip:b.<sip_domain>
+    # More arguments of a project's emulator, e.g. a rate limit of its own:
+    # {"b": ["--rate-limit-per-minute", "60", "--rate-limit-burst", "4"]}.
+    emulator_args: dict[str, list[str]] = field(default_factory=dict)
+    webhooks: bool = False  # every emulator sends its webhooks to the platform (live_server)
+    regions: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # this process's, for each test
+
+    def keys(self, project: str) -> tuple[str, str]:
+        if project == "a":
+            return EMULATOR_KEY, EMULATOR_SECRET  # the worker's LIVEKIT_* (worker_env)
+        return f"{self.tag}key{project}", f"{self.tag}-secret-of-project-{project}-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def three_projects() -> ThreeProjects:
+    raise NotImplementedError("override three_projects in the test module (ThreeProjects)")
+
+
+@pytest.fixture(scope="module")
+def emulators(
+    three_projects: ThreeProjects, request: pytest.FixtureRequest
+) -> Iterator[dict[str, EmulatorProcess]]:
+    """The three projects' emulator processes, started once for the module."""
+    spec = three_projects
+    hook = None
+    if spec.webhooks:
+        hook = f"{request.getfixturevalue('live_server').url}/webhooks/livekit"
+    procs = {}
+    for name in "abc":
+        key, secret = spec.keys(name)
+        args = spec.emulator_args.get(name, [])
+        procs[name] = EmulatorProcess(
+            api_key=key, api_secret=secret, webhook_url=hook, extra_args=args
+        )
+    try:
+        for proc in procs.values():
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture
+def projects(
+    transactional_db: None,
+    three_projects: ThreeProjects,
+    emulators: dict[str, EmulatorProcess],
+    settings: Any,
+) -> Iterator[dict[str, LiveKitProject]]:
+    """Clean emulators, this process pointed at a, and b and c registered: the three
+    LiveKitProject rows by "a", "b", "c"."""
+    spec = three_projects
+    for proc in emulators.values():
+        proc.control.clear_faults()
+        proc.control.reset()
+    settings.LIVEKIT_URL = emulators["a"].url
+    settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = spec.keys("a")
+    for name, value in spec.settings.items():
+        setattr(settings, name, value)
+    reset_limiter()
+    a = default_project()
+    if "a" in spec.regions:
+        a.region = spec.regions["a"]
+        a.save()
+    made: dict[str, LiveKitProject] = {"a": a}
+    for name in "bc":
+        key, secret = spec.keys(name)
+        extra: dict[str, Any] = {}
+        if name in spec.regions:
+            extra["region"] = spec.regions[name]
+        if name in spec.weights:
+            extra["capacity_weight"] = spec.weights[name]
+        made[name] = LiveKitProject.objects.create(
+            name=spec.names[name],
+            url=emulators[name].url,
+            api_key=key,
+            api_secret=secret,
+            sip_uri=f"sip:{name}.{spec.sip_domain}",
+            **extra,
+        )
+    yield made
+    reset_limiter()
+    if spec.webhooks:
+        # The database is flushed after this: not under a webhook the platform is handling.
+        for proc in emulators.values():
+            proc.control.wait_webhooks_delivered()
 
 
 # --- The carrier emulators (issue 14) ------------------------------------------------------

@@ -22,11 +22,10 @@ from telephony.validators import display_number
 from tests.e2e.conftest import wait_until
 from tests.e2e.test_browser import browser, sign_in, size, tour  # noqa: F401 (fixtures)
 from tests.e2e.test_projects_e2e import (  # noqa: F401 (fixtures)
-    emulators,
     go_live,
     held_numbers,
-    projects,
     settled,
+    three_projects,
     worker,
 )
 

@@ -20,66 +20,32 @@ from django.db import transaction
 
 from emulators.livekit.testing import EmulatorProcess
 from telephony import services
+from telephony.livekit_gateway import LiveKitTransientError
 from telephony.models import LiveKitProject, Provisioning
-from telephony.projects import default_project
 from telephony.provisioning.drift import scan_all
 from telephony.ratelimit import reset_limiter
+from telephony.upstream import gateway_for
 from tenants.models import Clinic
-from tests.e2e.conftest import EMULATOR_KEY, EMULATOR_SECRET, Worker, wait_until
+from tests.e2e.conftest import ThreeProjects, Worker, wait_until
 from tests.e2e.conftest import worker_on_own_queue as own_queue
 from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-KEYS = {
-    "a": (EMULATOR_KEY, EMULATOR_SECRET),  # the worker's LIVEKIT_* (tests/e2e/conftest.py)
-    "b": ("bulkkeyb", "bulk-secret-of-project-b-0123456789abcdef"),
-    "c": ("bulkkeyc", "bulk-secret-of-project-c-0123456789abcdef"),
-}
 NAMES = {"a": "default", "b": "bulk-b", "c": "bulk-c"}
 B_LIMIT = ["--rate-limit-per-minute", "60", "--rate-limit-burst", "4"]
 
 
 @pytest.fixture(scope="module")
-def emulators() -> Iterator[dict[str, EmulatorProcess]]:
-    procs = {
-        name: EmulatorProcess(
-            api_key=key, api_secret=secret, extra_args=B_LIMIT if name == "b" else []
-        )
-        for name, (key, secret) in KEYS.items()
-    }
-    try:
-        for proc in procs.values():
-            proc.start()
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
-
-
-@pytest.fixture
-def projects(
-    transactional_db: None, emulators: dict[str, EmulatorProcess], settings: Any
-) -> Iterator[dict[str, LiveKitProject]]:
-    for proc in emulators.values():
-        proc.control.clear_faults()
-        proc.control.reset()
-    settings.LIVEKIT_URL = emulators["a"].url
-    settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = KEYS["a"]
-    settings.PROVISIONING_BATCH_SIZE = 3  # this process publishes the batches
-    reset_limiter()
-    made = {"a": default_project()}
-    for name in "bc":
-        key, secret = KEYS[name]
-        made[name] = LiveKitProject.objects.create(
-            name=NAMES[name],
-            url=emulators[name].url,
-            api_key=key,
-            api_secret=secret,
-            sip_uri=f"sip:{name}.bulk.example",
-        )
-    yield made
-    reset_limiter()
+def three_projects() -> ThreeProjects:
+    # PROVISIONING_BATCH_SIZE: this process publishes the batches.
+    return ThreeProjects(
+        tag="bulk",
+        names=NAMES,
+        sip_domain="bulk.example",
+        emulator_args={"b": B_LIMIT},
+        settings={"PROVISIONING_BATCH_SIZE": 3},
+    )
 
 
 @pytest.fixture
@@ -120,11 +86,22 @@ def scanned_everywhere() -> dict[str, Any] | None:
     return reports if all("drift_count" in reports[n] for n in NAMES.values()) else None
 
 
+def refused(project: LiveKitProject) -> bool:
+    """One call to the project at once (the limiter's default pace): True once it is a 429."""
+    try:
+        gateway_for(project).list_inbound_trunks()
+    except LiveKitTransientError as exc:
+        return exc.status == 429
+    return False
+
+
 def statuses(emulator: EmulatorProcess) -> list[int | None]:
     return [r.get("status") for r in emulator.control.requests()]
 
 
-def test_a_bulk_go_live_over_three_projects_with_b_rate_limiting(emulators, projects, worker):
+def test_a_bulk_go_live_over_three_projects_with_b_rate_limiting(
+    emulators, projects, worker, settings
+):
     owner = UserFactory()
     clinics: dict[str, list[Clinic]] = {}
     for key, prefix in (("a", "+1415555"), ("b", "+4930555"), ("c", "+1312555")):
@@ -152,9 +129,19 @@ def test_a_bulk_go_live_over_three_projects_with_b_rate_limiting(emulators, proj
         wanted = sorted(str(c.pk) for c in clinics[key])
         assert ours(state["inbound_trunks"]) == wanted, name
         assert ours(state["dispatch_rules"]) == wanted, name
-    # The drift scan lists b too, within b's limit: scanned once b's bucket has two tokens.
-    # Each scan lists b's trunks and rules (two of b's tokens, one a second come back): polled
-    # every 3 s so a refused scan cannot keep b's bucket empty for the next one.
-    reports = wait_until(scanned_everywhere, timeout=60, interval=3.0)
+    # The drift scan lists b too (its trunks, then its rules), through the platform's limiter
+    # set below b's real limit as an operator would (decision 0137): one call every 2 s, when
+    # b's bucket gains a token a second. b's bucket is emptied first, the worst the worker
+    # can leave it in: only the scan's first call to b can then be refused, and its 429 blocks
+    # b's limiter for Retry-After, after which b has a token for every call. How often this
+    # polls cannot drain b's bucket again: the limiter paces the calls, not the poll.
+    wait_until(lambda: refused(projects["b"]), timeout=30)
+    drained = len(statuses(emulators["b"]))
+    settings.LIVEKIT_RATE_LIMIT_PER_MINUTE = 30
+    settings.LIVEKIT_RATE_LIMIT_BURST = 1
+    settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = 10
+    reset_limiter()
+    reports = wait_until(scanned_everywhere, timeout=60, interval=0.5)
     for name in NAMES.values():
         assert reports[name]["drift_count"] == 0 and reports[name]["orphans"] == 0, reports
+    assert statuses(emulators["b"])[drained:].count(429) <= 1

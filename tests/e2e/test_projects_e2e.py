@@ -29,17 +29,14 @@ from telephony import services
 from telephony.livekit_gateway import RuleSpec, TrunkSpec
 from telephony.models import Call, LiveKitProject, ProjectMove, Provisioning
 from telephony.moves import advance, confirm_carrier, plan_move, roll_back, start_move
-from telephony.projects import default_project
 from telephony.provisioning.circuit import auth_blocked, clear_circuit
 from telephony.provisioning.drift import scan_all
-from telephony.ratelimit import reset_limiter
 from telephony.tasks import sweep_provisioning
 from telephony.upstream import gateway_for
 from tenants.models import Clinic
 from tests.e2e.conftest import (
-    EMULATOR_KEY,
-    EMULATOR_SECRET,
     Api,
+    ThreeProjects,
     Worker,
     wait_until,
     worker_on_own_queue,
@@ -48,64 +45,25 @@ from tests.factories import UserFactory, make_clinic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-KEYS = {
-    "a": (EMULATOR_KEY, EMULATOR_SECRET),  # the worker's LIVEKIT_* (tests/e2e/conftest.py)
-    "b": ("e2ekeyb", "e2e-secret-of-project-b-0123456789abcdef"),
-    "c": ("e2ekeyc", "e2e-secret-of-project-c-0123456789abcdef"),
-}
 NAMES = {"a": "default", "b": "project-b", "c": "project-c"}
 CALLER = "+14155559876"
 
 
 @pytest.fixture(scope="module")
-def emulators(live_server: Any) -> Iterator[dict[str, EmulatorProcess]]:
-    hook = f"{live_server.url}/webhooks/livekit"
-    procs = {
-        name: EmulatorProcess(api_key=key, api_secret=secret, webhook_url=hook)
-        for name, (key, secret) in KEYS.items()
-    }
-    try:
-        for proc in procs.values():
-            proc.start()
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
-
-
-@pytest.fixture
-def projects(
-    transactional_db: None, emulators: dict[str, EmulatorProcess], settings: Any
-) -> Iterator[dict[str, LiveKitProject]]:
-    for proc in emulators.values():
-        proc.control.clear_faults()
-        proc.control.reset()
-    settings.LIVEKIT_URL = emulators["a"].url
-    settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = KEYS["a"]
-    settings.LIVEKIT_IS_EMULATOR = True
-    settings.LIVEKIT_TIMEOUT_SECONDS = 3
-    settings.ORPHAN_GRACE_SECONDS = 0
-    reset_limiter()
-    a = default_project()
-    a.region = "us"
-    a.save()
-    made = {"a": a}
-    for name, region, weight in (("b", "eu", 1), ("c", "us", 2)):
-        key, secret = KEYS[name]
-        made[name] = LiveKitProject.objects.create(
-            name=NAMES[name],
-            region=region,
-            capacity_weight=weight,
-            url=emulators[name].url,
-            api_key=key,
-            api_secret=secret,
-            sip_uri=f"sip:{name}.sip.example",
-        )
-    yield made
-    reset_limiter()
-    # The database is flushed after this: not under a webhook the platform is handling.
-    for proc in emulators.values():
-        proc.control.wait_webhooks_delivered()
+def three_projects() -> ThreeProjects:
+    return ThreeProjects(
+        tag="e2e",
+        names=NAMES,
+        sip_domain="sip.example",
+        webhooks=True,
+        regions={"a": "us", "b": "eu", "c": "us"},
+        weights={"b": 1, "c": 2},
+        settings={
+            "LIVEKIT_IS_EMULATOR": True,
+            "LIVEKIT_TIMEOUT_SECONDS": 3,
+            "ORPHAN_GRACE_SECONDS": 0,
+        },
+    )
 
 
 @pytest.fixture
