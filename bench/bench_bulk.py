@@ -88,7 +88,6 @@ def platform_run(
     in_flight: int = 32,
     batch_size: int = 50,
 ) -> dict[str, Any]:
-    from django.conf import settings
     from django.db import transaction
 
     from telephony import services
@@ -97,27 +96,14 @@ def platform_run(
 
     common.flush()
     common.purge_queue()
-    emu.control.clear_faults()
-    emu.control.reset()
-    emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": LATENCY_MS}])
+    common.fresh_emulators([emu], LATENCY_MS)
     seeded = common.seed_clinics(n)
-    env = common.platform_env(
-        emu.url,
-        LIVEKIT_RATE_LIMIT_PER_MINUTE=str(per_minute),
-        LIVEKIT_RATE_LIMIT_BURST=str(burst),
-        PROVISIONING_BATCH_IN_FLIGHT=str(in_flight),
-        PROVISIONING_BATCH_SIZE=str(batch_size),
-    )
-    settings.PROVISIONING_BATCH_SIZE = batch_size  # this process publishes the batches
-    workers = [
-        common.start_worker(env, pool=pool, concurrency=concurrency, name=f"worker-{label}-{i}")
-        for i in range(processes)
-    ]
+    workers = common.start_batch_workers(
+        emu.url, label=label, processes=processes, pool=pool, concurrency=concurrency,
+        per_minute=per_minute, burst=burst, in_flight=in_flight, batch_size=batch_size,
+    )  # fmt: skip
     clinics = list(Clinic.objects.filter(pk__in=[c["id"] for c in seeded]))
-    # A web process that has served a request publishes with its task modules imported and
-    # its broker connection open; so does this one (the first publish of a process imports
-    # livekit-api and aiohttp and connects: about 0.5 s here).
-    _warm_publisher()
+    common.warm_publisher()
     others = [common.RssSampler(w.pid) for w in workers[1:]]
     try:
         for sampler in others:
@@ -131,27 +117,14 @@ def platform_run(
                     services.clinic_go_live(clinic=clinic, actor=None)
                 committing = time.time()
             published = time.time()
-            deadline = time.monotonic() + max(120.0, n / 20, 4 * n * 2 / (per_minute / 60))
-            done = 0
-            while time.monotonic() < deadline:
-                done = Provisioning.objects.filter(
-                    state="active", observed_generation=1, generation=1
-                ).count()
-                if done == n:
-                    break
-                time.sleep(0.1)
+            done = common.wait_live(n, max(120.0, n / 20, 4 * n * 2 / (per_minute / 60)), 0.1)
             machine_after = psutil.cpu_times()
         for sampler in others:
             sampler.__exit__(None, None, None)
     finally:
         for worker in workers:
             worker.stop()
-    if done != n:
-        raise RuntimeError(f"{label}: only {done} of {n} clinics went live before the deadline")
-    converged = sorted(
-        t.timestamp() - committing
-        for t in Provisioning.objects.values_list("converged_at", flat=True)
-    )
+    converged = common.converged_after(committing, done, n, label)
     log = emu.control.requests_summary()
     methods = Counter(r["method"] for r in log["requests"])
     statuses = Counter(r["status"] for r in log["requests"])
@@ -176,7 +149,7 @@ def platform_run(
         "calls_per_clinic": sum(methods.values()) / n,
         "status_429": statuses.get(429, 0),
         "non_200": sum(v for k, v in statuses.items() if k != 200),
-        "max_calls_in_any_60s": _max_in_window(starts, 60.0),
+        "max_calls_in_any_60s": common.max_in_window(starts, 60.0),
         # When LiveKit saw the first call and the last reply, from the commit; and the
         # calls in flight on average between the two (the concurrency actually used).
         "first_call_s": starts[0] - committing if starts else None,
@@ -197,7 +170,7 @@ def platform_run(
         "workers_cpu_s": rss.cpu_s + sum(o.cpu_s for o in others),
         "workers_peak_rss_mb": max([rss.peak_own, *(o.peak_own for o in others)]),
         # Every process on the machine: the share of both cores busy from commit to done.
-        "machine_busy": _busy(machine, machine_after),
+        "machine_busy": common.machine_busy(machine, machine_after),
         "converged_s": converged,
     }
 
@@ -218,21 +191,6 @@ def _timeline(requests: list[dict[str, Any]], t0: float, step: float) -> list[fl
     return [round(x, 1) for x in slots]
 
 
-def _busy(before: Any, after: Any) -> float:
-    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
-    total = sum(after) - sum(before)
-    return 1 - idle / total if total else float("nan")
-
-
-def _warm_publisher() -> None:
-    import uuid
-
-    import telephony.tasks  # noqa: F401 (imported on first publish: warm it)
-    from bench.tasks import ping
-
-    ping.apply_async(args=[time.time(), f"bench:warm:{uuid.uuid4().hex[:8]}"])
-
-
 def _peak_overlap(requests: list[dict[str, Any]]) -> int:
     """The most calls LiveKit (the emulator) had in flight at once, all methods together."""
     edges = sorted(
@@ -244,15 +202,6 @@ def _peak_overlap(requests: list[dict[str, Any]]) -> int:
         cur += delta
         peak = max(peak, cur)
     return peak
-
-
-def _max_in_window(times: list[float], window: float) -> int:
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] < t - window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def main() -> None:
@@ -390,7 +339,7 @@ def scale(sizes: list[int], args: argparse.Namespace) -> None:
     runs = []
     with common.emulator(["--request-log-size", str(max(100_000, 4 * max(sizes)))]) as emu:
         common.setup_django(emu.url)
-        _warm_publisher()
+        common.warm_publisher()
         for n in sizes:
             run = platform_run(
                 emu, n, pool=args.pool, concurrency=args.concurrency, per_minute=1_000_000,

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import common
-from bench.bench_bulk import _busy, _max_in_window, _warm_publisher
 
 LATENCY_MS = 50
 # name, region, API key, API secret (the default project's are the bench's LIVEKIT_*).
@@ -117,7 +116,6 @@ def place_all(clinic_ids: list[str]) -> Counter[str]:
 def run(emus: list[Any], n: int, count: int, args: argparse.Namespace, label: str) -> dict:
     """N clinics over the first `count` projects, gone live at once; the figures."""
     import psutil
-    from django.conf import settings
     from django.db import transaction
 
     from telephony import services
@@ -126,28 +124,18 @@ def run(emus: list[Any], n: int, count: int, args: argparse.Namespace, label: st
 
     common.flush()
     common.purge_queue()
-    for emu in emus:
-        emu.control.clear_faults()
-        emu.control.reset()  # also fills its rate-limit bucket
-        emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": LATENCY_MS}])
+    common.fresh_emulators(emus, LATENCY_MS)
     projects = register(emus, count)
     seeded = common.seed_clinics(n)
     ids = [c["id"] for c in seeded]
     placed = place_all(ids)
-    env = common.platform_env(
-        emus[0].url,
-        LIVEKIT_RATE_LIMIT_PER_MINUTE=str(args.per_minute),
-        LIVEKIT_RATE_LIMIT_BURST=str(args.burst),
-        PROVISIONING_BATCH_IN_FLIGHT=str(args.in_flight),
-        PROVISIONING_BATCH_SIZE=str(args.batch_size),
-    )
-    settings.PROVISIONING_BATCH_SIZE = args.batch_size  # this process publishes the batches
-    workers = [
-        common.start_worker(env, concurrency=args.concurrency, name=f"worker-{label}-{i}")
-        for i in range(args.processes)
-    ]
+    workers = common.start_batch_workers(
+        emus[0].url, label=label, processes=args.processes, concurrency=args.concurrency,
+        per_minute=args.per_minute, burst=args.burst, in_flight=args.in_flight,
+        batch_size=args.batch_size,
+    )  # fmt: skip
     clinics = list(Clinic.objects.filter(pk__in=ids))
-    _warm_publisher()
+    common.warm_publisher()
     bound = 2 * n / (count * args.per_minute / 60)
     try:
         machine = psutil.cpu_times()
@@ -155,25 +143,12 @@ def run(emus: list[Any], n: int, count: int, args: argparse.Namespace, label: st
             for clinic in clinics:
                 services.clinic_go_live(clinic=clinic, actor=None)
             committing = time.time()
-        deadline = time.monotonic() + 3 * bound + 120
-        done = 0
-        while time.monotonic() < deadline:
-            done = Provisioning.objects.filter(
-                state="active", observed_generation=1, generation=1
-            ).count()
-            if done == n:
-                break
-            time.sleep(0.2)
+        done = common.wait_live(n, 3 * bound + 120, 0.2)
         machine_after = psutil.cpu_times()
     finally:
         for worker in workers:
             worker.stop()
-    if done != n:
-        raise RuntimeError(f"{label}: only {done} of {n} clinics went live before the deadline")
-    converged = sorted(
-        t.timestamp() - committing
-        for t in Provisioning.objects.values_list("converged_at", flat=True)
-    )
+    converged = common.converged_after(committing, done, n, label)
     numbers: dict[str, set[str]] = {}
     for name, e164 in PhoneNumber.objects.values_list("clinic__livekit_project__name", "e164"):
         numbers.setdefault(name, set()).add(e164)
@@ -199,7 +174,7 @@ def run(emus: list[Any], n: int, count: int, args: argparse.Namespace, label: st
         "calls_per_clinic": calls / n,
         "status_429": sum(p["status_429"] for p in per_project.values()),
         "clinics_with_retries": Provisioning.objects.filter(attempts__gt=0).count(),
-        "machine_busy": _busy(machine, machine_after),
+        "machine_busy": common.machine_busy(machine, machine_after),
         "per_project": per_project,
         "converged_s": converged,
     }
@@ -218,8 +193,8 @@ def _upstream(emu: Any, clinics: int, numbers: dict[str, set[str]], name: str) -
         "calls_per_clinic": len(log) / clinics if clinics else None,
         "status_429": statuses.get(429, 0),
         "non_200": sum(v for k, v in statuses.items() if k != 200),
-        "max_calls_in_any_60s": _max_in_window(starts, 60.0) if starts else 0,
-        "busiest_second": _max_in_window(starts, 1.0) if starts else 0,
+        "max_calls_in_any_60s": common.max_in_window(starts, 60.0) if starts else 0,
+        "busiest_second": common.max_in_window(starts, 1.0) if starts else 0,
         "trunks": len(state["inbound_trunks"]),
         "rules": len(state["dispatch_rules"]),
         # Exactly its own clinics' objects: one trunk per clinic of this project, each with

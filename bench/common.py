@@ -369,6 +369,105 @@ def emulator(extra_args: Sequence[str] = ()) -> Iterator[Any]:
         yield emu
 
 
+# --- bulk go-live runs (bench_bulk, bench_projects) ------------------------------------------
+
+
+def fresh_emulators(emus: Sequence[Any], latency_ms: float) -> None:
+    """Each emulator emptied (state, request log, faults; its rate-limit bucket full again),
+    then answering every call after `latency_ms`."""
+    for emu in emus:
+        emu.control.clear_faults()
+        emu.control.reset()
+        emu.control.add_faults([{"method": "*", "action": "latency", "latency_ms": latency_ms}])
+
+
+def start_batch_workers(
+    livekit_url: str,
+    *,
+    label: str,
+    processes: int,
+    concurrency: int,
+    per_minute: float,
+    burst: float,
+    in_flight: int,
+    batch_size: int,
+    pool: str = "threads",
+) -> list[Proc]:
+    """The platform's workers for a bulk go-live, with the limiter and batch settings given;
+    this process, which publishes the batches, gets the same batch size."""
+    from django.conf import settings
+
+    env = platform_env(
+        livekit_url,
+        LIVEKIT_RATE_LIMIT_PER_MINUTE=str(per_minute),
+        LIVEKIT_RATE_LIMIT_BURST=str(burst),
+        PROVISIONING_BATCH_IN_FLIGHT=str(in_flight),
+        PROVISIONING_BATCH_SIZE=str(batch_size),
+    )
+    settings.PROVISIONING_BATCH_SIZE = batch_size
+    return [
+        start_worker(env, pool=pool, concurrency=concurrency, name=f"worker-{label}-{i}")
+        for i in range(processes)
+    ]
+
+
+def warm_publisher() -> None:
+    """Publish once before measuring. A web process that has served a request publishes with
+    its task modules imported and its broker connection open; so does this one then (the
+    first publish of a process imports livekit-api and aiohttp and connects: about 0.5 s)."""
+    import telephony.tasks  # noqa: F401 (imported on first publish: warm it)
+    from bench.tasks import ping
+
+    ping.apply_async(args=[time.time(), f"bench:warm:{uuid.uuid4().hex[:8]}"])
+
+
+def wait_live(n: int, seconds: float, interval: float) -> int:
+    """Poll until all `n` clinics are active at their first generation, for `seconds` at
+    most: how many are."""
+    from telephony.models import Provisioning
+
+    deadline = time.monotonic() + seconds
+    done = 0
+    while time.monotonic() < deadline:
+        done = Provisioning.objects.filter(
+            state="active", observed_generation=1, generation=1
+        ).count()
+        if done == n:
+            break
+        time.sleep(interval)
+    return done
+
+
+def converged_after(committing: float, done: int, n: int, label: str) -> list[float]:
+    """Seconds from the commit to each clinic's converged_at, sorted; a run whose clinics did
+    not all go live fails."""
+    from telephony.models import Provisioning
+
+    if done != n:
+        raise RuntimeError(f"{label}: only {done} of {n} clinics went live before the deadline")
+    return sorted(
+        t.timestamp() - committing
+        for t in Provisioning.objects.values_list("converged_at", flat=True)
+    )
+
+
+def machine_busy(before: Any, after: Any) -> float:
+    """The share of the machine's CPU time busy between two psutil.cpu_times()."""
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    total = sum(after) - sum(before)
+    return 1 - idle / total if total else float("nan")
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most of the sorted `times` within any `window` seconds."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while times[lo] < t - window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 # --- measuring -------------------------------------------------------------------------------
 
 
