@@ -18,10 +18,9 @@ from telephony.moves import open_move
 from tests.e2e.conftest import wait_until
 from tests.e2e.test_browser import browser, field, sign_in, size, tour  # noqa: F401 (fixtures)
 from tests.e2e.test_projects_e2e import (  # noqa: F401 (fixtures)
-    emulators,
     go_live,
-    projects,
     settled,
+    three_projects,
     worker,
 )
 

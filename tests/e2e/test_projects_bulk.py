@@ -130,14 +130,15 @@ def test_a_bulk_go_live_over_three_projects_with_b_rate_limiting(
         assert ours(state["inbound_trunks"]) == wanted, name
         assert ours(state["dispatch_rules"]) == wanted, name
     # The drift scan lists b too (its trunks, then its rules), through the platform's limiter
-    # set below b's real limit as an operator would (decision 0137): one call every 2 s, when
-    # b's bucket gains a token a second. b's bucket is emptied first, the worst the worker
-    # can leave it in: only the scan's first call to b can then be refused, and its 429 blocks
-    # b's limiter for Retry-After, after which b has a token for every call. How often this
-    # polls cannot drain b's bucket again: the limiter paces the calls, not the poll.
+    # set below b's real limit as an operator would (b's own rate, decision 0162; a burst of
+    # one): one call every 2 s, when b's bucket gains a token a second. b's bucket is emptied
+    # first, the worst the worker can leave it in: only the scan's first call to b can then
+    # be refused, and its 429 blocks b's limiter for Retry-After, after which b has a token
+    # for every call. How often this polls cannot drain b's bucket again: the limiter paces
+    # the calls, not the poll.
     wait_until(lambda: refused(projects["b"]), timeout=30)
     drained = len(statuses(emulators["b"]))
-    settings.LIVEKIT_RATE_LIMIT_PER_MINUTE = 30
+    LiveKitProject.objects.filter(pk=projects["b"].pk).update(rate_limit_per_minute=30)
     settings.LIVEKIT_RATE_LIMIT_BURST = 1
     settings.LIVEKIT_RATE_LIMIT_MAX_WAIT_SECONDS = 10
     reset_limiter()
