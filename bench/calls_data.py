@@ -86,10 +86,11 @@ def agent_token() -> str:
 
 def config_etags(clinic_ids: list[str]) -> dict[str, str]:
     """The ETag the config API gives each clinic's first receptionist now, computed by the
-    platform's own functions (version and the call-time part: open or closed, next change)."""
+    platform's own functions (version, the call-time part: open or closed, next change, and
+    the clinic's name and transcript policy)."""
     from frontdesk.config import call_time
-    from telephony.agent_config import config_etag
-    from telephony.models import Receptionist
+    from telephony.agent_config import clinic_etag_part, config_etag
+    from telephony.models import CallLogPolicy, Receptionist
 
     # A request without a receptionist gets the clinic's first (the oldest) receptionist.
     rows = (
@@ -97,8 +98,19 @@ def config_etags(clinic_ids: list[str]) -> dict[str, str]:
         .select_related("clinic", "clinic__front_desk", "after_hours")
         .order_by("-id")
     )
+    days = dict(
+        CallLogPolicy.objects.filter(clinic_id__in=clinic_ids).values_list(
+            "clinic_id", "transcript_days"
+        )
+    )
     return {  # the lowest id wins
-        str(r.clinic_id): config_etag(r.clinic_id, r.pk, r.version, call_time(r).etag_part)
+        str(r.clinic_id): config_etag(
+            r.clinic_id,
+            r.pk,
+            r.version,
+            call_time(r).etag_part,
+            clinic_part=clinic_etag_part(r.clinic.name, days.get(r.clinic_id)),
+        )
         for r in rows
     }
 

@@ -101,11 +101,14 @@ def etag_part_of(
     zone: str,
     today: date,
     location: tuple[int, int] | None = None,
+    route: tuple[int, int] | None = None,
 ) -> str:
     """What the ETag adds for the call-time part (decision 0091); also computed by the pickup
     304 (telephony/api/agent_not_modified.py) from the same rows. `location`: the
     receptionist's location's (id, version), whose facts and hours the answer carries
-    (decision 0121); `zone` is the zone the hours were read in."""
+    (decision 0121); `zone` is the zone the hours were read in. `route`: the after-hours
+    route-to receptionist's (id, version), whose name and line the answer shows (a rename
+    or a deletion changes the answer, not the routing line's own versions; decision 0145)."""
     change = state.next_change
     parts = [
         f"d{desk_version}",
@@ -117,6 +120,8 @@ def etag_part_of(
     ]
     if location is not None:
         parts.append(f"l{location[0]}v{location[1]}")
+    if route is not None:
+        parts.append(f"r{route[0]}v{route[1]}")
     return "-".join(parts)
 
 
@@ -139,6 +144,7 @@ def etag_part_from_rows(
     after_version: int | None,
     zone: str,
     location: LocationRow | None = None,
+    route: tuple[int, int] | None = None,
 ) -> str:
     """The same, from raw column values (no FrontDesk or AfterHours row: None)."""
     now = current_time()
@@ -148,7 +154,7 @@ def etag_part_from_rows(
     state = open_state(weekly or [], closures or [], zone, now)
     today = now.astimezone(zone_of(zone)).date()
     loc = (location.id, location.version) if location is not None else None
-    return etag_part_of(state, desk_version or 0, after_version or 0, zone, today, loc)
+    return etag_part_of(state, desk_version or 0, after_version or 0, zone, today, loc, route)
 
 
 def _location_out(location: Location | None) -> dict[str, Any] | None:
@@ -195,5 +201,13 @@ def call_time(receptionist: Any, now: datetime | None = None) -> CallTime:
         zone,
         today,
         (location.pk, location.version) if location is not None else None,
+        _route_of(after),
     )
     return CallTime(payload, etag_part)
+
+
+def _route_of(after: AfterHours | None) -> tuple[int, int] | None:
+    """The route-to receptionist the answer shows, as (id, version); None when none is."""
+    if after is None or after.action != AfterHours.Action.ROUTE or after.route_to is None:
+        return None
+    return (after.route_to.pk, after.route_to.version)

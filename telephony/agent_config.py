@@ -3,6 +3,7 @@ receptionist's config."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -20,16 +21,33 @@ CONFIG_CACHE_CONTROL = "private, no-cache"
 
 
 def config_etag(
-    clinic_id: object, receptionist_id: object, version: object, call_time_part: str = ""
+    clinic_id: object,
+    receptionist_id: object,
+    version: object,
+    call_time_part: str = "",
+    *,
+    clinic_part: str,
 ) -> str:
-    """The config answer's ETag: its clinic, receptionist and config version.
+    """The config answer's ETag: its clinic, receptionist and config version, the call-time
+    part and the clinic's own facts the answer shows (`clinic_etag_part`).
 
-    Two paths compute it: the view (telephony/api/agent.py) and the pickup 304 read before
-    the rest of the stack (telephony/api/agent_not_modified.py, decision 0101). Anything the
-    answer shows that can change without `version` changing must be part of it, and read by
-    both (tests/telephony/test_agent_not_modified.py checks they agree)."""
+    Two paths compute it: the view (telephony/api/agent.py) and the pickup read before the
+    rest of the stack (telephony/api/agent_not_modified.py, decisions 0101 and 0145), which
+    also serves a 200 from its cache by it. Anything the answer shows that can change without
+    `version` changing must be part of it, and read by both
+    (tests/telephony/test_agent_not_modified.py checks they agree)."""
     tail = f"-{call_time_part}" if call_time_part else ""
-    return quote_etag(f"{clinic_id}-{receptionist_id}-{version}{tail}")
+    return quote_etag(f"{clinic_id}-{receptionist_id}-{version}{tail}-{clinic_part}")
+
+
+def clinic_etag_part(name: str, transcript_days: int | None) -> str:
+    """What the answer shows of the clinic row and its call log policy, which no version
+    follows: the clinic's name (a digest) and whether it keeps transcripts (`transcript_days`
+    None: the clinic has no policy row, so the default applies)."""
+    if transcript_days is None:
+        transcript_days = CallLogPolicy._meta.get_field("transcript_days").get_default()
+    digest = hashlib.blake2s(name.encode(), digest_size=6).hexdigest()
+    return f"n{digest}{'t' if transcript_days else 'x'}"
 
 
 def named_receptionist(receptionist_id: str) -> int:
@@ -124,7 +142,10 @@ def served_receptionist(clinic: Clinic, *, receptionist_id: str = "", room: str 
 
 
 def agent_config_payload(
-    clinic: Clinic, config: Receptionist, at_call: CallTime | None = None
+    clinic: Clinic,
+    config: Receptionist,
+    at_call: CallTime | None = None,
+    policy: CallLogPolicy | None = None,
 ) -> dict[str, Any]:
     """The receptionist's settings, with the call-time part: open now or not and until
     when, what to do when closed, and what it knows about the clinic (frontdesk.config)."""
@@ -146,6 +167,6 @@ def agent_config_payload(
         "tts_model": config.tts_model,
         "recording_consent_required": config.recording_consent_required,
         # A hint: the outcome endpoint drops transcripts the clinic does not keep anyway.
-        "keep_transcripts": CallLogPolicy.for_clinic(clinic).keeps_transcripts,
+        "keep_transcripts": (policy or CallLogPolicy.for_clinic(clinic)).keeps_transcripts,
         **at_call.payload,
     }

@@ -27,6 +27,7 @@ from frontdesk.config import call_time
 from telephony.agent_config import (
     CONFIG_CACHE_CONTROL,
     agent_config_payload,
+    clinic_etag_part,
     config_etag,
     live_receptionist,
     served_clinic,
@@ -34,7 +35,7 @@ from telephony.agent_config import (
 )
 from telephony.agent_project import mismatch_headers
 from telephony.api.auth import AgentTokenAuthentication, IsAgent
-from telephony.models import CallOutcome
+from telephony.models import CallLogPolicy, CallOutcome
 from telephony.outcomes import (
     MAX_SUMMARY,
     MAX_TRANSCRIPT,
@@ -93,14 +94,18 @@ class AgentConfigApi(APIView):
             raise Http404("No live clinic here.")
         # The call-time part carries the next opening or closing: a 304 never outlives it.
         at_call = call_time(config)
-        etag = config_etag(clinic.pk, config.pk, config.version, at_call.etag_part)
+        policy = CallLogPolicy.for_clinic(clinic)
+        part = clinic_etag_part(clinic.name, policy.transcript_days)
+        etag = config_etag(
+            clinic.pk, config.pk, config.version, at_call.etag_part, clinic_part=part
+        )
         headers = {"ETag": etag, "Cache-Control": CONFIG_CACHE_CONTROL, "Vary": "Authorization"}
         # The worker's project against the clinic's (decision 0155).
         headers.update(mismatch_headers(request.META, clinic, config))
         wanted = parse_etags(request.headers.get("If-None-Match", ""))
         if etag in wanted or "*" in wanted:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(agent_config_payload(clinic, config, at_call), headers=headers)
+        return Response(agent_config_payload(clinic, config, at_call, policy), headers=headers)
 
 
 class OutcomeInput(serializers.Serializer):

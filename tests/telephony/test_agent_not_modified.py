@@ -142,3 +142,105 @@ def test_the_304_keeps_the_tokens_last_use_current(agent, live, token):
     with view_untouched():
         assert fetch(agent, live, etag=etag).status_code == 304
     assert AgentToken.objects.get(pk=token[0].pk).last_used_at > stale
+
+
+# --- the 200 from the process's answers by ETag (decision 0145) ------------------------------
+
+
+def test_a_second_200_comes_from_the_kept_answer_in_one_statement(
+    agent, live, django_assert_num_queries
+):
+    first = fetch(agent, live)  # the view's answer, kept under its ETag
+    assert first.status_code == 200
+    with view_untouched(), django_assert_num_queries(1):
+        again = fetch(agent, live)
+    assert again.status_code == 200 and again.content == first.content
+    assert again.json() == first.json()
+    for header in ("ETag", "Cache-Control", "Vary", "Content-Type"):
+        assert again[header] == first[header], header
+    with view_untouched():  # a stale ETag held by the worker gets the kept answer too
+        assert fetch(agent, live, etag='"old"').content == first.content
+
+
+def test_a_renamed_clinic_is_a_new_config_at_once(agent, live):
+    from tenants.services import clinic_update
+
+    before = fetch(agent, live)
+    clinic_update(clinic=live, name="Renamed Dental")
+    after = fetch(agent, live, etag=before["ETag"])
+    assert after.status_code == 200 and after.json()["clinic_name"] == "Renamed Dental"
+    assert after["ETag"] != before["ETag"]
+    with view_untouched():
+        assert fetch(agent, live, etag=after["ETag"]).status_code == 304
+
+
+def test_a_changed_transcript_policy_is_a_new_config_at_once(agent, live):
+    from telephony.models import CallLogPolicy
+
+    before = fetch(agent, live)
+    assert before.json()["keep_transcripts"] is True
+    CallLogPolicy.objects.create(clinic=live, transcript_days=0)
+    after = fetch(agent, live, etag=before["ETag"])
+    assert after.status_code == 200 and after.json()["keep_transcripts"] is False
+    assert after["ETag"] != before["ETag"]
+    CallLogPolicy.objects.filter(clinic=live).update(transcript_days=90)
+    back = fetch(agent, live)
+    assert back.json()["keep_transcripts"] is True and back["ETag"] == before["ETag"]
+
+
+def test_a_kept_answer_never_outlives_the_token_or_the_clinic(agent, live, token):
+    fetch(agent, live)
+    assert fetch(agent, live).status_code == 200  # kept
+    agent_token_revoke(token=token[0])
+    assert fetch(agent, live).status_code == 401
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {agent_token_create(name='b')[1]}")
+    assert fetch(other, live).status_code == 200
+    Clinic.objects.filter(pk=live.pk).update(state="suspended")
+    assert fetch(other, live).status_code == 404
+
+
+def test_the_kept_answers_are_bounded_least_recently_used_first_out():
+    from telephony.api.agent_not_modified import Answer, AnswerCache
+
+    a, b, c = (Answer(x, "application/json", "Accept") for x in (b"A", b"B", b"C"))
+    cache = AnswerCache(2)
+    cache.put('"a"', a)
+    cache.put('"b"', b)
+    assert cache.get('"a"') == a  # now the most recently used
+    cache.put('"c"', c)
+    assert (cache.get('"a"'), cache.get('"b"'), cache.get('"c"')) == (a, None, c)
+
+
+def test_an_answer_is_kept_only_under_the_etag_the_view_gave(agent, live):
+    """A change between the statement and the view's reads: the view's answer has another
+    ETag, and is not kept under the one the statement read."""
+    from telephony.api import agent_not_modified
+
+    real = agent_not_modified.read_pickup
+
+    def stale(request):
+        pickup = real(request)
+        return pickup._replace(etag='"stale"') if pickup else None
+
+    with mock.patch.object(agent_not_modified, "read_pickup", stale):
+        assert fetch(agent, live).status_code == 200
+    assert agent_not_modified.ANSWERS.get('"stale"') is None
+
+
+def test_a_renamed_route_to_receptionist_is_a_new_config_at_once(agent, live):
+    """The answer shows the after-hours target's name and line; its own version follows
+    them, the routing line's versions do not."""
+    from frontdesk.services import after_hours_update
+    from telephony.receptionists import receptionist_update
+
+    first = Receptionist.objects.first_of(live)
+    night = receptionist_create(clinic=live, name="Night line")
+    after_hours_update(receptionist=first, action="route", route_to=night.pk, route_to_given=True)
+    before = fetch(agent, live, str(first.pk))
+    assert before.json()["after_hours"]["route_to"]["name"] == "Night line"
+    receptionist_update(receptionist=night, name="Evening line")
+    after = fetch(agent, live, str(first.pk), etag=before["ETag"])
+    assert after.status_code == 200 and after["ETag"] != before["ETag"]
+    assert after.json()["after_hours"]["route_to"]["name"] == "Evening line"
+    with view_untouched():
+        assert fetch(agent, live, str(first.pk), etag=after["ETag"]).status_code == 304
