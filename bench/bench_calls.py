@@ -13,9 +13,12 @@ Phases, each against the same server:
 2. webhooks: LiveKit-signed events for calls in flight on 32 connections (each connection
    one call's events after another: in order, 10 % of calls shuffled, 5 % of events twice),
    `--duration` seconds (60; `--full`: 300, the issue's 5 minutes);
-3. config: GET /api/v1/agent/config with an agent token, 200 and 304 (matching ETag);
+3. config: GET /api/v1/agent/config with an agent token: 200 for every live clinic once (the
+   view answers), 200 again and again for 2,000 (the answers kept by ETag), 304 (matching ETag);
 4. call log: a clinic's call log page at the heavy clinic (100,000 calls) and a typical one;
-5. mixed: webhooks paced at `--rate` events/s (by default half the rate phase 2 sustained,
+5. pickup: webhooks paced at `--pickup-rate` events/s (400, the issue's condition) with one
+   config fetch per call picked up (half with the worker's ETag), and nothing else;
+6. mixed: webhooks paced at `--rate` events/s (by default half the rate phase 2 sustained,
    so that it measures latency rather than a growing backlog on a small or shared machine;
    `--rate 400` for the issue's target), one config fetch per call picked up (half with the
    ETag), members polling their dashboards, while a drift scan runs and
@@ -177,6 +180,8 @@ def parse() -> argparse.Namespace:
         help="webhook events/s in the mixed phase (0: half the sustained rate "
         "measured in phase 2, so the phase measures latency, not a backlog)",
     )
+    p.add_argument("--pickup-rate", type=float, default=400.0,
+                   help="webhook events/s in the pickup phase (the issue's 400)")  # fmt: skip
     p.add_argument("--members", type=int, default=10, help="members polling, mixed phase")
     p.add_argument("--poll-seconds", type=float, default=5.0, help="between a member's requests")
     p.add_argument("--onboard", type=int, default=1000, help="clinics going live, mixed phase")
@@ -331,8 +336,17 @@ def run_phases(stack: dict[str, Any], data: dict[str, Any], args: argparse.Names
     out["webhooks"]["check"] = calls_data.check_calls(plans, answered_calls(res, plans))
 
     ids = [c["id"] for c in live]
-    for label, hit in (("config_200", False), ("config_304", True)):
-        reqs = config_requests(ids[:2000], data["etags"], data["token"], hostname, hit)
+    # config_200: every live clinic once (no web process has given its answer yet: the view
+    # answers); config_200_kept: 500 clinics again and again (the answers each process keeps
+    # by ETag, decision 0145), after a warm-up long enough for every web process to have
+    # given each of them twice at the view's rate; config_304: 2,000 with the current ETag.
+    for label, hit, some in (("config_200", False, ids), ("config_200_kept", False, ids[:500]),
+                             ("config_304", True, ids[:2000])):  # fmt: skip
+        reqs = config_requests(some, data["etags"], data["token"], hostname, hit)
+        if label == "config_200_kept":
+            view_rps = max(out["config_200"]["rps"], 1.0)
+            warm = min(60.0, 2 * len(some) * args.web_workers / view_rps)
+            go(closed(reqs, label, args.config_connections, "config"), warm)
         res = go(closed(reqs, label, args.config_connections, "config"), secs)
         out[label] = stats(res, secs, "config")
 
@@ -350,22 +364,31 @@ def run_phases(stack: dict[str, Any], data: dict[str, Any], args: argparse.Names
 
     if not args.rate:
         args.rate = max(8.0, round(out["webhooks"]["rps"] / 2))
-    out["mixed"] = mixed(stack, data, args, plans_host=(host, port, hostname), ttl=ttl)
+    # The issue's condition alone: webhooks paced at --pickup-rate (400) with the agent's
+    # config fetch at each pickup, nothing else.
+    out["pickup"] = mixed(stack, data, args, plans_host=(host, port, hostname), ttl=ttl,
+                          rate=args.pickup_rate, everything=False)  # fmt: skip
+    out["pickup"]["rate_events_per_s"] = args.pickup_rate
+    out["mixed"] = mixed(stack, data, args, plans_host=(host, port, hostname), ttl=ttl,
+                         rate=args.rate, everything=True)  # fmt: skip
     out["mixed"]["rate_events_per_s"] = args.rate
     return out
 
 
 def mixed(stack: dict[str, Any], data: dict[str, Any], args: argparse.Namespace, *,
-          plans_host: tuple[str, int, str], ttl: int) -> dict[str, Any]:  # fmt: skip
+          plans_host: tuple[str, int, str], ttl: int, rate: float,
+          everything: bool) -> dict[str, Any]:  # fmt: skip
+    """Webhooks paced at `rate` events/s and one config fetch per call picked up (half with
+    the worker's ETag); with `everything`, members polling, a drift scan and onboarding too."""
     from celery import current_app
 
     host, port, hostname = plans_host
     secs = 2 * args.phase_seconds
     conns = args.connections
-    plans = calls_data.plan_calls(data["live"], int(args.rate * secs / 4) + conns, hostname,
-                                  ttl_s=ttl, seed=20)  # fmt: skip
-    streams = webhook_streams(plans, conns, conns / args.rate)
-    pickups = args.rate / 4  # one config fetch per call, when the agent picks it up
+    plans = calls_data.plan_calls(data["live"], int(rate * secs / 4) + conns, hostname,
+                                  ttl_s=ttl, seed=20 if everything else 21)  # fmt: skip
+    streams = webhook_streams(plans, conns, conns / rate)
+    pickups = rate / 4  # one config fetch per call, when the agent picks it up
     ids = [c["id"] for c in data["live"]][:2000]
     cfg = []
     for hit in (False, True):
@@ -375,7 +398,18 @@ def mixed(stack: dict[str, Any], data: dict[str, Any], args: argparse.Namespace,
             loadgen.Stream(reqs[i::4], [tag] * len(reqs[i::4]), interval=8 / pickups, kind="config")
             for i in range(4)
         ]
-    streams += cfg + dashboard_streams(data["members"], hostname, args.poll_seconds)
+    streams += cfg
+    if not everything:
+        res = loadgen.run(host, port, streams, secs, args.generators)
+        quiesce(120)
+        return {
+            "seconds": secs,
+            "webhooks": stats(res, secs, "webhook"),
+            "config": by_tag(res, "config"),
+            "config_all": stats(res, secs, "config"),
+            "check": calls_data.check_calls(plans, answered_calls(res, plans)),
+        }
+    streams += dashboard_streams(data["members"], hostname, args.poll_seconds)
     current_app.send_task("telephony.drift_scan", queue=common.QUEUE)
     began = go_live_bulk(data["onboard"]) if data["onboard"] else time.time()
     res = loadgen.run(host, port, streams, secs, args.generators)
@@ -384,6 +418,7 @@ def mixed(stack: dict[str, Any], data: dict[str, Any], args: argparse.Namespace,
         "seconds": secs,
         "webhooks": stats(res, secs, "webhook"),
         "config": by_tag(res, "config"),
+        "config_all": stats(res, secs, "config"),
         "dashboard": by_tag(res, "dashboard"),
         "dashboard_errors": stats(res, secs, "dashboard")["errors"],
         "check": calls_data.check_calls(plans, answered_calls(res, plans)),
@@ -445,6 +480,7 @@ def main() -> None:
         "ratios_to_floor": {
             "webhooks": out["webhooks"]["rps"] / floor,
             "config_200": out["config_200"]["rps"] / floor,
+            "config_200_kept": out["config_200_kept"]["rps"] / floor,
             "config_304": out["config_304"]["rps"] / floor,
             "call_log_heavy": out["call_log_heavy"]["rps"] / floor,
             "dashboard_heavy": out["dashboard_heavy"]["rps"] / floor,
