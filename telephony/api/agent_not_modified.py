@@ -157,7 +157,7 @@ def answer_before_the_stack(request: HttpRequest) -> HttpResponse | None:
     if pickup.etag in wanted or "*" in wanted:
         response = HttpResponseNotModified()
     else:
-        kept = ANSWERS.get(pickup.etag)
+        kept = ANSWERS.get(pickup.etag) if request.accepts(JSON) else None
         if kept is None:
             request.META[EXPECTED_ETAG] = pickup.etag
             return None
@@ -226,6 +226,7 @@ class AnswerCache:
 
 
 MAX_ANSWERS = 2048
+JSON = "application/json"  # the only answer kept, and given only to a request that takes it
 ANSWERS = AnswerCache(MAX_ANSWERS)
 # Set on a request whose answer the view must give: the ETag the statement read, so the
 # view's answer is kept only when the view saw the same rows.
@@ -250,6 +251,7 @@ class AgentConfigNotModifiedMiddleware:
             expected is not None
             and response.status_code == 200
             and response.get("ETag") == expected
+            and response.get("Content-Type", "").startswith(JSON)
             and not response.streaming
         ):
             answer = Answer(response.content, response["Content-Type"], response.get("Vary", ""))

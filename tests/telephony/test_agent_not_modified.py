@@ -45,12 +45,12 @@ def view_untouched():
     return mock.patch.object(AgentConfigApi, "get", side_effect=AssertionError("view ran"))
 
 
-def fetch(client, clinic, receptionist="", etag=None):
+def fetch(client, clinic, receptionist="", etag=None, **headers):
     params = {"clinic": str(clinic.pk)}
     if receptionist != "":
         params["receptionist"] = receptionist
     extra = {"HTTP_IF_NONE_MATCH": etag} if etag is not None else {}
-    return client.get(URL, params, **extra)
+    return client.get(URL, params, **extra, **headers)
 
 
 def test_a_current_etag_is_answered_without_the_view_in_one_statement(
@@ -244,3 +244,16 @@ def test_a_renamed_route_to_receptionist_is_a_new_config_at_once(agent, live):
     assert after.json()["after_hours"]["route_to"]["name"] == "Evening line"
     with view_untouched():
         assert fetch(agent, live, str(first.pk), etag=after["ETag"]).status_code == 304
+
+
+def test_only_json_answers_are_kept_and_given_to_requests_that_take_json(agent, live):
+    """With DEBUG's browsable API, a browser's fetch is an HTML page: never kept, and a kept
+    JSON answer is not given to it."""
+    html = fetch(agent, live, HTTP_ACCEPT="text/html")
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+    first = fetch(agent, live)
+    assert first["Content-Type"] == "application/json"
+    with view_untouched():
+        assert fetch(agent, live).content == first.content  # the JSON was kept
+    again = fetch(agent, live, HTTP_ACCEPT="text/html")
+    assert again["Content-Type"].startswith("text/html")
