@@ -188,8 +188,9 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "clinic_offboard": (
         "provisioning",
         "Offboard a clinic",
-        "Owners only. Stop answering calls, remove the clinic's phone line and release its "
-        "numbers (202; done in the background). Cannot be undone through the API.",
+        "Owners only. Stop answering calls and remove the clinic's phone line (202; done in "
+        "the background). Numbers Switchboard bought stay in the carrier account unless "
+        "`release_bought_numbers` is `true`. Cannot be undone through the API.",
     ),
     "provisioning_retry": (
         "provisioning",

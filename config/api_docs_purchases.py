@@ -34,4 +34,32 @@ PURCHASE_OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Its state (`pending`, `bought`, `failed`), whether the number was added to the "
         "clinic's numbers, and in `status_message` what happened in plain words.",
     ),
+    "carrier_releases_list": (
+        "numbers",
+        "List number releases",
+        "Numbers Switchboard bought that the clinic gave back to the carrier, newest first "
+        "(at most 100).",
+    ),
+    "carrier_release": (
+        "numbers",
+        "Release a bought number",
+        "Gives `e164`, a number Switchboard bought for the clinic, back to the carrier: it "
+        "leaves the clinic's numbers at once and the carrier account within seconds, stops "
+        "costing money and cannot be recovered, so `confirm_release` must be `true`. "
+        "Numbers the clinic brought itself are refused (remove them with "
+        "`DELETE numbers/{id}/`; they stay in the account). Answers 201 with a `pending` "
+        "release; the same number again answers 200 with that release: nothing is "
+        "released twice.",
+    ),
+    "carrier_release_retrieve": (
+        "numbers",
+        "Get a number release",
+        "Its state (`pending`, `released`, `failed`) and in `status_message` what happened.",
+    ),
+    "carrier_release_retry": (
+        "numbers",
+        "Retry a failed release",
+        "Tries a `failed` release again (after fixing what `status_message` says); any "
+        "other release is answered as it is.",
+    ),
 }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from telephony.api import carrier, move, own_project, purchases
+from telephony.api import carrier, move, own_project, purchases, releases
 from telephony.api import receptionists as rec
 from telephony.api import views as tel
 from tenants.api import team
@@ -45,6 +45,21 @@ urlpatterns = [
         clinic + "carrier/purchases/<uuid:purchase_id>/",
         purchases.PurchaseDetailApi.as_view(),
         name="api-carrier-purchase",
+    ),
+    path(
+        clinic + "carrier/releases/",
+        releases.ReleaseListApi.as_view(),
+        name="api-carrier-releases",
+    ),
+    path(
+        clinic + "carrier/releases/<uuid:release_id>/",
+        releases.ReleaseDetailApi.as_view(),
+        name="api-carrier-release",
+    ),
+    path(
+        clinic + "carrier/releases/<uuid:release_id>/retry/",
+        releases.ReleaseRetryApi.as_view(),
+        name="api-carrier-release-retry",
     ),
     path(
         clinic + "carrier/confirmation/",

@@ -21,3 +21,9 @@ CARRIER_RATE_LIMIT_BURST = env.float("CARRIER_RATE_LIMIT_BURST", default=10.0)
 PURCHASE_LEASE_SECONDS = env.float("PURCHASE_LEASE_SECONDS", default=60.0)
 PURCHASE_SWEEP_GRACE_SECONDS = env.float("PURCHASE_SWEEP_GRACE_SECONDS", default=30.0)
 PURCHASE_BACKOFF_MAX_SECONDS = env.float("PURCHASE_BACKOFF_MAX_SECONDS", default=300.0)
+# The outboxes of number purchases and releases (decisions 0110, 0165), merged into
+# CELERY_BEAT_SCHEDULE.
+CARRIER_BEAT_SCHEDULE = {
+    "purchase-sweeper": {"task": "telephony.sweep_purchases", "schedule": 30.0},
+    "release-sweeper": {"task": "telephony.sweep_releases", "schedule": 30.0},
+}

@@ -336,7 +336,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.sweep_provisioning",
         "schedule": PROVISIONING_SWEEP_SECONDS,
     },
-    "purchase-sweeper": {"task": "telephony.sweep_purchases", "schedule": 30.0},
+    **CARRIER_BEAT_SCHEDULE,  # noqa: F405
     "drift-scan": {
         "task": "telephony.drift_scan",
         "schedule": DRIFT_SCAN_SECONDS,

@@ -14,6 +14,7 @@ from telephony.models import (
     Call,
     CarrierAccount,
     NumberPurchase,
+    NumberRelease,
     OrphanObject,
     ProjectMove,
     Provisioning,
@@ -224,6 +225,35 @@ class NumberPurchaseAdmin(ReadOnlyAdmin):
         "attempts",
         "creates_sent",
         "sent_at",
+        "next_attempt_at",
+        "lease_until",
+        "requested_by",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(NumberRelease)
+class NumberReleaseAdmin(ReadOnlyAdmin):
+    """Each release of a bought number; ``deletes_sent`` counts delete requests sent to the
+    carrier (more than one only after a lost reply: a repeat names the same number ID)."""
+
+    list_display = ("e164", "clinic", "provider", "state", "attempts", "deletes_sent", "created_at")
+    list_filter = ("state", "provider")
+    search_fields = ("e164", "clinic__name", "clinic__slug", "carrier_id")
+    list_select_related = ("clinic",)
+    fields = (
+        "id",
+        "clinic",
+        "purchase",
+        "provider",
+        "e164",
+        "state",
+        "status_message",
+        "carrier_id",
+        "attempts",
+        "deletes_sent",
         "next_attempt_at",
         "lease_until",
         "requested_by",

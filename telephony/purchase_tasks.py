@@ -1,5 +1,5 @@
-"""Celery adapters of number purchases (telephony/purchase_runner.py): the purchase task and
-its sweeper. Registered through telephony.tasks."""
+"""Celery adapters of number purchases and releases (telephony/purchase_runner.py,
+release_runner.py): their tasks and sweepers. Registered through telephony.tasks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from telephony.task_names import PURCHASE_NUMBER
+from telephony.task_names import PURCHASE_NUMBER, RELEASE_NUMBER
 from telephony.task_options import DB_RETRY
 
 
@@ -32,5 +32,29 @@ def purchase_number_task(self: Any, purchase_id: str) -> str:
 @shared_task(name="telephony.sweep_purchases", acks_late=True, ignore_result=True)
 def sweep_purchases() -> int:
     from telephony.purchase_runner import sweep_purchases as sweep
+
+    return sweep()
+
+
+@shared_task(
+    bind=True,
+    name=RELEASE_NUMBER,
+    **DB_RETRY,
+    ignore_result=True,
+)
+def release_number_task(self: Any, release_id: str) -> str:
+    """One attempt at a release; transient carrier failures come back after a backoff. The
+    release sweeper publishes every pending release whose attempt is due."""
+    from telephony.release_runner import run_release
+
+    outcome = run_release(release_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    return outcome.state
+
+
+@shared_task(name="telephony.sweep_releases", acks_late=True, ignore_result=True)
+def sweep_releases() -> int:
+    from telephony.release_runner import sweep_releases as sweep
 
     return sweep()

@@ -253,7 +253,8 @@ def clinic_go_live(*, clinic: Clinic, actor: User | None) -> None:
 
 
 def clinic_offboard(*, clinic: Clinic, actor: User | None) -> None:
-    """Delete the clinic's LiveKit objects (rule, then trunk) and release its numbers."""
+    """Delete the clinic's LiveKit objects (rule, then trunk) and its carrier trunk; numbers
+    Switchboard bought stay in the carrier account (telephony/number_releases.py)."""
     if clinic.state == Clinic.State.OFFBOARDED:
         return
     _transition(clinic, to=Clinic.State.OFFBOARDED, reason="offboard", actor=actor)

@@ -8,4 +8,5 @@ engine, never the other way round (tools/import_graph.py).
 RECONCILE_CLINIC = "telephony.reconcile_clinic"
 RECONCILE_CLINICS = "telephony.reconcile_clinics"
 PURCHASE_NUMBER = "telephony.purchase_number"
+RELEASE_NUMBER = "telephony.release_number"
 ADVANCE_MOVE = "telephony.advance_move"

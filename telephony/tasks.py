@@ -136,4 +136,9 @@ def purge_calls() -> dict[str, int]:
 
 # The number purchases' tasks live in their own module; importing them here registers them
 # with the worker (Celery's autodiscovery reads telephony.tasks).
-from telephony.purchase_tasks import purchase_number_task, sweep_purchases  # noqa: E402, F401
+from telephony.purchase_tasks import (  # noqa: E402, F401
+    purchase_number_task,
+    release_number_task,
+    sweep_purchases,
+    sweep_releases,
+)

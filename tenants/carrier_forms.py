@@ -124,3 +124,13 @@ class PurchaseConfirmForm(WebForm):
         label="I understand that my carrier charges my account for this number.",
         error_messages={"required": "Tick the box to confirm you accept the charge."},
     )
+
+
+class ReleaseConfirmForm(WebForm):
+    """The confirmation that releasing a bought number cannot be undone."""
+
+    e164 = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    confirm_release = forms.BooleanField(
+        label="I understand that this number goes back to my carrier and cannot be recovered.",
+        error_messages={"required": "Tick the box to confirm the number goes back for good."},
+    )

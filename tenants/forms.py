@@ -265,9 +265,17 @@ class OffboardForm(WebForm):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
-    def __init__(self, *args: Any, clinic_name: str, **kwargs: Any) -> None:
+    release_bought = forms.BooleanField(
+        label="Also give the numbers Switchboard bought back to the carrier. They stop "
+        "costing money and cannot be recovered.",
+        required=False,
+    )
+
+    def __init__(self, *args: Any, clinic_name: str, bought: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clinic_name = clinic_name
+        if not bought:  # nothing Switchboard bought: nothing to decide
+            del self.fields["release_bought"]
 
     def clean_confirm_name(self) -> str:
         value = self.cleaned_data["confirm_name"].strip()

@@ -6,6 +6,7 @@ from telephony import views as telephony_views
 from tenants.views import (
     auth,
     carrier_buy,
+    carrier_release,
     dashboard,
     onboarding,
     own_project,
@@ -64,6 +65,16 @@ urlpatterns = [
     ),
     path("clinics/<slug:slug>/setup/<slug:step>/", onboarding.setup_step, name="setup"),
     path("clinics/<slug:slug>/carrier/buy/", carrier_buy.carrier_buy, name="carrier_buy"),
+    path(
+        "clinics/<slug:slug>/carrier/release/",
+        carrier_release.carrier_release,
+        name="carrier_release",
+    ),
+    path(
+        "clinics/<slug:slug>/carrier/release/<uuid:release_id>/retry/",
+        carrier_release.carrier_release_retry,
+        name="carrier_release_retry",
+    ),
     path("clinics/<slug:slug>/settings/", onboarding.settings_start, name="settings_start"),
     path(
         "clinics/<slug:slug>/settings/<slug:section>/",

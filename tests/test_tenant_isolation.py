@@ -29,6 +29,7 @@ from telephony.models import (
     CallOutcome,
     CarrierAccount,
     NumberPurchase,
+    NumberRelease,
     PhoneNumber,
     Provisioning,
     Receptionist,
@@ -83,6 +84,11 @@ CASES: dict[str, str] = {
     "api-carrier-available-numbers": CLINIC,
     "api-carrier-purchases": CLINIC,
     "api-carrier-purchase": CLINIC,
+    "api-carrier-releases": CLINIC,
+    "api-carrier-release": CLINIC,
+    "api-carrier-release-retry": CLINIC,
+    "tenants:carrier_release": CLINIC,
+    "tenants:carrier_release_retry": CLINIC,
     "tenants:carrier_buy": CLINIC,
     "api-carrier-confirmation": CLINIC,
     "api-agent": CLINIC,
@@ -237,9 +243,13 @@ def world(owner, clinic):
     Provisioning.objects.filter(clinic=victim).update(
         trunk_id="ST_victimTrunk01", dispatch_rule_id="SDR_victimRule01"
     )
-    NumberPurchase.objects.create(
+    victim_purchase = NumberPurchase.objects.create(
         clinic=victim, provider="twilio", e164="+14155550166", idempotency_key="victim-buy",
         status_message="victim purchase", carrier_id="PNvictimPurchase01",
+    )  # fmt: skip
+    NumberRelease.objects.create(
+        clinic=victim, purchase=victim_purchase, provider="twilio", e164="+14155550166",
+        state="failed", status_message="victim release",
     )  # fmt: skip
     call = Call.objects.create(
         clinic=victim,
@@ -325,8 +335,10 @@ def fill(route: str, victim: Clinic) -> str:
     location = Location.objects.filter(clinic=victim).first()
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     purchase = NumberPurchase.objects.filter(clinic=victim).first()
+    release = NumberRelease.objects.filter(clinic=victim).first()
     for key, value in {
         "<uuid:purchase_id>": str(purchase.pk if purchase else uuid.UUID(int=0)),
+        "<uuid:release_id>": str(release.pk if release else uuid.UUID(int=0)),
         "<str:endpoint_id>": str(endpoint.pk if endpoint else uuid.UUID(int=0)),
         "<int:delivery_id>": str(delivery.pk if delivery else 0),
         "<slug:slug>": victim.slug,
@@ -367,6 +379,7 @@ def fingerprint(victim: Clinic) -> str:
         list(
             NumberPurchase.objects.filter(clinic=victim).values("e164", "state", "status_message")
         ),
+        list(NumberRelease.objects.filter(clinic=victim).values("e164", "state", "status_message")),
         list(Provisioning.objects.filter(clinic=victim).values("generation", "state", "trunk_id")),
         list(Membership.objects.filter(clinic=victim).values("user_id", "role")),
         list(Call.objects.filter(clinic=victim).values()),

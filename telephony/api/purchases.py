@@ -62,7 +62,8 @@ class PurchaseOutput(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=NumberPurchase.State.values,
         help_text="pending: being bought; bought: in the account (and added to the clinic's "
-        "numbers when `added`); failed: not bought, see `status_message`.",
+        "numbers when `added`); failed: not bought, see `status_message`; released: given "
+        "back to the carrier (carrier/releases/).",
     )
     added = serializers.BooleanField()
     status_message = serializers.CharField()

@@ -32,6 +32,7 @@ from telephony.receptionists import phone_number_assign
 from telephony.validators import normalize_e164
 from tenants.access import MANAGE
 from tenants.api.base import READ_ERRORS, WRITE_ERRORS, ClinicApiView, errors
+from tenants.api.serializers import StrictBooleanField, StrictSerializer
 from tenants.models import Clinic
 
 E164_PARAM = OpenApiParameter(
@@ -186,18 +187,34 @@ class GoLiveApi(ClinicApiView):
         return _accepted(clinic, "Provisioning has started.")
 
 
+class OffboardInput(StrictSerializer):
+    release_bought_numbers = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="true: also release every number Switchboard bought for the clinic (it "
+        "goes back to the carrier and cannot be recovered). Without it they stay in the "
+        "carrier account and keep costing money.",
+    )
+
+
 class OffboardApi(ClinicApiView):
     clinic_permission = MANAGE
 
     @extend_schema(
         operation_id="clinic_offboard",
-        request=None,
+        request=OffboardInput,
         responses={202: AcceptedOutput, **errors(*WRITE_ERRORS)},
     )
     def post(self, request: Request, slug: str) -> Response:
-        """Owner only: delete the clinic's LiveKit objects and release its numbers."""
+        """Owner only: delete the clinic's LiveKit objects and its carrier trunk."""
+        data = OffboardInput(data=request.data if request.data else {})
+        data.is_valid(raise_exception=True)
         clinic = self.clinic(request)
         services.clinic_offboard(clinic=clinic, actor=request.user)
+        if data.validated_data["release_bought_numbers"]:
+            from telephony.number_releases import release_bought_on_offboarding
+
+            release_bought_on_offboarding(clinic=clinic, actor=request.user)
         return _accepted(clinic, "The clinic's LiveKit objects are being removed.")
 
 

@@ -60,3 +60,12 @@ class Buyer(Protocol):
         """The purchase as the carrier has it now (the account owns the number, or an order
         with this reference exists), or None when it was not placed."""
         ...
+
+    def owned(self, *, e164: str) -> str:
+        """The number's ID in the account now, or "" when the account does not have it."""
+        ...
+
+    def release(self, *, carrier_id: str) -> None:
+        """Release the number (it leaves the account for good). Raises CarrierNotFoundError
+        when the account has no number with that ID (released already)."""
+        ...

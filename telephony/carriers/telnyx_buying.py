@@ -106,6 +106,13 @@ class TelnyxBuyer:
             raise CarrierRejectedError(refusal(exc), status=exc.status, code=exc.code) from None
         return self._bought(order, e164)
 
+    def owned(self, *, e164: str) -> str:
+        return next((n.carrier_id for n in self.carrier.numbers(e164) if n.e164 == e164), "")
+
+    def release(self, *, carrier_id: str) -> None:
+        """DELETE /v2/phone_numbers/{id}: 200, or 404 (10005) when it is gone."""
+        self.carrier._call(lambda: self.client.phone_numbers.delete(carrier_id))
+
     def find(self, *, e164: str, reference: str, order_id: str) -> Bought | None:
         if order_id:
             order = self.carrier._call(lambda: self.client.number_orders.retrieve(order_id).data)

@@ -109,6 +109,9 @@ class TelnyxTrunking:
         number = self.number(e164)
         if number is None or number.attached_to != trunk_id:
             return
-        self.carrier._call(
-            lambda: self.api.phone_numbers.update(number.carrier_id, connection_id="")
-        )
+        try:
+            self.carrier._call(
+                lambda: self.api.phone_numbers.update(number.carrier_id, connection_id="")
+            )
+        except CarrierNotFoundError:  # released meanwhile: it is on no connection any more
+            return

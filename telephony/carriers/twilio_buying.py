@@ -71,6 +71,13 @@ class TwilioBuyer:
             raise CarrierRejectedError(refusal(exc), status=exc.status, code=exc.code) from None
         return Bought(e164=str(created.phone_number), carrier_id=str(created.sid))
 
+    def owned(self, *, e164: str) -> str:
+        return next((n.carrier_id for n in self.carrier.numbers(e164) if n.e164 == e164), "")
+
+    def release(self, *, carrier_id: str) -> None:
+        """DELETE IncomingPhoneNumbers/{PN}: 204, or 404 (20404) when it is gone."""
+        self.carrier._call(lambda: self.client.incoming_phone_numbers(carrier_id).delete())
+
     def find(self, *, e164: str, reference: str, order_id: str) -> Bought | None:
         for number in self.carrier.numbers(e164):
             if number.e164 == e164:

@@ -7,6 +7,7 @@
 - calls: agent service tokens, calls, outcomes, the call log policy, test calls.
 - carriers: the clinic's connected carrier account (Twilio, Telnyx).
 - purchases: numbers bought in that account through Switchboard.
+- releases: bought numbers given back to the carrier.
 """
 
 from telephony.models.calls import AgentToken, Call, CallLogPolicy, CallOutcome, TestCall
@@ -21,6 +22,7 @@ from telephony.models.provisioning import (
     UpstreamStatus,
 )
 from telephony.models.purchases import NumberPurchase
+from telephony.models.releases import NumberRelease
 from telephony.models.setup import (
     DEFAULT_GREETING,
     DEFAULT_INSTRUCTIONS,
@@ -49,6 +51,7 @@ __all__ = [
     "LineRule",
     "LiveKitProject",
     "NumberPurchase",
+    "NumberRelease",
     "OrphanObject",
     "PhoneNumber",
     "ProjectConfig",

@@ -24,6 +24,7 @@ class NumberPurchase(models.Model):
         PENDING = "pending", "Buying"
         BOUGHT = "bought", "Bought"
         FAILED = "failed", "Not bought"
+        RELEASED = "released", "Released"  # given back to the carrier (NumberRelease)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="number_purchases")

@@ -17,7 +17,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from telephony import number_purchases as buying
-from telephony.models import CarrierAccount, NumberPurchase
+from telephony import number_releases as releasing
+from telephony.models import CarrierAccount, NumberPurchase, NumberRelease
 from telephony.validators import display_number
 from tenants.access import EDIT
 from tenants.carrier_forms import NumberSearchForm, PurchaseConfirmForm
@@ -66,6 +67,8 @@ def carrier_buy(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         context.update(_search(clinic, request))
     context["purchases"] = NumberPurchase.objects.for_clinic(clinic)[:10]
+    context["releasable"] = releasing.releasable(clinic)[:50]
+    context["releases"] = NumberRelease.objects.for_clinic(clinic)[:10]
     status = 400 if request.method == "POST" else 200
     title = "Buy a new number"
     return settings_page(request, clinic, membership, TEMPLATE, "carrier", title, context, status)

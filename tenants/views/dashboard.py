@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from telephony.move_status import clinic_confirms_carrier, move_status
+from telephony.number_releases import releasable, release_bought_on_offboarding
 from telephony.selectors import go_live_checklist, recent_calls
 from telephony.services import clinic_offboard, provisioning_retry
 from tenants.access import MANAGE, get_clinic_for_user
@@ -91,14 +92,21 @@ def move_confirm(request: HttpRequest, slug: str) -> HttpResponse:
 def offboard(request: HttpRequest, slug: str) -> HttpResponse:
     """Owner only, for looking at the confirmation page too: it is a destructive flow."""
     clinic, membership = get_clinic_for_user(request.user, slug, need=MANAGE)
-    form = OffboardForm(request.POST if request.method == "POST" else None, clinic_name=clinic.name)
+    bought = list(releasable(clinic))
+    form = OffboardForm(
+        request.POST if request.method == "POST" else None,
+        clinic_name=clinic.name,
+        bought=bool(bought),
+    )
     if request.method == "POST" and form.is_valid():
         clinic_offboard(clinic=clinic, actor=current_user(request))
-        messages.success(
-            request,
-            f"{clinic.name} has been offboarded. Its phone line is being removed and its "
-            "numbers are released.",
-        )
+        words = f"{clinic.name} has been offboarded. Its phone line is being removed."
+        if form.cleaned_data.get("release_bought"):
+            released = release_bought_on_offboarding(clinic=clinic, actor=current_user(request))
+            words += f" {len(released)} number(s) Switchboard bought are being released."
+        elif bought:
+            words += " The numbers Switchboard bought stay in your carrier account."
+        messages.success(request, words)
         return redirect("tenants:home")
-    context = {"clinic": clinic, "membership": membership, "form": form}
+    context = {"clinic": clinic, "membership": membership, "form": form, "bought": bought}
     return render(request, "tenants/offboard.html", context, status=400 if form.errors else 200)

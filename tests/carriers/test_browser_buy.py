@@ -1,6 +1,7 @@
 """Buying a number in a real browser (Chromium via Playwright) at desktop and phone sizes:
-search the Telnyx emulator, read the cost sentence, confirm, and see the purchase bought. The
-purchase's task is run in-process here (a real worker runs it in tests/e2e/test_carrier_buy.py).
+search the Telnyx emulator, read the cost sentence, confirm, and see the purchase bought;
+then release it again after its own confirmation. The tasks are run in-process here (a real
+worker runs them in tests/e2e/test_carrier_buy.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from telephony import carrier_services as carriers
-from telephony.models import NumberPurchase, PhoneNumber
+from telephony.models import NumberPurchase, NumberRelease, PhoneNumber
 from telephony.purchase_runner import run_purchase
+from telephony.release_runner import run_release
 from tests.e2e.test_browser import browser, sign_in, size, tour  # noqa: F401
 from tests.factories import UserFactory, make_clinic
 
@@ -63,3 +65,30 @@ def test_search_confirm_and_buy(tour, telnyx, size):  # noqa: F811
     tour.check_fits_the_screen()
     tour.check_offline_and_styled()
     assert PhoneNumber.objects.filter(clinic=clinic, e164=WANTED).exists()
+    release_it(tour, telnyx, clinic)
+
+
+def release_it(tour, telnyx, clinic):  # noqa: F811
+    page = tour.page
+    expect(page.locator(f"[data-bought='{WANTED}']")).to_be_visible()
+    page.get_by_role("link", name=f"Release {WANTED}").click()
+    expect(page.locator("#release-sentence")).to_contain_text("cannot be recovered")
+    tour.check_plain_words()
+    tour.check_fits_the_screen()
+    page.get_by_role("button", name="Release this number").click()  # not ticked yet
+    expect(page.locator(".purchase-confirm form")).to_contain_text("Tick the box")
+    assert not NumberRelease.objects.exists()
+    page.get_by_label("I understand that this number goes back to my carrier").check()
+    with mock.patch("telephony.number_releases.publish_release"):
+        page.get_by_role("button", name="Release this number").click()
+        expect(page.locator("body")).to_contain_text("Releasing")
+    release = NumberRelease.objects.get(clinic=clinic)
+    assert not PhoneNumber.objects.filter(e164=WANTED).exists()
+    assert run_release(release.pk).state == "released"
+    page.reload()
+    expect(page.locator(f"[data-release='{release.pk}'] .badge")).to_have_text("Released")
+    expect(page.locator(f"[data-bought='{WANTED}']")).to_have_count(0)
+    tour.check_plain_words()
+    tour.check_fits_the_screen()
+    numbers = {n["phone_number"] for n in telnyx.control.state()["numbers"]}
+    assert WANTED not in numbers

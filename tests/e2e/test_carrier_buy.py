@@ -1,7 +1,8 @@
 """Buying a number end to end (issue 14): a real celery worker, PostgreSQL, Redis, the LiveKit
 emulator and both carrier emulators over HTTP. A clinic connects its account, searches,
 buys with the cost confirmed, goes live: the bought number is attached at the carrier and in
-LiveKit's trunk, and a simulated call to it reaches the clinic's room. Then the purchase's
+LiveKit's trunk, and a simulated call to it reaches the clinic's room; offboarding with
+release_bought_numbers releases it, once. Then the purchase's
 fault rows: a lost reply, 429, a 5xx window and a pool child killed mid-purchase, each with
 exactly one number bought (dup 0) and the purchase settled (stuck 0).
 """
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 
 from telephony import number_purchases as buying
-from telephony.models import NumberPurchase, PhoneNumber
+from telephony.models import NumberPurchase, NumberRelease, PhoneNumber
 from telephony.purchase_runner import sweep_purchases
+from telephony.release_runner import sweep_releases
 from tests.e2e.conftest import (
     TELNYX_KEY,
     Api,
@@ -110,6 +112,29 @@ def test_search_buy_go_live_and_call(
     assert json.loads(agent["metadata"])["clinic"] == clinic_id
     assert owned(emu, WANTED[provider]) == 1
     assert len(emu.control.created_ids(CREATE[provider])) == 1
+    release_after_offboarding(api, slug, livekit, emu, provider)
+
+
+def release_after_offboarding(api: Api, slug: str, livekit: Any, emu: Any, provider: str) -> None:
+    """The owner offboards and asks for the bought numbers to be released (decision 0165):
+    the worker removes the trunk and releases the number, once."""
+    holders = "trunks" if provider == "twilio" else "fqdn_connections"
+    body = {"release_bought_numbers": "yes"}
+    r = api("POST", f"clinics/{slug}/offboard/", json=body)
+    assert r.status_code == 400 and "release_bought_numbers" in r.json()
+    r = api("POST", f"clinics/{slug}/offboard/", json={"release_bought_numbers": True})
+    assert r.status_code == 202, r.text
+
+    def released() -> NumberRelease | None:
+        sweep_releases()
+        row = NumberRelease.objects.filter(e164=WANTED[provider]).first()
+        return row if row is not None and row.state != "pending" else None
+
+    release = wait_until(released, timeout=60, interval=0.2)
+    assert release.state == "released", release.status_message
+    wait_until(lambda: not emu.control.state()[holders] and not livekit.state()["inbound_trunks"],
+               timeout=60)  # fmt: skip
+    assert owned(emu, WANTED[provider]) == 0 and release.deletes_sent == 1
 
 
 def start(carriers: Any, provider: str, faults: list[dict[str, Any]]) -> tuple[Any, str]:
