@@ -55,7 +55,11 @@ def carrier_release(request: HttpRequest, slug: str) -> HttpResponse:
                 return redirect(back.replace("#bought", "#releases"))
         status = 400
     else:
-        form = ReleaseConfirmForm(initial={"e164": request.GET.get("e164", "")})
+        wanted = request.GET.get("e164", "")
+        if not releasing.releasable(clinic).filter(e164=wanted).exists():
+            messages.info(request, "Pick one of the numbers Switchboard bought to release it.")
+            return redirect(back)
+        form = ReleaseConfirmForm(initial={"e164": wanted})
     e164 = form.data.get("e164") or form.initial.get("e164", "")
     account = CarrierAccount.objects.filter(clinic=clinic).first()
     carrier = account.get_provider_display() if account is not None else "your carrier"

@@ -248,6 +248,8 @@ def test_the_web_page_lists_confirms_and_releases(owner_client, clinic, owner, t
     url = f"/clinics/{clinic.slug}/carrier/release/"
     page = owner_client.get(url, {"e164": e164}).content.decode()
     assert "goes back to Twilio" in page and "cannot be recovered" in page
+    r = owner_client.get(url, {"e164": NUMBERS[0]})  # not bought here: back to the list
+    assert r.status_code == 302 and r["Location"].endswith("#bought")
     r = owner_client.post(url, {"e164": e164})  # not ticked
     assert r.status_code == 400 and "Tick the box" in r.content.decode()
     assert not NumberRelease.objects.exists()
