@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0021_provisioning_rate_limited_runs'),
+        ('telephony', '0023_provisioning_carrier_applied_origination'),
         ('tenants', '0009_clinic_may_bring_db_default'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
