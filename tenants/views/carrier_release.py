@@ -7,6 +7,7 @@ The release runs in a worker; the buy page lists the releases with their state.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,10 @@ from telephony.validators import display_number
 from tenants.access import EDIT
 from tenants.carrier_forms import ReleaseConfirmForm
 from tenants.forms import add_service_errors
+from tenants.models import Clinic
 from tenants.views.common import clinic_for_request, current_user, settings_page
+
+TEMPLATE = "tenants/carrier_release.html"
 
 
 @login_required
@@ -60,25 +64,20 @@ def carrier_release(request: HttpRequest, slug: str) -> HttpResponse:
             messages.info(request, "Pick one of the numbers Switchboard bought to release it.")
             return redirect(back)
         form = ReleaseConfirmForm(initial={"e164": wanted})
+    context = _confirmation(clinic, form) | {"back": back}
+    title = "Release a number"
+    return settings_page(request, clinic, membership, TEMPLATE, "carrier", title, context, status)
+
+
+def _confirmation(clinic: Clinic, form: ReleaseConfirmForm) -> dict[str, Any]:
     e164 = form.data.get("e164") or form.initial.get("e164", "")
     account = CarrierAccount.objects.filter(clinic=clinic).first()
     carrier = account.get_provider_display() if account is not None else "your carrier"
-    context = {
+    return {
         "release_form": form,
         "release_e164": e164,
         "release_sentence": releasing.release_words(carrier, display_number(str(e164))),
-        "back": back,
     }
-    return settings_page(
-        request,
-        clinic,
-        membership,
-        "tenants/carrier_release.html",
-        "carrier",
-        "Release a number",
-        context,
-        status,
-    )
 
 
 @login_required
