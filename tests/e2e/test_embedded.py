@@ -122,6 +122,20 @@ def test_make_run_embedded_mode_takes_a_clinic_live(tmp_path):
         for port in (twilio, telnyx):  # the carrier emulators are up, with their accounts
             carrier = requests.get(f"http://127.0.0.1:{port}/_emulator/state", timeout=5).json()
             assert len(carrier["numbers"]) == 3
+        # A test call: the emulator's webhooks reach the call log on SQLite too
+        # (telephony.call_portable; the webhook's own statements are PostgreSQL's).
+        r = api.post(
+            f"{base}/api/v1/clinics/{slug}/test-call/", json={"from": "+14155550199"}, timeout=30
+        )
+        assert r.status_code in (200, 201), r.text
+
+        def logged() -> list | None:
+            calls = api.get(f"{base}/api/v1/clinics/{slug}/calls/", timeout=30).json()
+            rows = calls.get("results", calls) if isinstance(calls, dict) else calls
+            return rows or None
+
+        rows = wait_until(logged, timeout=60, interval=0.5)
+        assert rows[0]["is_test"] is True, rows
         assert (tmp_path / "switchboard.sqlite3").exists()
         assert (tmp_path / "celery-broker.sqlite3").exists()
     finally:
