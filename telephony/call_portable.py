@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from telephony.agent_config import clinic_for_room
+from telephony.call_merge import derive, earliest
 from telephony.models import Call, Provisioning, TestCall
 from tenants.models import Clinic
 
@@ -53,8 +54,6 @@ def find_clinic(
 def upsert(fresh: Call, strength: dict[str, int]) -> Call:
     """`fresh` (the event's own values) saved as the room's row, or merged into it by the
     rules telephony.call_upsert writes in SQL."""
-    from telephony.calllog import _derive, _earliest
-
     row = Call.objects.filter(room_sid=fresh.room_sid).first()
     if row is None:
         fresh.is_test = _test_call(fresh.clinic_id, fresh.room_name)
@@ -65,8 +64,8 @@ def upsert(fresh: Call, strength: dict[str, int]) -> Call:
     for name in TEXT_FACTS:
         setattr(row, name, getattr(row, name) or getattr(fresh, name))
     for name in TIMES:
-        setattr(row, name, _earliest(getattr(row, name), getattr(fresh, name)))
-    _derive(row)
+        setattr(row, name, earliest(getattr(row, name), getattr(fresh, name)))
+    derive(row)
     row.is_test = row.is_test or _test_call(row.clinic_id, row.room_name)
     row.save()
     return row

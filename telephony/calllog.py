@@ -25,6 +25,8 @@ from django.db import connection, transaction
 
 from telephony import call_events, call_portable
 from telephony.call_clinic import find_clinic
+from telephony.call_merge import derive as _derive
+from telephony.call_merge import earliest as _earliest
 from telephony.call_upsert import upsert
 from telephony.livekit_gateway import WebhookEvent, WebhookParticipant
 from telephony.models import Call
@@ -102,11 +104,6 @@ def map_event(event: WebhookEvent) -> Mapping | None:
 
 def _at(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
-
-
-def _earliest(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 class ForeignClinic(Exception):
@@ -189,16 +186,3 @@ def _merge(call: Call, event: WebhookEvent, mapping: Mapping) -> None:
     if event.event == "room_finished":
         call.room_finished_at = _earliest(call.room_finished_at, when)
     _derive(call)
-
-
-def _derive(call: Call) -> None:
-    """Status, end and duration from the merged facts (order-independent)."""
-    call.ended_at = _earliest(call.caller_left_at, call.room_finished_at)
-    if call.ended_at is not None:
-        call.status = Call.Status.COMPLETED if call.answered_at else Call.Status.FAILED
-        begin = call.answered_at or call.started_at
-        seconds = (call.ended_at - begin).total_seconds() if begin else 0
-        call.duration_seconds = max(0, round(seconds))
-    else:
-        call.status = Call.Status.ACTIVE if call.answered_at else Call.Status.RINGING
-        call.duration_seconds = None
